@@ -1,0 +1,89 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "planbus",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "planbus", targets: ["planbus"]),
+        .library(name: "Bus", targets: ["Bus"]),
+        .library(name: "Roles", targets: ["Roles"]),
+        .library(name: "Launcher", targets: ["Launcher"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // libinotifytools has no pkg-config file: a system-library target with a module map.
+        .systemLibrary(
+            name: "CInotifyTools",
+            providers: [.apt(["libinotifytools0-dev"])]
+        ),
+        // Small C helpers Swift's Glibc module does not export (statfs, spawn with closefrom).
+        .target(name: "CPlanbusShim"),
+        .target(
+            name: "Bus",
+            dependencies: [
+                "CInotifyTools",
+                "CPlanbusShim",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "Roles",
+            dependencies: ["Bus"],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "Launcher",
+            dependencies: [
+                "Bus",
+                "Roles",
+                "CPlanbusShim",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "planbus",
+            dependencies: [
+                "Bus",
+                "Roles",
+                "Launcher",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        // Testing support: helpers for tests, and a worker fixture process that tests drive.
+        .target(
+            name: "BusTesting",
+            dependencies: ["Bus", "Launcher"],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "PlanbusTestWorker",
+            dependencies: [
+                "Bus",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "BusTests",
+            dependencies: ["Bus", "BusTesting", "Launcher", "planbus", "PlanbusTestWorker"],
+            swiftSettings: upcoming
+        ),
+    ]
+)

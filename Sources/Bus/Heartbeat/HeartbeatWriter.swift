@@ -1,0 +1,83 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes one worker's heartbeat file, `hb/<role>/<worker>.json`, by tmp + rename.
+///
+/// ``run()`` rewrites it every `heartbeat_ms` until cancelled; state and claim changes are written
+/// at once. Heartbeats are not fsynced: after a crash, a missing or stale heartbeat is what an
+/// observer should see anyway.
+public final class HeartbeatWriter: Sendable {
+    private let layout: BusLayout
+    private let intervalMs: Int
+    private let current: Mutex<Heartbeat>
+
+    /// A writer for `worker`; nothing is written until ``beat()`` or ``run()``.
+    public init(bus: Bus, worker: WorkerID) {
+        self.layout = bus.layout
+        self.intervalMs = bus.settings.heartbeatMs
+        let start = ProcessInfo.startTime(of: getpid()) ?? 0
+        self.current = Mutex(Heartbeat(worker: worker, processStart: start))
+    }
+
+    /// The heartbeat as last written.
+    public var snapshot: Heartbeat { current.withLock { $0 } }
+
+    /// Writes the heartbeat now, with `seq` bumped.
+    /// - Throws: ``BusError`` when the file cannot be written.
+    public func beat() throws(BusError) {
+        let (bytes, worker) = current.withLock { hb -> ([UInt8], WorkerID) in
+            hb.seq += 1
+            hb.updated = .now()
+            return (Array((hb.json.serialized() + "\n").utf8), hb.worker)
+        }
+        try FileOps.writeAtomically(
+            bytes, to: layout.heartbeat(worker), stagingDirectory: layout.tmp, mode: Bus.fileMode, durable: false)
+    }
+
+    /// Changes the state, and writes at once.
+    public func set(state: Heartbeat.State) {
+        current.withLock { $0.state = state }
+        try? beat()
+    }
+
+    /// Records a claim taken (`true`) or let go (`false`), bumping progress.
+    public func update(claim: Heartbeat.HeldClaim, held: Bool) {
+        current.withLock { hb in
+            if held {
+                hb.claims.append(claim)
+                hb.state = .working
+            } else {
+                hb.claims.removeAll { $0 == claim }
+                if hb.claims.isEmpty && hb.state == .working { hb.state = .idle }
+            }
+            hb.progress += 1
+        }
+        try? beat()
+    }
+
+    /// Bumps the progress counter (a sign of forward motion, not just of life).
+    public func progressed() {
+        current.withLock { $0.progress += 1 }
+    }
+
+    /// Sets a free-form detail shown by `planbus ps`.
+    public func set(info key: String, _ value: JSONValue?) {
+        current.withLock { $0.info[key] = value }
+    }
+
+    /// Rewrites the heartbeat every `heartbeat_ms` until cancelled. Write errors (a full disk, a
+    /// vanished bus) are retried on the next tick.
+    public func run() async {
+        while !Task.isCancelled {
+            try? beat()
+            do {
+                try await Task.sleep(for: .milliseconds(intervalMs))
+            } catch {
+                return
+            }
+        }
+    }
+}

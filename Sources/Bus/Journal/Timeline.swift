@@ -1,0 +1,166 @@
+/// The story of envelopes, folded from journals and checked against the queue folders.
+public struct Timeline: Sendable {
+    /// Where an envelope is now.
+    public enum State: Sendable, Equatable {
+        case waiting(epoch: Int)
+        case claimed(by: String, epoch: Int)
+        case retry(epoch: Int, reason: String?)
+        case done(epoch: Int)
+        case dead(reason: String?)
+        case unknown
+
+        /// Short word for scripts: waiting, claimed, retry, done, dead, unknown.
+        public var word: String {
+            switch self {
+            case .waiting: return "waiting"
+            case .claimed: return "claimed"
+            case .retry: return "retry"
+            case .done: return "done"
+            case .dead: return "dead"
+            case .unknown: return "unknown"
+            }
+        }
+
+        public var isTerminal: Bool {
+            switch self {
+            case .done, .dead: return true
+            default: return false
+            }
+        }
+    }
+
+    /// One envelope in one queue.
+    public struct Entry: Sendable, Equatable {
+        public var id: String
+        public var run: String
+        public var role: String
+        public var kind: String?
+        public var from: String?
+        public var task: String?
+        public var created: Timestamp?
+        public var summary: String?
+        public var causation: String?
+        public var state: State
+        public var history: [JournalEvent]
+
+        /// When it was written (or first journalled).
+        public var time: Timestamp { created ?? history.first?.time ?? Timestamp(milliseconds: 0) }
+
+        /// The sender's role (from the worker id).
+        public var fromRole: String? { from.flatMap { try? WorkerID(parsing: $0) }?.role }
+
+        public var json: JSONValue {
+            var o: [String: JSONValue] = [
+                "id": .string(id), "run": .string(run), "to": .string(role), "state": .string(state.word),
+                "time": .string(time.description),
+            ]
+            if let kind { o["kind"] = .string(kind) }
+            if let from { o["from"] = .string(from) }
+            if let task { o["task"] = .string(task) }
+            if let summary { o["summary"] = .string(summary) }
+            if let causation { o["causation"] = .string(causation) }
+            switch state {
+            case .waiting(let e): o["epoch"] = .number(Double(e))
+            case .claimed(let by, let e):
+                o["epoch"] = .number(Double(e))
+                o["holder"] = .string(by)
+            case .retry(let e, let r):
+                o["epoch"] = .number(Double(e))
+                if let r { o["reason"] = .string(r) }
+            case .done(let e): o["epoch"] = .number(Double(e))
+            case .dead(let r): if let r { o["reason"] = .string(r) }
+            case .unknown: break
+            }
+            return .object(o)
+        }
+    }
+
+    let bus: Bus
+
+    /// A timeline over `bus`.
+    public init(bus: Bus) {
+        self.bus = bus
+    }
+
+    private static func rank(_ kind: JournalEvent.Kind) -> Int {
+        switch kind {
+        case .publish: return 0
+        case .claim: return 1
+        case .fenced: return 2
+        case .nack, .expire, .release: return 3
+        case .requeue: return 4
+        case .ack, .dead: return 5
+        }
+    }
+
+    /// Folds events into entries (one per id and queue), ordered by creation time.
+    public func entries(run: String, events: [JournalEvent], verify: Bool = true) -> [Entry] {
+        var groups: [String: [JournalEvent]] = [:]
+        var order: [String] = []
+        for event in events {
+            let key = event.id + "\u{0}" + event.role
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(event)
+        }
+        var out: [Entry] = []
+        for key in order {
+            let history = groups[key]!.sorted {
+                ($0.epoch ?? 0, Self.rank($0.event), $0.time) < ($1.epoch ?? 0, Self.rank($1.event), $1.time)
+            }
+            let headers = history.first { $0.kind != nil }
+            var entry = Entry(
+                id: history[0].id, run: run, role: history[0].role, kind: headers?.kind, from: headers?.from,
+                task: headers?.task, created: headers?.created, summary: headers?.summary,
+                causation: headers?.causation, state: .unknown, history: history)
+            entry.state = Self.fold(history)
+            if verify && !entry.state.isTerminal { entry.state = locate(entry.id, role: entry.role) ?? entry.state }
+            out.append(entry)
+        }
+        return out.sorted { ($0.time, $0.id, $0.role) < ($1.time, $1.id, $1.role) }
+    }
+
+    static func fold(_ history: [JournalEvent]) -> State {
+        guard let last = history.last else { return .unknown }
+        let epoch = last.epoch ?? 0
+        switch last.event {
+        case .publish: return .waiting(epoch: 0)
+        case .claim: return .claimed(by: last.worker, epoch: epoch)
+        case .fenced:
+            // A refused late step says nothing about the envelope: look at the step before it.
+            return fold(Array(history.dropLast()))
+        case .expire, .release, .requeue: return .waiting(epoch: epoch)
+        case .nack: return .retry(epoch: epoch, reason: last.reason)
+        case .ack: return .done(epoch: epoch)
+        case .dead: return .dead(reason: last.reason)
+        }
+    }
+
+    /// Finds an envelope in its queue's folders by name, without reading other envelopes.
+    public func locate(_ id: String, role: String) -> State? {
+        let layout = bus.layout
+        let maxEpoch = bus.settings.maxAttempts + 1
+        if FileOps.exists(layout.new(role) + "/" + QueueNames.pending(id: id, epoch: 0)) { return .waiting(epoch: 0) }
+        for epoch in 1...maxEpoch {
+            if FileOps.exists(layout.new(role) + "/" + QueueNames.pending(id: id, epoch: epoch)) {
+                return .waiting(epoch: epoch)
+            }
+        }
+        let doneDir = layout.done(role, day: QueueNames.day(of: id))
+        for epoch in 1...maxEpoch where FileOps.exists(doneDir + "/" + QueueNames.settled(id: id, epoch: epoch)) {
+            return .done(epoch: epoch)
+        }
+        for name in (try? FileOps.list(layout.cur(role))) ?? [] {
+            if let (cid, epoch, worker) = QueueNames.parseClaim(name), cid == id {
+                return .claimed(by: worker.description, epoch: epoch)
+            }
+        }
+        for name in (try? FileOps.list(layout.retry(role))) ?? [] {
+            if let (rid, epoch, _) = QueueNames.parseRetry(name), rid == id { return .retry(epoch: epoch, reason: nil) }
+        }
+        for name in (try? FileOps.list(layout.dead(role))) ?? [] where name.hasPrefix(id + ".e") && !name.hasSuffix(".reason.json") {
+            let reason = DeadLetters.reason(layout: layout, role: role, file: name)
+            return .dead(reason: reason?["reason"]?.stringValue)
+        }
+        return nil
+    }
+}

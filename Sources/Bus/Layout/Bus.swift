@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An opened bus directory: its layout and the settings every process on it shares.
+public struct Bus: Sendable {
+    /// The text of the `VERSION` file of a protocol-v1 bus.
+    public static let versionText = "planbus-bus 1\n"
+    /// Files a fresh bus directory may already hold (the repository's `bus/` folder has them).
+    public static let allowedForeignFiles: Set<String> = ["README.md", ".gitignore", ".gitkeep"]
+    /// Roles whose queues `create` makes up front.
+    public static let productRoles = ["planner", "builder", "verifier", "docs", "judge"]
+    /// Mode of directories the bus creates (private by default).
+    public static let directoryMode: mode_t = 0o700
+    /// Mode of files the bus creates.
+    public static let fileMode: mode_t = 0o600
+
+    /// Where things are.
+    public let layout: BusLayout
+    /// Shared tunables, from `bus.json`, with environment overrides applied.
+    public var settings: BusSettings
+
+    private init(layout: BusLayout, settings: BusSettings) {
+        self.layout = layout
+        self.settings = settings
+    }
+
+    /// Opens an existing bus.
+    /// - Throws: ``BusError`` `invalidBus` when the directory is not a v1 bus or `bus.json` is invalid.
+    public static func open(at path: String) throws(BusError) -> Bus {
+        let layout = BusLayout(root: path)
+        switch FileOps.readRegular(layout.versionFile, limit: 4096) {
+        case .bytes(let b):
+            let text = String(decoding: b, as: UTF8.self)
+            guard text == versionText else {
+                throw BusError(
+                    .invalidBus,
+                    "\(layout.versionFile) says \"\(text.trimmingSpace())\"; this planbus speaks \"\(versionText.trimmingSpace())\"")
+            }
+        case .missing:
+            throw BusError(.invalidBus, "\(path) is not a planbus bus (no VERSION file); create one with `planbus init \(path)`")
+        default:
+            throw BusError(.invalidBus, "cannot read \(layout.versionFile)")
+        }
+        var settings = BusSettings()
+        switch FileOps.readRegular(layout.settingsFile, limit: 65536) {
+        case .bytes(let b):
+            let value: JSONValue
+            do {
+                value = try JSONValue.parse(b)
+            } catch {
+                throw BusError(.invalidBus, "\(layout.settingsFile): \(error.message)")
+            }
+            settings = try BusSettings(json: value, file: layout.settingsFile)
+        case .missing: break
+        default: throw BusError(.invalidBus, "cannot read \(layout.settingsFile)")
+        }
+        settings.applyEnvironment()
+        return Bus(layout: layout, settings: settings)
+    }
+
+    /// Creates a bus at `path`, or opens the one already there.
+    ///
+    /// Refuses to touch a directory that holds anything but a bus of the same version (a README,
+    /// `.gitignore` and `.gitkeep` excepted).
+    /// - Returns: the bus, and whether it was created now.
+    /// - Throws: ``BusError`` `invalidBus` when the directory holds something else.
+    public static func create(
+        at path: String, settings: BusSettings = BusSettings(), roles: [String] = productRoles
+    ) throws(BusError) -> (bus: Bus, created: Bool) {
+        let layout = BusLayout(root: path)
+        if FileOps.exists(layout.versionFile) {
+            var bus = try open(at: path)
+            try bus.makeFolders(roles: roles)
+            bus.settings.applyEnvironment()
+            return (bus, false)
+        }
+        if FileOps.exists(path) {
+            guard FileOps.isDirectory(path) else { throw BusError(.invalidBus, "\(path) exists and is not a directory") }
+            let foreign = try FileOps.list(path).filter { !allowedForeignFiles.contains($0) }
+            guard foreign.isEmpty else {
+                throw BusError(
+                    .invalidBus,
+                    "\(path) is not empty and is not a planbus bus (found \(foreign.sorted().prefix(3).joined(separator: ", "))); refusing to clobber it"
+                )
+            }
+        }
+        try FileOps.makeDirectories(path, mode: directoryMode)
+        let bus = Bus(layout: layout, settings: settings)
+        try bus.makeFolders(roles: roles)
+        try FileOps.writeAtomically(
+            Array((settings.json.prettyPrinted() + "\n").utf8), to: layout.settingsFile, stagingDirectory: layout.tmp,
+            mode: fileMode, durable: true)
+        // VERSION last: its presence means the layout is complete.
+        try FileOps.writeAtomically(
+            Array(versionText.utf8), to: layout.versionFile, stagingDirectory: layout.tmp, mode: fileMode,
+            durable: true)
+        var opened = bus
+        opened.settings.applyEnvironment()
+        return (opened, true)
+    }
+
+    private func makeFolders(roles: [String]) throws(BusError) {
+        for dir in [layout.tmp, layout.ctl, layout.work, layout.heartbeats, layout.queues, layout.runs] {
+            try FileOps.makeDirectories(dir, mode: Self.directoryMode)
+        }
+        for role in roles { try ensureQueue(role) }
+    }
+
+    /// Creates a role's queue folders and heartbeat folder if they are missing.
+    public func ensureQueue(_ role: String) throws(BusError) {
+        try Limits.checkRole(role, field: "role")
+        if FileOps.isDirectory(layout.seen(role)) && FileOps.isDirectory(layout.heartbeats(role)) { return }
+        for folder in BusLayout.queueFolders {
+            try FileOps.makeDirectories(layout.queue(role) + "/" + folder, mode: Self.directoryMode)
+        }
+        try FileOps.makeDirectories(layout.heartbeats(role), mode: Self.directoryMode)
+    }
+
+    /// The roles that have a queue on this bus.
+    public func roles() throws(BusError) -> [String] {
+        try FileOps.list(layout.queues).filter { FileOps.isDirectory(layout.queue($0)) && !$0.hasPrefix(".") }.sorted()
+    }
+}
+
+extension BusSettings {
+    /// `PLANBUS_WAKE` (auto / inotify / poll) and `PLANBUS_POLL_MS` override `bus.json`.
+    mutating func applyEnvironment() {
+        if let raw = getenv("PLANBUS_WAKE"), let mode = WakeMode(rawValue: String(cString: raw)) { wake = mode }
+        if let raw = getenv("PLANBUS_POLL_MS"), let ms = Int(String(cString: raw)), ms >= 10 { pollMs = ms }
+    }
+}
+
+extension String {
+    func trimmingSpace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

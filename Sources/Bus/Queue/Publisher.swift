@@ -1,0 +1,83 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Publishes envelopes: the only way anything enters a queue.
+///
+/// A publish writes a dot-file in `tmp/` (`O_EXCL`), fsyncs it (durable mode), closes it checking
+/// for errors, renames it to `q/<to>/new/<id>.json`, then fsyncs `new/` (durable mode). The rename is
+/// the moment of delivery, so no reader ever sees a partial envelope.
+public final class Publisher: Sendable {
+    /// What publishing did.
+    public struct Receipt: Sendable, Equatable {
+        /// The envelope's path in the target queue.
+        public var path: String
+        /// The envelope's id.
+        public var id: String
+    }
+
+    let bus: Bus
+    /// The identity this publisher writes journal lines as.
+    public let worker: WorkerID
+    let journal: JournalWriter
+    private let knownQueues = Mutex<Set<String>>([])
+
+    /// A publisher writing as `worker`, journalling through `journal` (one per worker is made
+    /// when `nil`).
+    public init(bus: Bus, worker: WorkerID, journal: JournalWriter? = nil) {
+        self.bus = bus
+        self.worker = worker
+        self.journal = journal ?? JournalWriter(layout: bus.layout, worker: worker.description)
+    }
+
+    /// Publishes `envelope` into the queue of `envelope.to`.
+    /// - Parameter durable: overrides the bus's `durable` setting for this publish.
+    /// - Throws: ``BusError`` `invalidEnvelope` when the envelope breaks a limit (nothing is
+    ///   written), `io` when the disk refuses (nothing becomes visible).
+    @discardableResult
+    public func publish(_ envelope: Envelope, durable: Bool? = nil) throws(BusError) -> Receipt {
+        let bytes = try envelope.encoded(limits: bus.settings.limits)
+        let durable = durable ?? bus.settings.durable
+        try ensureQueue(envelope.to)
+        let target = bus.layout.new(envelope.to) + "/" + QueueNames.pending(id: envelope.id, epoch: 0)
+        try write(bytes, to: target, durable: durable)
+        journal.record(JournalEvent(.publish, envelope: envelope, role: envelope.to, worker: worker.description), run: envelope.run)
+        return Receipt(path: target, id: envelope.id)
+    }
+
+    /// Writes `bytes` to `target` through a staging file in `tmp/`.
+    func write(_ bytes: [UInt8], to target: String, durable: Bool) throws(BusError) {
+        let tmp = bus.layout.tmp + "/" + QueueNames.staging("pub")
+        guard let fd = try FileOps.createExclusive(tmp, mode: Bus.fileMode) else {
+            throw BusError(.io, "staging name collision at \(tmp)")
+        }
+        do throws(BusError) {
+            try FileOps.writeAll(fd, bytes, path: tmp)
+            if durable { try FileOps.sync(fd, path: tmp) }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        do throws(BusError) {
+            try FileOps.closeChecked(fd, path: tmp)
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+        if Glibc.rename(tmp, target) != 0 {
+            let err = errno
+            unlink(tmp)
+            throw BusError(.io, "cannot publish to \(target)", errno: err)
+        }
+        if durable { try FileOps.syncDirectory(FileOps.parentPath(target)) }
+    }
+
+    func ensureQueue(_ role: String) throws(BusError) {
+        if knownQueues.withLock({ $0.contains(role) }) { return }
+        try bus.ensureQueue(role)
+        knownQueues.withLock { _ = $0.insert(role) }
+    }
+}

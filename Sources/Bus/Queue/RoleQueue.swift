@@ -1,0 +1,347 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One worker's view of one role's queue: claim, ack, nack, dead-letter, release.
+///
+/// Every step is a rename of a path only its actor can name, so it is safe with any number of
+/// competing workers on any number of hosts sharing the bus directory.
+public final class RoleQueue: Sendable {
+    /// What an attempt to claim one file came to.
+    public enum ClaimResult: Sendable, Equatable {
+        /// This worker holds the envelope now.
+        case claimed(Claim)
+        /// Someone else got there first (or the file is gone).
+        case lost
+        /// A dot-file: in-progress by protocol, never touched.
+        case ignored
+        /// The file was bad, and went to `dead/` with this reason.
+        case deadLettered(String)
+    }
+
+    /// What a nack came to.
+    public enum NackResult: Sendable, Equatable {
+        /// Moved to `retry/`, due after `delayMs`.
+        case retry(delayMs: Int)
+        /// Out of attempts: dead-lettered.
+        case dead
+    }
+
+    /// The bus.
+    public let bus: Bus
+    /// The role whose queue this is.
+    public let role: String
+    /// The worker taking claims.
+    public let worker: WorkerID
+    let journal: JournalWriter
+    let publisher: Publisher
+    let heartbeat: HeartbeatWriter?
+    private let doneDays = Mutex<Set<String>>([])
+
+    /// A queue reader for `role`, claiming as `worker`. Claims are mirrored in `heartbeat`'s
+    /// claim list when one is given.
+    public init(bus: Bus, role: String, worker: WorkerID, heartbeat: HeartbeatWriter? = nil) throws(BusError) {
+        try bus.ensureQueue(role)
+        self.bus = bus
+        self.role = role
+        self.worker = worker
+        self.journal = JournalWriter(layout: bus.layout, worker: worker.description)
+        self.publisher = Publisher(bus: bus, worker: worker, journal: journal)
+        self.heartbeat = heartbeat
+    }
+
+    var layout: BusLayout { bus.layout }
+
+    /// Names waiting in `new/`, oldest first; dot-files are skipped.
+    public func pendingNames() throws(BusError) -> [String] {
+        try FileOps.list(layout.new(role)).filter { !$0.hasPrefix(".") }.sorted()
+    }
+
+    /// Claims the next waiting envelope, dead-lettering bad files on the way; `nil` when none is left.
+    public func claimNext() throws(BusError) -> Claim? {
+        for name in try pendingNames() {
+            if case .claimed(let claim) = try claim(name) { return claim }
+        }
+        return nil
+    }
+
+    /// Tries to claim the file `name` in `new/`.
+    ///
+    /// Bad input never throws: a file that is not a valid envelope for this role is moved to
+    /// `dead/` with a reason, and the caller moves on to the next name.
+    /// - Throws: ``BusError`` `io` only when the bus itself cannot be written.
+    public func claim(_ name: String) throws(BusError) -> ClaimResult {
+        if name.hasPrefix(".") || name.isEmpty { return .ignored }
+        let source = layout.new(role) + "/" + name
+        guard let (id, previous) = QueueNames.parsePending(name) else {
+            return try deadLetterJunk(name: name, from: source, reason: "file name is not <id>.json or <id>.e<N>.json")
+        }
+        let epoch = previous + 1
+        let path = layout.cur(role) + "/" + QueueNames.claim(id: id, epoch: epoch, worker: worker)
+        guard try FileOps.moveIfPresent(source, to: path) else { return .lost }
+        if bus.settings.durable {
+            try FileOps.syncDirectory(layout.cur(role))
+            try FileOps.syncDirectory(layout.new(role))
+        }
+        let limits = bus.settings.limits
+        let envelope: Envelope
+        switch FileOps.readRegular(path, limit: limits.maxEnvelopeBytes) {
+        case .missing:
+            return .lost
+        case .notRegular(let kind):
+            return try deadLetterClaimed(
+                path: path, id: id, epoch: epoch, envelope: nil, reason: "not a regular file (\(kind))", original: name)
+        case .tooLarge(let size):
+            return try deadLetterClaimed(
+                path: path, id: id, epoch: epoch, envelope: nil,
+                reason: "envelope is \(size) bytes, over the \(limits.maxEnvelopeBytes)-byte limit", original: name)
+        case .failed(let err):
+            return try deadLetterClaimed(
+                path: path, id: id, epoch: epoch, envelope: nil, reason: "unreadable: \(String(cString: strerror(err)))",
+                original: name)
+        case .bytes(let bytes):
+            do {
+                envelope = try Envelope(decoding: bytes, limits: limits)
+            } catch {
+                return try deadLetterClaimed(
+                    path: path, id: id, epoch: epoch, envelope: nil, reason: error.message, original: name)
+            }
+        }
+        if envelope.id != id {
+            return try deadLetterClaimed(
+                path: path, id: id, epoch: epoch, envelope: envelope,
+                reason: "file name says id \(id) but the envelope's id is \(envelope.id)")
+        }
+        if envelope.to != role {
+            return try deadLetterClaimed(
+                path: path, id: id, epoch: epoch, envelope: envelope,
+                reason: "addressed to \"\(envelope.to)\" but found in the \"\(role)\" queue")
+        }
+        if epoch > bus.settings.maxAttempts {
+            return try deadLetterClaimed(
+                path: path, id: id, epoch: epoch, envelope: envelope,
+                reason: "delivered \(previous) times without an ack (max_attempts \(bus.settings.maxAttempts))")
+        }
+        // Duplicate detection: a first delivery must be the first of its id in this queue.
+        let marker = layout.seen(role) + "/" + id
+        if let fd = try FileOps.createExclusive(marker, mode: Bus.fileMode) {
+            close(fd)
+        } else if previous == 0 {
+            return try deadLetterClaimed(
+                path: path, id: id, epoch: epoch, envelope: envelope,
+                reason: "duplicate id: an envelope with this id was already delivered to \(role)")
+        }
+        let claim = Claim(envelope: envelope, role: role, epoch: epoch, path: path, worker: worker)
+        heartbeat?.update(claim: .init(id: id, epoch: epoch), held: true)
+        var event = JournalEvent(.claim, envelope: envelope, role: role, epoch: epoch, worker: worker.description)
+        if previous > 0 { event.reason = "redelivery after \(previous) claim\(previous == 1 ? "" : "s")" }
+        journal.record(event, run: envelope.run)
+        return .claimed(claim)
+    }
+
+    /// Commits a claim: stages `outputs`, moves the claim to `done/`, then publishes the outputs.
+    ///
+    /// If the process dies after the commit and before the outputs are published, the janitor
+    /// publishes them.
+    /// - Throws: ``BusError`` `fenced` when the claim was taken over (nothing is published),
+    ///   `invalidEnvelope` when an output is invalid (nothing is committed).
+    public func ack(_ claim: Claim, outputs: [Envelope] = []) throws(BusError) {
+        let staged = claim.workDirectory(in: layout)
+        if !outputs.isEmpty {
+            try stage(outputs, in: staged)
+        }
+        let day = QueueNames.day(of: claim.envelope.id)
+        let doneDir = layout.done(role, day: day)
+        if !doneDays.withLock({ $0.contains(day) }) {
+            try FileOps.makeDirectories(doneDir, mode: Bus.directoryMode)
+            doneDays.withLock { _ = $0.insert(day) }
+        }
+        let target = doneDir + "/" + QueueNames.settled(id: claim.envelope.id, epoch: claim.epoch)
+        guard try FileOps.moveIfPresent(claim.path, to: target) else {
+            FileOps.removeTree(staged)
+            throw fenced(claim, step: "ack")
+        }
+        if bus.settings.durable {
+            try FileOps.syncDirectory(doneDir)
+            try FileOps.syncDirectory(layout.cur(role))
+        }
+        journal.record(
+            JournalEvent(event: .ack, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description),
+            run: claim.envelope.run)
+        heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
+        if !outputs.isEmpty {
+            try publishStaged(staged, known: outputs)
+        }
+    }
+
+    /// Hands a claim back for a later retry, or dead-letters it when it has had `max_attempts`.
+    ///
+    /// The retry delay is `retry_base_ms · 2^(epoch-1)`, capped at `retry_cap_ms`, plus up to 25 %
+    /// jitter; it is measured by each janitor from when it first sees the file, so no wall clocks
+    /// are compared.
+    /// - Throws: ``BusError`` `fenced` when the claim was taken over.
+    @discardableResult
+    public func nack(_ claim: Claim, reason: String) throws(BusError) -> NackResult {
+        let settings = bus.settings
+        if claim.epoch >= settings.maxAttempts {
+            try deadLetter(
+                claim, reason: "failed \(claim.epoch) deliveries (max_attempts \(settings.maxAttempts)); last error: \(reason)")
+            return .dead
+        }
+        let shift = min(claim.epoch - 1, 30)
+        var delay = min(settings.retryBaseMs << shift, settings.retryCapMs)
+        if delay > 0 { delay += Int.random(in: 0...(delay / 4)) }
+        let target = layout.retry(role) + "/" + QueueNames.retry(id: claim.envelope.id, epoch: claim.epoch, delayMs: delay)
+        guard try FileOps.moveIfPresent(claim.path, to: target) else { throw fenced(claim, step: "nack") }
+        if settings.durable {
+            try FileOps.syncDirectory(layout.retry(role))
+            try FileOps.syncDirectory(layout.cur(role))
+        }
+        journal.record(
+            JournalEvent(
+                event: .nack, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description,
+                reason: reason, notBefore: Timestamp.now().milliseconds + Int64(delay)),
+            run: claim.envelope.run)
+        heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
+        FileOps.removeTree(claim.workDirectory(in: layout))
+        return .retry(delayMs: delay)
+    }
+
+    /// Moves a claim to `dead/` with a reason file.
+    /// - Throws: ``BusError`` `fenced` when the claim was taken over.
+    public func deadLetter(_ claim: Claim, reason: String) throws(BusError) {
+        let result = try deadLetterClaimed(
+            path: claim.path, id: claim.envelope.id, epoch: claim.epoch, envelope: claim.envelope, reason: reason)
+        if result == .lost { throw fenced(claim, step: "dead-letter") }
+        FileOps.removeTree(claim.workDirectory(in: layout))
+    }
+
+    /// Hands a claim back unprocessed (a graceful stop), for another worker to take.
+    /// - Throws: ``BusError`` `fenced` when the claim was taken over.
+    public func release(_ claim: Claim, reason: String = "worker stopping") throws(BusError) {
+        let target = layout.new(role) + "/" + QueueNames.pending(id: claim.envelope.id, epoch: claim.epoch)
+        guard try FileOps.moveIfPresent(claim.path, to: target) else { throw fenced(claim, step: "release") }
+        if bus.settings.durable { try FileOps.syncDirectory(layout.new(role)) }
+        journal.record(
+            JournalEvent(
+                event: .release, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description,
+                reason: reason),
+            run: claim.envelope.run)
+        heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
+        FileOps.removeTree(claim.workDirectory(in: layout))
+    }
+
+    /// True while this worker still holds `claim` (its claim file exists).
+    public func stillHolds(_ claim: Claim) -> Bool {
+        FileOps.exists(claim.path)
+    }
+
+    private func fenced(_ claim: Claim, step: String) -> BusError {
+        journal.record(
+            JournalEvent(
+                event: .fenced, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description,
+                reason: "\(step) refused: the claim at epoch \(claim.epoch) is no longer held"),
+            run: claim.envelope.run)
+        heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
+        return BusError(
+            .fenced, "\(step) of \(claim.envelope.id) at epoch \(claim.epoch) refused: the claim was taken over or settled")
+    }
+
+    private func stage(_ outputs: [Envelope], in directory: String) throws(BusError) {
+        let out = directory + "/out"
+        var encoded: [(String, [UInt8])] = []
+        for envelope in outputs {
+            encoded.append((envelope.id + "." + envelope.to + ".json", try envelope.encoded(limits: bus.settings.limits)))
+        }
+        try FileOps.makeDirectories(out, mode: Bus.directoryMode)
+        for (name, bytes) in encoded {
+            try FileOps.writeAtomically(
+                bytes, to: out + "/" + name, stagingDirectory: layout.tmp, mode: Bus.fileMode,
+                durable: bus.settings.durable)
+        }
+    }
+
+    /// Publishes the results staged in a committed claim's work folder, then removes it.
+    func publishStaged(_ directory: String, known: [Envelope]) throws(BusError) {
+        let out = directory + "/out"
+        let names = (try? FileOps.list(out)) ?? []
+        for name in names.sorted() where !name.hasPrefix(".") && name.hasSuffix(".json") {
+            let parts = name.dropLast(5).split(separator: ".")
+            guard parts.count == 2 else { continue }
+            let id = String(parts[0])
+            let to = String(parts[1])
+            guard Limits.isValidEnvelopeID(id), (try? Limits.checkRole(to, field: "to")) != nil else { continue }
+            var envelope = known.first { $0.id == id && $0.to == to }
+            if envelope == nil, case .bytes(let b) = FileOps.readRegular(out + "/" + name, limit: bus.settings.maxEnvelopeBytes) {
+                envelope = try? Envelope(decoding: b, limits: bus.settings.limits)
+            }
+            try publisher.ensureQueue(to)
+            let target = layout.new(to) + "/" + QueueNames.pending(id: id, epoch: 0)
+            guard try FileOps.moveIfPresent(out + "/" + name, to: target) else { continue }
+            if bus.settings.durable { try FileOps.syncDirectory(layout.new(to)) }
+            if let envelope {
+                journal.record(JournalEvent(.publish, envelope: envelope, role: to, worker: worker.description), run: envelope.run)
+            }
+        }
+        FileOps.removeTree(directory)
+    }
+
+    /// Dead-letters a claimed file; `.lost` when the claim had already gone.
+    private func deadLetterClaimed(
+        path: String, id: String, epoch: Int, envelope: Envelope?, reason: String, original: String? = nil
+    ) throws(BusError) -> ClaimResult {
+        let deadName = uniqueDeadName(QueueNames.settled(id: id, epoch: epoch))
+        var details: [String: JSONValue] = ["id": .string(id), "epoch": .number(Double(epoch))]
+        if let envelope { details["run"] = .string(envelope.run) }
+        try writeReason(for: deadName, original: original ?? FileOps.baseName(path), reason: reason, details: details)
+        guard try FileOps.moveIfPresent(path, to: layout.dead(role) + "/" + deadName) else {
+            FileOps.removeFile(layout.dead(role) + "/" + deadName + ".reason.json")
+            return .lost
+        }
+        if bus.settings.durable { try FileOps.syncDirectory(layout.dead(role)) }
+        if let envelope {
+            var event = JournalEvent(.dead, envelope: envelope, role: role, epoch: epoch, worker: worker.description)
+            event.reason = reason
+            journal.record(event, run: envelope.run)
+            heartbeat?.update(claim: .init(id: id, epoch: epoch), held: false)
+        }
+        return .deadLettered(reason)
+    }
+
+    /// Dead-letters a file whose name is not an envelope name, straight from `new/`.
+    private func deadLetterJunk(name: String, from source: String, reason: String) throws(BusError) -> ClaimResult {
+        let safe = String(
+            name.unicodeScalars.prefix(80).map { s -> Character in
+                s.isASCII && (Character(s).isLetter || Character(s).isNumber || s == "-" || s == "_") ? Character(s) : "_"
+            })
+        let deadName = "junk-" + String(Timestamp.now().milliseconds) + "-" + FileOps.randomHex(6) + "-" + safe
+        try writeReason(for: deadName, original: name, reason: reason, details: [:])
+        guard try FileOps.moveIfPresent(source, to: layout.dead(role) + "/" + deadName) else {
+            FileOps.removeFile(layout.dead(role) + "/" + deadName + ".reason.json")
+            return .lost
+        }
+        return .deadLettered(reason)
+    }
+
+    private func uniqueDeadName(_ base: String) -> String {
+        if !FileOps.exists(layout.dead(role) + "/" + base) { return base }
+        return String(base.dropLast(5)) + ".dup-" + FileOps.randomHex(6) + ".json"
+    }
+
+    private func writeReason(
+        for deadName: String, original: String, reason: String, details: [String: JSONValue]
+    ) throws(BusError) {
+        var o = details
+        o["file"] = .string(deadName)
+        o["original_name"] = .string(original)
+        o["role"] = .string(role)
+        o["reason"] = .string(reason)
+        o["worker"] = .string(worker.description)
+        o["time"] = .string(Timestamp.now().description)
+        try FileOps.writeAtomically(
+            Array((JSONValue.object(o).prettyPrinted() + "\n").utf8), to: layout.dead(role) + "/" + deadName + ".reason.json",
+            stagingDirectory: layout.tmp, mode: Bus.fileMode, durable: bus.settings.durable)
+    }
+}

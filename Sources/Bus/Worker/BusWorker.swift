@@ -1,0 +1,155 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The loop every role process runs: wake, claim, handle, ack or nack, heartbeat, tidy.
+///
+/// A `Service`: run it in a `ServiceGroup`. On graceful shutdown (SIGTERM) it stops claiming,
+/// lets the envelope in hand finish, marks its heartbeat `stopping` then `stopped`, and returns.
+public struct BusWorker: Service {
+    /// The identity claims and journal lines are written under.
+    public let worker: WorkerID
+    /// The queue this worker reads.
+    public let queue: RoleQueue
+    /// This worker's heartbeat.
+    public let heartbeat: HeartbeatWriter
+    /// The janitor this worker runs every `janitor_ms` for its own role.
+    public let janitor: Janitor
+    /// Where wake-ups come from.
+    public let wake: WakeSource
+    private let handler: EnvelopeHandler
+    private let logger: Logger
+    private let bus: Bus
+    private let observer: (@Sendable (WakeBatch) -> Void)?
+
+    /// A worker for `role` on `bus`.
+    /// - Parameters:
+    ///   - observe: called with every wake batch (for diagnostics and tests).
+    ///   - handler: decides each claimed envelope.
+    public init(
+        bus: Bus, role: String, worker: WorkerID, logger: Logger, observe: (@Sendable (WakeBatch) -> Void)? = nil,
+        handler: @escaping EnvelopeHandler
+    ) throws(BusError) {
+        self.bus = bus
+        self.worker = worker
+        self.heartbeat = HeartbeatWriter(bus: bus, worker: worker)
+        self.queue = try RoleQueue(bus: bus, role: role, worker: worker, heartbeat: heartbeat)
+        self.janitor = Janitor(bus: bus, worker: worker)
+        self.wake = WakeSource(directories: [bus.layout.new(role)], root: bus.layout.root, settings: bus.settings)
+        self.handler = handler
+        self.logger = logger
+        self.observer = observe
+    }
+
+    public func run() async throws {
+        // The first heartbeat precedes the first claim, so no claim is ever without one.
+        try heartbeat.beat()
+        logger.info(
+            "worker started",
+            metadata: ["worker": "\(worker)", "wake": "\(wake.mode.rawValue)", "why": "\(wake.modeReason)"])
+        let stopping = StopFlag()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await heartbeat.run() }
+            group.addTask { await wake.runTimers() }
+            group.addTask { await runJanitor() }
+            await withGracefulShutdownHandler {
+                await mainLoop(stopping: stopping)
+            } onGracefulShutdown: {
+                stopping.set()
+                heartbeat.set(state: .stopping)
+                wake.finish()
+            }
+            group.cancelAll()
+        }
+        heartbeat.set(state: .stopped)
+        logger.info("worker stopped", metadata: ["worker": "\(worker)"])
+    }
+
+    private func runJanitor() async {
+        while !Task.isCancelled {
+            let report = janitor.pass(roles: [queue.role])
+            if report.expired + report.requeued > 0 { wake.requestRescan("janitor") }
+            if !report.isEmpty { logger.debug("janitor pass", metadata: ["report": "\(report.json.serialized())"]) }
+            do {
+                try await Task.sleep(for: .milliseconds(bus.settings.janitorMs))
+            } catch {
+                return
+            }
+        }
+    }
+
+    private func mainLoop(stopping: StopFlag) async {
+        let newDirectory = bus.layout.new(queue.role)
+        for await batch in wake {
+            if stopping.isSet { break }
+            observer?(batch)
+            var names: [String]
+            if batch.rescan {
+                do {
+                    names = try queue.pendingNames()
+                } catch {
+                    logger.error("cannot list the queue", metadata: ["error": "\(error)"])
+                    await backoff()
+                    continue
+                }
+            } else {
+                names = batch.names[newDirectory] ?? []
+            }
+            for name in names {
+                if stopping.isSet || Task.isCancelled { break }
+                let result: RoleQueue.ClaimResult
+                do {
+                    result = try queue.claim(name)
+                } catch {
+                    logger.error("claim failed", metadata: ["name": "\(name)", "error": "\(error)"])
+                    await backoff()
+                    wake.requestRescan("claim-error")
+                    break
+                }
+                switch result {
+                case .claimed(let claim):
+                    await process(claim)
+                case .deadLettered(let reason):
+                    logger.warning("dead-lettered", metadata: ["name": "\(name)", "reason": "\(reason)"])
+                case .lost, .ignored:
+                    continue
+                }
+            }
+        }
+    }
+
+    private func process(_ claim: Claim) async {
+        let disposition: Disposition
+        do {
+            disposition = try await handler(claim)
+        } catch {
+            disposition = .retry("handler error: \(error)")
+        }
+        do {
+            switch disposition {
+            case .ack(let outputs): try queue.ack(claim, outputs: outputs)
+            case .retry(let reason): try queue.nack(claim, reason: reason)
+            case .dead(let reason): try queue.deadLetter(claim, reason: reason)
+            case .release(let reason): try queue.release(claim, reason: reason)
+            }
+        } catch let error where error.code == .fenced {
+            logger.warning("late step refused by fencing", metadata: ["id": "\(claim.envelope.id)", "epoch": "\(claim.epoch)"])
+        } catch {
+            logger.error("cannot settle a claim", metadata: ["id": "\(claim.envelope.id)", "error": "\(error)"])
+            await backoff()
+        }
+    }
+
+    private func backoff() async {
+        heartbeat.set(state: .backoff)
+        try? await Task.sleep(for: .milliseconds(min(bus.settings.pollMs * 2, 2_000)))
+        heartbeat.set(state: .idle)
+    }
+}
+
+/// A flag set once, read from any task.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}

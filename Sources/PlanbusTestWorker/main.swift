@@ -1,0 +1,106 @@
+// A test fixture, not a product role: a worker process that tests start, stop, kill and pause.
+//
+//   planbus-testworker work    --bus DIR --role R --out FILE [--gate DIR] [--host NAME] [--emit ROLE]
+//   planbus-testworker publish --bus DIR --role R --run RUN --count N [--durable]
+//
+// `work` appends "processed <id> <epoch>" to FILE for each envelope it handles, "fenced <id> <epoch>"
+// when a late ack is refused, and "wake <reasons>" for each rescan. With --gate it holds each
+// envelope until the file DIR/<id> exists (a condition the test controls). With --emit it acks
+// with one result envelope to that role.
+import Bus
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func value(_ name: String) -> String? {
+    let args = CommandLine.arguments
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+
+func appendLine(_ path: String, _ line: String) {
+    let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return }
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+    close(fd)
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("planbus-testworker: \(message)\n".utf8))
+    exit(2)
+}
+
+signal(SIGPIPE, SIG_IGN)
+let mode = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : ""
+guard let busPath = value("--bus"), let role = value("--role") else { fail("--bus and --role are required") }
+let bus: Bus
+do { bus = try Bus.open(at: busPath) } catch { fail("\(error)") }
+
+switch mode {
+case "publish":
+    guard let run = value("--run"), let count = value("--count").flatMap(Int.init) else { fail("--run and --count") }
+    let worker = try! WorkerID.current(role: "producer")
+    let publisher = Publisher(bus: bus, worker: worker)
+    let durable = CommandLine.arguments.contains("--durable")
+    for i in 0..<count {
+        let envelope = Envelope(run: run, kind: "item", from: worker, to: role, body: ["n": .number(Double(i))])
+        do { try publisher.publish(envelope, durable: durable) } catch { fail("\(error)") }
+    }
+    exit(0)
+
+case "work":
+    guard let out = value("--out") else { fail("--out is required") }
+    let gate = value("--gate")
+    let emit = value("--emit")
+    let worker: WorkerID
+    do { worker = try WorkerID.current(role: role, host: value("--host")) } catch { fail("\(error)") }
+    appendLine(out, "started \(worker)")
+    var logger = Logger(label: "testworker")
+    logger.logLevel = .warning
+    let service: BusWorker
+    do {
+        service = try BusWorker(
+            bus: bus, role: role, worker: worker, logger: logger,
+            observe: { batch in
+                if batch.rescan { appendLine(out, "wake \(batch.reasons.sorted().joined(separator: ","))") }
+            },
+            handler: { claim in
+                if let gate {
+                    while !FileManager.default.fileExists(atPath: gate + "/" + claim.envelope.id) {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+                appendLine(out, "processed \(claim.envelope.id) \(claim.epoch)")
+                var outputs: [Envelope] = []
+                if let emit {
+                    outputs.append(
+                        Envelope(
+                            run: claim.envelope.run, task: claim.envelope.task, kind: "result", from: worker, to: emit,
+                            causation: claim.envelope.id, body: ["of": .string(claim.envelope.id)]))
+                }
+                if gate != nil && !claim.stillHeld(in: bus) {
+                    // Fenced: try the ack anyway, to prove it is refused.
+                    appendLine(out, "fenced-before-ack \(claim.envelope.id) \(claim.epoch)")
+                }
+                return .ack(outputs)
+            })
+    } catch { fail("\(error)") }
+    let group = ServiceGroup(
+        configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    do { try await group.run() } catch { fail("\(error)") }
+    appendLine(out, "stopped \(worker)")
+    exit(0)
+
+default:
+    fail("usage: planbus-testworker work|publish --bus DIR --role R ...")
+}
+
+extension Claim {
+    func stillHeld(in bus: Bus) -> Bool { FileManager.default.fileExists(atPath: path) }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Bus
+
+struct JanitorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "janitor",
+        abstract: "Tidy a bus: expired claims, due retries, unpublished results, stale staging files.",
+        discussion: """
+            Every worker runs the janitor for its own queue; this command runs it for all of them. \
+            Holders on this host whose process is gone are found at once. Other holders can only be \
+            judged dead after watching their heartbeat not change for a lease: --watch does that.
+            """
+    )
+
+    @OptionGroup var busOptions: BusOptions
+
+    @Flag(help: "Watch for one lease (plus a pass), so holders on other hosts can be judged too.")
+    var watch = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() async throws {
+        try await reportingFailures {
+            let bus = try busOptions.open()
+            let janitor = Janitor(bus: bus, worker: try WorkerID.current(role: "janitor"))
+            var report = janitor.pass()
+            if watch {
+                let deadline = ContinuousClock.now + .milliseconds(bus.settings.leaseMs + bus.settings.heartbeatMs)
+                while ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(bus.settings.heartbeatMs))
+                    report.merge(janitor.pass())
+                }
+            }
+            if json {
+                emit(report.json.serialized())
+            } else {
+                emit(
+                    "expired claims released: \(report.expired), retries requeued: \(report.requeued), "
+                        + "results republished: \(report.republished), fenced results dropped: \(report.droppedWork), "
+                        + "stale staging files removed: \(report.staleTmp), markers pruned: \(report.prunedMarkers), "
+                        + "dead-lettered: \(report.deadLettered)")
+                for note in report.notes { emit("note: \(note)") }
+            }
+        }
+    }
+}
+
+extension Janitor.Report {
+    mutating func merge(_ other: Janitor.Report) {
+        expired += other.expired
+        requeued += other.requeued
+        republished += other.republished
+        droppedWork += other.droppedWork
+        staleTmp += other.staleTmp
+        prunedMarkers += other.prunedMarkers
+        deadLettered += other.deadLettered
+        notes += other.notes
+    }
+}
