@@ -1,0 +1,31 @@
+# planbus: the two set-up commands of the README, and their parts.
+#   make demo   install what is missing, build, run the demonstration
+#   make test   install what is missing, build, run the whole test suite
+
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build test demo bench clean
+
+deps:
+	@if ! dpkg -s libinotifytools0-dev >/dev/null 2>&1 || [ ! -f /usr/include/inotifytools/inotifytools.h ]; then \
+		echo "installing libinotifytools0-dev"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libinotifytools0-dev; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-xctest
+
+demo: build
+	.build/debug/planbus demo
+
+bench: deps
+	$(SWIFT) build -c release
+	.build/release/planbus bench bus
+
+clean:
+	rm -rf .build
