@@ -9,6 +9,11 @@ public struct FilesystemKind: Sendable, Equatable, CustomStringConvertible {
     /// The raw `f_type` magic number.
     public var magic: Int
 
+    /// A kind from its `f_type` magic number.
+    public init(magic: Int) {
+        self.magic = magic
+    }
+
     /// `f_type` magics of filesystems where inotify does not see other hosts' changes.
     static let remote: [Int: String] = [
         0x6969: "nfs", 0x517B: "smb", 0xFF53_4D42: "cifs", 0xFE53_4D42: "smb2", 0x6573_5546: "fuse",

@@ -1,0 +1,20 @@
+import Foundation
+
+/// Polls `condition` every `interval` until it holds or `timeout` passes.
+/// - Returns: whether the condition held (tests `#expect` it).
+public func eventually(
+    timeout: Duration = .seconds(60), interval: Duration = .milliseconds(20), _ condition: () throws -> Bool
+) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        if try condition() { return true }
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: interval)
+    }
+}
+
+/// Reads a text file's lines (empty when missing).
+public func lines(of path: String) -> [String] {
+    guard let data = FileManager.default.contents(atPath: path) else { return [] }
+    return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+}
