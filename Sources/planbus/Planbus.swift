@@ -11,7 +11,7 @@ struct Planbus: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, SendCommand.self, LogCommand.self, ShowCommand.self, JanitorCommand.self,
+            InitCommand.self, SendCommand.self, LogCommand.self, ShowCommand.self, JanitorCommand.self, DemoCommand.self,
         ]
     )
 }
