@@ -1,0 +1,137 @@
+import Bus
+import BusTesting
+import Foundation
+import Launcher
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("The planbus command", .timeLimit(.minutes(3)))
+struct CLITests {
+    private func tempDir() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.path + "/planbus-cli-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test("every command answers --help", arguments: ["", "init", "send", "log", "show", "janitor", "demo"])
+    func help(command: String) async throws {
+        let result = try await runCommand([Executables.planbus] + (command.isEmpty ? [] : [command]) + ["--help"])
+        #expect(result.code == 0)
+        #expect(result.stdout.contains("USAGE"))
+    }
+
+    @Test("init creates a bus, is idempotent, and refuses foreign directories and other versions")
+    func initCommand() async throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try await planbus("init", dir + "/bus", "--json")
+        #expect(first.code == 0)
+        #expect(try JSONValue.parse(first.stdout)["created"] == .bool(true))
+        #expect(FileManager.default.fileExists(atPath: dir + "/bus/q/builder/new"))
+        let again = try await planbus("init", dir + "/bus", "--json")
+        #expect(try JSONValue.parse(again.stdout)["created"] == .bool(false))
+
+        try FileManager.default.createDirectory(atPath: dir + "/other", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/other/precious.txt", contents: Data("keep".utf8))
+        let foreign = try await planbus("init", dir + "/other")
+        #expect(foreign.code == 3)
+        #expect(foreign.stderr.contains("refusing"))
+        #expect(try String(contentsOfFile: dir + "/other/precious.txt", encoding: .utf8) == "keep")
+
+        try "planbus-bus 2\n".write(toFile: dir + "/bus/VERSION", atomically: true, encoding: .utf8)
+        let newer = try await planbus("init", dir + "/bus")
+        #expect(newer.code == 3)
+        #expect(newer.stderr.contains("planbus-bus 2"))
+    }
+
+    @Test("send validates before writing; log, show and --follow tell the story")
+    func sendLogShow() async throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bus = dir + "/bus"
+        #expect(try await planbus("init", bus).code == 0)
+
+        let bad = try await planbus("send", "--bus", bus, "--to", "builder", "--kind", "note", "--body", "{\"a\":")
+        #expect(bad.code == 3)
+        let badRole = try await planbus("send", "--bus", bus, "--to", "../x", "--kind", "note")
+        #expect(badRole.code == 3)
+        let badRun = try await planbus("send", "--bus", bus, "--to", "builder", "--kind", "note", "--run", "../../etc")
+        #expect(badRun.code == 3)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: bus + "/q/builder/new").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: bus + "/tmp").isEmpty)
+
+        let follower = try ChildProcess.spawn(
+            [Executables.planbus, "log", "--bus", bus, "--follow", "--json", "--interval-ms", "50"],
+            stdout: .file(dir + "/follow.out"), stderr: .null)
+        defer { follower.send(SIGKILL) }
+
+        let sent = try await planbus(
+            "send", "--bus", bus, "--to", "builder", "--kind", "note", "--run", "r1", "--task", "t1",
+            "--body", "{\"summary\":\"hello world\"}", "--json")
+        #expect(sent.code == 0)
+        let id = try #require(try JSONValue.parse(sent.stdout)["id"]?.stringValue)
+        let other = try await planbus("send", "--bus", bus, "--to", "verifier", "--kind", "note", "--run", "r2")
+        #expect(other.code == 0)
+
+        let log1 = try await planbus("log", "--bus", bus, "--run", "r1")
+        #expect(log1.code == 0)
+        #expect(log1.stdout.contains("cli@"))
+        #expect(log1.stdout.contains("→ builder  note [t1]  waiting  hello world"))
+        #expect(!log1.stdout.contains("verifier"), "another run's envelope leaked into --run r1")
+
+        // A consumer takes and acks it.
+        let opened = try Bus.open(at: bus)
+        let queue = try RoleQueue(bus: opened, role: "builder", worker: try WorkerID.current(role: "builder"))
+        let claim = try #require(try queue.claimNext())
+        try queue.ack(claim)
+
+        let log2 = try await planbus("log", "--bus", bus, "--run", "r1", "--json")
+        let entry = try JSONValue.parse(try #require(log2.stdout.split(separator: "\n").first.map(String.init)))
+        #expect(entry["state"] == "done")
+        #expect(entry["epoch"] == 1)
+        #expect(entry["to"] == "builder")
+        #expect(entry["id"]?.stringValue == id)
+
+        let byRole = try await planbus("log", "--bus", bus, "--role", "verifier")
+        #expect(byRole.stdout.contains("→ verifier"))
+        #expect(!byRole.stdout.contains("→ builder"))
+
+        let show = try await planbus("show", "--bus", bus, id)
+        #expect(show.code == 0)
+        #expect(show.stdout.contains("in builder: done"))
+        #expect(show.stdout.contains("publish"))
+        #expect(show.stdout.contains("claim e1"))
+        #expect(show.stdout.contains("ack e1"))
+        let showJSON = try JSONValue.parse(try await planbus("show", "--bus", bus, id, "--json").stdout)
+        #expect(showJSON["envelope"]?["body"]?["summary"] == "hello world")
+        #expect(showJSON["history"]?.arrayValue?.count == 3)
+
+        #expect(try await planbus("show", "--bus", bus, "1795317413629-000001-nope-1").code == 4)
+        #expect(try await planbus("show", "--bus", bus, "../../etc/passwd").code == 3)
+        #expect(try await planbus("log", "--bus", bus, "--run", "nope").code == 4)
+
+        // --follow printed the envelope waiting, then done.
+        #expect(
+            await eventually {
+                let states = lines(of: dir + "/follow.out").compactMap { try? JSONValue.parse($0) }
+                    .filter { $0["id"]?.stringValue == id }.compactMap { $0["state"]?.stringValue }
+                return states.contains("done")
+            })
+    }
+
+    @Test("the demo kills a worker mid-work and still finishes every job exactly once")
+    func demo() async throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try await planbus("demo", "--bus", dir + "/bus", "--jobs", "6", "--work-ms", "200", "--json")
+        #expect(result.code == 0, "\(result.stderr)")
+        let outcome = try JSONValue.parse(result.stdout)
+        #expect(outcome["exactly_once"] == true)
+        #expect(outcome["collected"] == 6)
+        #expect((outcome["takeovers"]?.intValue ?? 0) >= 1)
+        #expect(outcome["killed_pid"] != .null)
+    }
+}
