@@ -10,7 +10,8 @@ public enum ChildProcessLauncher {
         -> ChildProcess
     {
         var args = [
-            Executables.testWorker, "publish", "--bus", bus.path, "--role", role, "--run", run, "--count", String(count),
+            Executables.testWorker, "publish", "--bus", bus.path, "--role", role, "--run", run, "--count",
+            String(count),
         ]
         if bus.bus.settings.durable { args.append("--durable") }
         return try ChildProcess.spawn(args, stdout: .null, stderr: .null)

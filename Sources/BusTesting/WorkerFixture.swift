@@ -3,7 +3,7 @@ import Foundation
 import Launcher
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A `PlanbusTestWorker work` process: a real worker process for tests to start, pause and kill.
@@ -29,7 +29,8 @@ public final class WorkerFixture: Sendable {
         if let host { args += ["--host", host] }
         var env = Foundation.ProcessInfo.processInfo.environment
         env.merge(environment) { _, new in new }
-        process = try ChildProcess.spawn(args, environment: env, stdout: .file(out + ".log"), stderr: .file(out + ".log"))
+        process = try ChildProcess.spawn(
+            args, environment: env, stdout: .file(out + ".log"), stderr: .file(out + ".log"))
     }
 
     deinit {

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The bus demonstration behind `planbus demo`: real worker processes, a crash, a take-over.
@@ -33,7 +33,9 @@ public struct BusDemo: Sendable {
     public var workMs: Int
     public var log: @Sendable (String) -> Void
 
-    public init(executable: String, bus: Bus, jobs: Int = 12, workMs: Int = 400, log: @escaping @Sendable (String) -> Void) {
+    public init(
+        executable: String, bus: Bus, jobs: Int = 12, workMs: Int = 400, log: @escaping @Sendable (String) -> Void
+    ) {
         self.executable = executable
         self.bus = bus
         self.jobs = jobs
@@ -50,7 +52,10 @@ public struct BusDemo: Sendable {
             let result = Envelope(
                 run: claim.envelope.run, task: claim.envelope.task, kind: "result", from: worker, to: "demo-collect",
                 causation: claim.envelope.id,
-                body: ["summary": .string("\(claim.envelope.task ?? "job") done by pid \(worker.pid) at epoch \(claim.epoch)")])
+                body: [
+                    "summary": .string(
+                        "\(claim.envelope.task ?? "job") done by pid \(worker.pid) at epoch \(claim.epoch)")
+                ])
             return .ack([result])
         }
     }
@@ -74,7 +79,9 @@ public struct BusDemo: Sendable {
         }
         for _ in 0..<3 { _ = try start("demo-work") }
         _ = try start("demo-collect")
-        log("started 3 demo-work processes and 1 demo-collect process: \(children.map { "\($0.role):\($0.process.pid)" }.joined(separator: " "))")
+        log(
+            "started 3 demo-work processes and 1 demo-collect process: \(children.map { "\($0.role):\($0.process.pid)" }.joined(separator: " "))"
+        )
 
         let me = try WorkerID.current(role: "demo")
         let publisher = Publisher(bus: bus, worker: me)

@@ -37,7 +37,9 @@ struct DemoCommand: AsyncParsableCommand {
             if let workerRole { return try await serve(workerRole) }
             guard jobs >= 1, jobs <= 10_000 else { throw CLIFailure("--jobs must be from 1 to 10000", code: 3) }
             let (bus, _) = try Bus.create(at: busOptions.path)
-            let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            let executable =
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? CommandLine.arguments[0]
             let quiet = json
             let demo = BusDemo(executable: executable, bus: bus, jobs: jobs, workMs: workMs) { line in
                 if !quiet { emit("demo: " + line) }
@@ -62,7 +64,8 @@ struct DemoCommand: AsyncParsableCommand {
                 let retaken = outcome.doneEpochs.filter { $0.value > 1 }.count
                 emit(
                     "\(outcome.jobs.count) jobs, \(outcome.collected) results collected, \(retaken) finished after a take-over; "
-                        + (outcome.exactlyOnce ? "every job done exactly once." : "NOT every job was done exactly once."))
+                        + (outcome.exactlyOnce
+                            ? "every job done exactly once." : "NOT every job was done exactly once."))
                 if let id = outcome.doneEpochs.first(where: { $0.value > 1 })?.key ?? outcome.jobs.first {
                     emit("try: planbus show --bus \(bus.layout.root) \(id)")
                 }

@@ -34,7 +34,10 @@ struct InitCommand: AsyncParsableCommand {
                 ]
                 emit(out.serialized())
             } else {
-                emit(created ? "created bus \(bus.layout.root) (protocol v1)" : "bus \(bus.layout.root) is already a v1 bus; nothing changed")
+                emit(
+                    created
+                        ? "created bus \(bus.layout.root) (protocol v1)"
+                        : "bus \(bus.layout.root) is already a v1 bus; nothing changed")
             }
         }
     }

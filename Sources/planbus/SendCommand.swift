@@ -71,7 +71,9 @@ struct SendCommand: AsyncParsableCommand {
                 causation: causation, attempt: attempt, body: object)
             let receipt = try Publisher(bus: bus, worker: worker).publish(envelope)
             if json {
-                emit(JSONValue.object(["id": .string(receipt.id), "run": .string(runID), "path": .string(receipt.path)]).serialized())
+                emit(
+                    JSONValue.object(["id": .string(receipt.id), "run": .string(runID), "path": .string(receipt.path)])
+                        .serialized())
             } else {
                 emit("sent \(receipt.id) to \(to) (run \(runID))")
             }
@@ -82,6 +84,7 @@ struct SendCommand: AsyncParsableCommand {
         let now = Timestamp.now()
         let d = now.description
         let compact = d.prefix(19).filter { $0.isNumber }
-        return "r" + compact.prefix(8) + "-" + compact.dropFirst(8) + "-" + String(UInt32.random(in: 0...0xFFFF), radix: 16)
+        return "r" + compact.prefix(8) + "-" + compact.dropFirst(8) + "-"
+            + String(UInt32.random(in: 0...0xFFFF), radix: 16)
     }
 }

@@ -5,7 +5,8 @@ struct ShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Show one envelope, pretty-printed, with its history.",
-        discussion: "Finds the envelope in any queue folder, then reads its run's journal for claims, take-overs and the ack."
+        discussion:
+            "Finds the envelope in any queue folder, then reads its run's journal for claims, take-overs and the ack."
     )
 
     @OptionGroup var busOptions: BusOptions
@@ -19,14 +20,18 @@ struct ShowCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let bus = try busOptions.open()
-            guard Limits.isValidEnvelopeID(id) else { throw CLIFailure("\(id.debugDescription) is not an envelope id", code: 3) }
+            guard Limits.isValidEnvelopeID(id) else {
+                throw CLIFailure("\(id.debugDescription) is not an envelope id", code: 3)
+            }
             let found = try EnvelopeLocator(bus: bus).find(id)
             guard !found.isEmpty else { throw CLIFailure("no envelope \(id) on \(bus.layout.root)", code: 4) }
             var docs: [JSONValue] = []
             for copy in found {
                 var history: [JournalEvent] = []
                 if let run = copy.envelope?.run {
-                    history = JournalReader(layout: bus.layout).events(run: run).filter { $0.id == id && $0.role == copy.role }
+                    history = JournalReader(layout: bus.layout).events(run: run).filter {
+                        $0.id == id && $0.role == copy.role
+                    }
                     history.sort { ($0.epoch ?? 0, $0.time) < ($1.epoch ?? 0, $1.time) }
                 }
                 if json {

@@ -5,7 +5,7 @@ import Launcher
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("The planbus command", .timeLimit(.minutes(3)))

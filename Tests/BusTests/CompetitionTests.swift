@@ -5,7 +5,7 @@ import Launcher
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Competing worker processes", .serialized, .timeLimit(.minutes(5)))

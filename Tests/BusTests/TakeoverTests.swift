@@ -5,13 +5,15 @@ import Launcher
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Take-over and fencing with real processes", .serialized, .timeLimit(.minutes(3)))
 struct TakeoverTests {
     private func claimHolder(_ bus: TemporaryBus) -> (name: String, epoch: Int, worker: WorkerID)? {
-        bus.names("cur").compactMap(QueueNames.parseClaim).first.map { (name: $0.id, epoch: $0.epoch, worker: $0.worker) }
+        bus.names("cur").compactMap(QueueNames.parseClaim).first.map {
+            (name: $0.id, epoch: $0.epoch, worker: $0.worker)
+        }
     }
 
     private func journal(_ bus: TemporaryBus, run: String = "run1") -> [JournalEvent] {
@@ -65,7 +67,10 @@ struct TakeoverTests {
 
         a.process.send(SIGCONT)
         #expect(await eventually { a.report.contains { $0.hasPrefix("processed \(id) 1") } })
-        #expect(await eventually { journal(bus).contains { $0.event == .fenced && $0.worker.contains(".\(a.process.pid).") } })
+        #expect(
+            await eventually {
+                journal(bus).contains { $0.event == .fenced && $0.worker.contains(".\(a.process.pid).") }
+            })
         #expect(await a.stop() == .exited(0))
         #expect(await b.stop() == .exited(0))
 
@@ -75,7 +80,8 @@ struct TakeoverTests {
         #expect(bus.names("new").isEmpty && bus.names("cur").isEmpty)
         let results = bus.names("new", "sink")
         #expect(results.count == 1)
-        let resultBytes = try #require(FileManager.default.contents(atPath: bus.bus.layout.new("sink") + "/" + results[0]))
+        let resultBytes = try #require(
+            FileManager.default.contents(atPath: bus.bus.layout.new("sink") + "/" + results[0]))
         let result = try Envelope(decoding: Array(resultBytes))
         #expect(result.causation == id)
         #expect(result.from.pid == b.process.pid)

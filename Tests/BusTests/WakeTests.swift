@@ -5,7 +5,7 @@ import Launcher
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("Wake-up: inotify overflow and poll mode", .serialized, .timeLimit(.minutes(5)))

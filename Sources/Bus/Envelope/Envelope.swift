@@ -149,7 +149,9 @@ public struct Envelope: Sendable, Equatable {
         }
         func string(_ key: String) throws(BusError) -> String {
             guard let value = o[key] else { throw BusError(.invalidEnvelope, "missing field \"\(key)\"") }
-            guard let s = value.stringValue else { throw BusError(.invalidEnvelope, "field \"\(key)\" must be a string") }
+            guard let s = value.stringValue else {
+                throw BusError(.invalidEnvelope, "field \"\(key)\" must be a string")
+            }
             return s
         }
         func optionalString(_ key: String) throws(BusError) -> String? {
@@ -176,7 +178,9 @@ public struct Envelope: Sendable, Equatable {
             throw BusError(.invalidEnvelope, "field \"created\" must be RFC 3339 UTC, like 2026-11-22T03:04:05.678Z")
         }
         guard let bodyValue = o["body"] else { throw BusError(.invalidEnvelope, "missing field \"body\"") }
-        guard let body = bodyValue.objectValue else { throw BusError(.invalidEnvelope, "field \"body\" must be an object") }
+        guard let body = bodyValue.objectValue else {
+            throw BusError(.invalidEnvelope, "field \"body\" must be an object")
+        }
         self.init(
             id: id, run: run, task: task, kind: kind, from: from, to: to, causation: causation, attempt: attempt,
             created: created, body: body)

@@ -24,5 +24,5 @@ public enum EnvelopeID {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

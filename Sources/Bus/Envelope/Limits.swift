@@ -66,7 +66,9 @@ public struct Limits: Sendable, Equatable {
     public static func checkKind(_ value: String, field: String) throws(BusError) {
         let u = Array(value.utf8)
         guard !u.isEmpty, u.count <= maxKindLength, u[0] >= 0x61, u[0] <= 0x7A,
-            u.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F })
+            u.allSatisfy({
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F
+            })
         else {
             throw BusError(.invalidEnvelope, "\(field) \"\(value.prefix(40))\" must match [a-z][a-z0-9._-]{0,63}")
         }
@@ -76,7 +78,9 @@ public struct Limits: Sendable, Equatable {
     public static func checkHost(_ value: String, field: String) throws(BusError) {
         let u = Array(value.utf8)
         guard !u.isEmpty, u.count <= 63,
-            u.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D })
+            u.allSatisfy({
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2D
+            })
         else {
             throw BusError(.invalidEnvelope, "\(field) \"\(value.prefix(40))\" must match [A-Za-z0-9-]{1,63}")
         }

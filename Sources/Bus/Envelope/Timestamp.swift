@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A wall-clock instant in Unix milliseconds, written as RFC 3339 UTC (`2026-11-22T03:04:05.678Z`).

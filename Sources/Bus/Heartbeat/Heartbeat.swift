@@ -123,5 +123,5 @@ public enum ProcessInfo {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes one worker's heartbeat file, `hb/<role>/<worker>.json`, by tmp + rename.

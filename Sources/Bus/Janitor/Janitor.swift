@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Keeps a bus tidy and moving; any number of janitors may run at once, on any hosts.
@@ -112,7 +112,9 @@ public final class Janitor: Sendable {
                     let claim = Claim(envelope: envelope, role: role, epoch: epoch, path: path, worker: holder)
                     if (try? queue.deadLetter(
                         claim,
-                        reason: "holder \(holder) died (\(why)) at epoch \(epoch), max_attempts \(bus.settings.maxAttempts)"))
+                        reason:
+                            "holder \(holder) died (\(why)) at epoch \(epoch), max_attempts \(bus.settings.maxAttempts)"
+                    ))
                         != nil
                     {
                         report.deadLettered += 1
@@ -153,7 +155,8 @@ public final class Janitor: Sendable {
             report.requeued += 1
             if let run {
                 journal.record(
-                    JournalEvent(event: .requeue, id: id, role: role, epoch: epoch, worker: worker.description), run: run)
+                    JournalEvent(event: .requeue, id: id, role: role, epoch: epoch, worker: worker.description),
+                    run: run)
             }
         }
         forgetSeen(prefix: prefix, keeping: live)

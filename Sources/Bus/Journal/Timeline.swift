@@ -157,7 +157,8 @@ public struct Timeline: Sendable {
         for name in (try? FileOps.list(layout.retry(role))) ?? [] {
             if let (rid, epoch, _) = QueueNames.parseRetry(name), rid == id { return .retry(epoch: epoch, reason: nil) }
         }
-        for name in (try? FileOps.list(layout.dead(role))) ?? [] where name.hasPrefix(id + ".e") && !name.hasSuffix(".reason.json") {
+        for name in (try? FileOps.list(layout.dead(role))) ?? []
+        where name.hasPrefix(id + ".e") && !name.hasSuffix(".reason.json") {
             let reason = DeadLetters.reason(layout: layout, role: role, file: name)
             return .dead(reason: reason?["reason"]?.stringValue)
         }

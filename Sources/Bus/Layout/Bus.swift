@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An opened bus directory: its layout and the settings every process on it shares.
@@ -35,10 +35,12 @@ public struct Bus: Sendable {
             guard text == versionText else {
                 throw BusError(
                     .invalidBus,
-                    "\(layout.versionFile) says \"\(text.trimmingSpace())\"; this planbus speaks \"\(versionText.trimmingSpace())\"")
+                    "\(layout.versionFile) says \"\(text.trimmingSpace())\"; this planbus speaks \"\(versionText.trimmingSpace())\""
+                )
             }
         case .missing:
-            throw BusError(.invalidBus, "\(path) is not a planbus bus (no VERSION file); create one with `planbus init \(path)`")
+            throw BusError(
+                .invalidBus, "\(path) is not a planbus bus (no VERSION file); create one with `planbus init \(path)`")
         default:
             throw BusError(.invalidBus, "cannot read \(layout.versionFile)")
         }
@@ -76,7 +78,9 @@ public struct Bus: Sendable {
             return (bus, false)
         }
         if FileOps.exists(path) {
-            guard FileOps.isDirectory(path) else { throw BusError(.invalidBus, "\(path) exists and is not a directory") }
+            guard FileOps.isDirectory(path) else {
+                throw BusError(.invalidBus, "\(path) exists and is not a directory")
+            }
             let foreign = try FileOps.list(path).filter { !allowedForeignFiles.contains($0) }
             guard foreign.isEmpty else {
                 throw BusError(

@@ -73,7 +73,9 @@ public struct BusSettings: Sendable, Equatable {
             return i
         }
         if let d = o["durable"] {
-            guard case .bool(let b) = d else { throw BusError(.invalidBus, "\(file): \"durable\" must be true or false") }
+            guard case .bool(let b) = d else {
+                throw BusError(.invalidBus, "\(file): \"durable\" must be true or false")
+            }
             durable = b
         }
         maxAttempts = try int("max_attempts", 1...1000, maxAttempts)
@@ -95,7 +97,8 @@ public struct BusSettings: Sendable, Equatable {
             wake = mode
         }
         guard leaseMs > heartbeatMs else {
-            throw BusError(.invalidBus, "\(file): \"lease_ms\" (\(leaseMs)) must be longer than \"heartbeat_ms\" (\(heartbeatMs))")
+            throw BusError(
+                .invalidBus, "\(file): \"lease_ms\" (\(leaseMs)) must be longer than \"heartbeat_ms\" (\(heartbeatMs))")
         }
     }
 }

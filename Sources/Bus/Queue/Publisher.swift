@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Publishes envelopes: the only way anything enters a queue.
@@ -43,7 +43,9 @@ public final class Publisher: Sendable {
         try ensureQueue(envelope.to)
         let target = bus.layout.new(envelope.to) + "/" + QueueNames.pending(id: envelope.id, epoch: 0)
         try write(bytes, to: target, durable: durable)
-        journal.record(JournalEvent(.publish, envelope: envelope, role: envelope.to, worker: worker.description), run: envelope.run)
+        journal.record(
+            JournalEvent(.publish, envelope: envelope, role: envelope.to, worker: worker.description), run: envelope.run
+        )
         return Receipt(path: target, id: envelope.id)
     }
 

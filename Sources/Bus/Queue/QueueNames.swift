@@ -87,5 +87,5 @@ public enum QueueNames {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

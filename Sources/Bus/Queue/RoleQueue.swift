@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One worker's view of one role's queue: claim, ack, nack, dead-letter, release.
@@ -99,7 +99,8 @@ public final class RoleQueue: Sendable {
                 reason: "envelope is \(size) bytes, over the \(limits.maxEnvelopeBytes)-byte limit", original: name)
         case .failed(let err):
             return try deadLetterClaimed(
-                path: path, id: id, epoch: epoch, envelope: nil, reason: "unreadable: \(String(cString: strerror(err)))",
+                path: path, id: id, epoch: epoch, envelope: nil,
+                reason: "unreadable: \(String(cString: strerror(err)))",
                 original: name)
         case .bytes(let bytes):
             do {
@@ -168,7 +169,8 @@ public final class RoleQueue: Sendable {
             try FileOps.syncDirectory(layout.cur(role))
         }
         journal.record(
-            JournalEvent(event: .ack, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description),
+            JournalEvent(
+                event: .ack, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description),
             run: claim.envelope.run)
         heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
         if !outputs.isEmpty {
@@ -187,13 +189,16 @@ public final class RoleQueue: Sendable {
         let settings = bus.settings
         if claim.epoch >= settings.maxAttempts {
             try deadLetter(
-                claim, reason: "failed \(claim.epoch) deliveries (max_attempts \(settings.maxAttempts)); last error: \(reason)")
+                claim,
+                reason: "failed \(claim.epoch) deliveries (max_attempts \(settings.maxAttempts)); last error: \(reason)"
+            )
             return .dead
         }
         let shift = min(claim.epoch - 1, 30)
         var delay = min(settings.retryBaseMs << shift, settings.retryCapMs)
         if delay > 0 { delay += Int.random(in: 0...(delay / 4)) }
-        let target = layout.retry(role) + "/" + QueueNames.retry(id: claim.envelope.id, epoch: claim.epoch, delayMs: delay)
+        let target =
+            layout.retry(role) + "/" + QueueNames.retry(id: claim.envelope.id, epoch: claim.epoch, delayMs: delay)
         guard try FileOps.moveIfPresent(claim.path, to: target) else { throw fenced(claim, step: "nack") }
         if settings.durable {
             try FileOps.syncDirectory(layout.retry(role))
@@ -246,14 +251,16 @@ public final class RoleQueue: Sendable {
             run: claim.envelope.run)
         heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
         return BusError(
-            .fenced, "\(step) of \(claim.envelope.id) at epoch \(claim.epoch) refused: the claim was taken over or settled")
+            .fenced,
+            "\(step) of \(claim.envelope.id) at epoch \(claim.epoch) refused: the claim was taken over or settled")
     }
 
     private func stage(_ outputs: [Envelope], in directory: String) throws(BusError) {
         let out = directory + "/out"
         var encoded: [(String, [UInt8])] = []
         for envelope in outputs {
-            encoded.append((envelope.id + "." + envelope.to + ".json", try envelope.encoded(limits: bus.settings.limits)))
+            encoded.append(
+                (envelope.id + "." + envelope.to + ".json", try envelope.encoded(limits: bus.settings.limits)))
         }
         try FileOps.makeDirectories(out, mode: Bus.directoryMode)
         for (name, bytes) in encoded {
@@ -274,7 +281,9 @@ public final class RoleQueue: Sendable {
             let to = String(parts[1])
             guard Limits.isValidEnvelopeID(id), (try? Limits.checkRole(to, field: "to")) != nil else { continue }
             var envelope = known.first { $0.id == id && $0.to == to }
-            if envelope == nil, case .bytes(let b) = FileOps.readRegular(out + "/" + name, limit: bus.settings.maxEnvelopeBytes) {
+            if envelope == nil,
+                case .bytes(let b) = FileOps.readRegular(out + "/" + name, limit: bus.settings.maxEnvelopeBytes)
+            {
                 envelope = try? Envelope(decoding: b, limits: bus.settings.limits)
             }
             try publisher.ensureQueue(to)
@@ -282,7 +291,8 @@ public final class RoleQueue: Sendable {
             guard try FileOps.moveIfPresent(out + "/" + name, to: target) else { continue }
             if bus.settings.durable { try FileOps.syncDirectory(layout.new(to)) }
             if let envelope {
-                journal.record(JournalEvent(.publish, envelope: envelope, role: to, worker: worker.description), run: envelope.run)
+                journal.record(
+                    JournalEvent(.publish, envelope: envelope, role: to, worker: worker.description), run: envelope.run)
             }
         }
         FileOps.removeTree(directory)
@@ -314,7 +324,8 @@ public final class RoleQueue: Sendable {
     private func deadLetterJunk(name: String, from source: String, reason: String) throws(BusError) -> ClaimResult {
         let safe = String(
             name.unicodeScalars.prefix(80).map { s -> Character in
-                s.isASCII && (Character(s).isLetter || Character(s).isNumber || s == "-" || s == "_") ? Character(s) : "_"
+                s.isASCII && (Character(s).isLetter || Character(s).isNumber || s == "-" || s == "_")
+                    ? Character(s) : "_"
             })
         let deadName = "junk-" + String(Timestamp.now().milliseconds) + "-" + FileOps.randomHex(6) + "-" + safe
         try writeReason(for: deadName, original: name, reason: reason, details: [:])
@@ -341,7 +352,8 @@ public final class RoleQueue: Sendable {
         o["worker"] = .string(worker.description)
         o["time"] = .string(Timestamp.now().description)
         try FileOps.writeAtomically(
-            Array((JSONValue.object(o).prettyPrinted() + "\n").utf8), to: layout.dead(role) + "/" + deadName + ".reason.json",
+            Array((JSONValue.object(o).prettyPrinted() + "\n").utf8),
+            to: layout.dead(role) + "/" + deadName + ".reason.json",
             stagingDirectory: layout.tmp, mode: Bus.fileMode, durable: bus.settings.durable)
     }
 }

@@ -1,7 +1,7 @@
 import CPlanbusShim
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The kind of filesystem a path lives on, from `statfs(2)`'s `f_type`.

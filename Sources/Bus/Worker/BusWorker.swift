@@ -133,7 +133,8 @@ public struct BusWorker: Service {
             case .release(let reason): try queue.release(claim, reason: reason)
             }
         } catch let error where error.code == .fenced {
-            logger.warning("late step refused by fencing", metadata: ["id": "\(claim.envelope.id)", "epoch": "\(claim.epoch)"])
+            logger.warning(
+                "late step refused by fencing", metadata: ["id": "\(claim.envelope.id)", "epoch": "\(claim.epoch)"])
         } catch {
             logger.error("cannot settle a claim", metadata: ["id": "\(claim.envelope.id)", "error": "\(error)"])
             await backoff()
