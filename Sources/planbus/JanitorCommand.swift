@@ -39,7 +39,7 @@ struct JanitorCommand: AsyncParsableCommand {
                     "expired claims released: \(report.expired), retries requeued: \(report.requeued), "
                         + "results republished: \(report.republished), fenced results dropped: \(report.droppedWork), "
                         + "stale staging files removed: \(report.staleTmp), markers pruned: \(report.prunedMarkers), "
-                        + "dead-lettered: \(report.deadLettered)")
+                        + "dead-lettered: \(report.deadLettered), old heartbeats removed: \(report.removedHeartbeats)")
                 for note in report.notes { emit("note: \(note)") }
             }
         }
@@ -55,6 +55,7 @@ extension Janitor.Report {
         staleTmp += other.staleTmp
         prunedMarkers += other.prunedMarkers
         deadLettered += other.deadLettered
+        removedHeartbeats += other.removedHeartbeats
         notes += other.notes
     }
 }

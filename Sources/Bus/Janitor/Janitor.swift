@@ -14,7 +14,8 @@ import Synchronization
 /// - publishes results staged by claims that committed (acked) but died before publishing, and
 ///   drops results staged by claims that were fenced;
 /// - removes stale staging files in `tmp/`;
-/// - prunes duplicate-detection markers past their retention.
+/// - prunes duplicate-detection markers past their retention;
+/// - removes heartbeat files of workers that have been dead for ``heartbeatRetention``.
 ///
 /// Ages are measured on this janitor's monotonic clock from when it first saw a file.
 public final class Janitor: Sendable {
@@ -27,13 +28,15 @@ public final class Janitor: Sendable {
         public var staleTmp = 0
         public var prunedMarkers = 0
         public var deadLettered = 0
+        public var removedHeartbeats = 0
         public var notes: [String] = []
 
         public init() {}
 
         /// True when the pass changed nothing.
         public var isEmpty: Bool {
-            expired + requeued + republished + droppedWork + staleTmp + prunedMarkers + deadLettered == 0
+            expired + requeued + republished + droppedWork + staleTmp + prunedMarkers + deadLettered
+                + removedHeartbeats == 0
         }
 
         public var json: JSONValue {
@@ -41,10 +44,15 @@ public final class Janitor: Sendable {
                 "expired": .number(Double(expired)), "requeued": .number(Double(requeued)),
                 "republished": .number(Double(republished)), "dropped_work": .number(Double(droppedWork)),
                 "stale_tmp": .number(Double(staleTmp)), "pruned_markers": .number(Double(prunedMarkers)),
-                "dead_lettered": .number(Double(deadLettered)), "notes": .array(notes.map(JSONValue.string)),
+                "dead_lettered": .number(Double(deadLettered)),
+                "removed_heartbeats": .number(Double(removedHeartbeats)), "notes": .array(notes.map(JSONValue.string)),
             ])
         }
     }
+
+    /// How long a worker must have been judged dead before its heartbeat file is removed (so that
+    /// `planbus ps` can show it as dead in the meantime).
+    public static let heartbeatRetention: Duration = .seconds(600)
 
     let bus: Bus
     let worker: WorkerID
@@ -72,6 +80,7 @@ public final class Janitor: Sendable {
             expireClaims(role, &report)
             requeueDueRetries(role, &report)
             settleWork(role, &report)
+            pruneHeartbeats(role, &report)
         }
         removeStaleTmp(&report)
         pruneMarkers(roles, &report)
@@ -211,6 +220,24 @@ public final class Janitor: Sendable {
             }
         }
         forgetSeen(prefix: "tmp:", keeping: live)
+    }
+
+    private func pruneHeartbeats(_ role: String, _ report: inout Report) {
+        guard let names = try? FileOps.list(layout.heartbeats(role)) else { return }
+        var live: Set<String> = []
+        let prefix = "hb:" + role + "/"
+        for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
+            guard let worker = try? WorkerID(parsing: String(name.dropLast(5))) else { continue }
+            guard case .dead = liveness.verdict(for: worker) else { continue }
+            let key = prefix + name
+            live.insert(key)
+            if age(of: key) >= Self.heartbeatRetention {
+                FileOps.removeFile(layout.heartbeats(role) + "/" + name)
+                liveness.forget(worker)
+                report.removedHeartbeats += 1
+            }
+        }
+        forgetSeen(prefix: prefix, keeping: live)
     }
 
     private func pruneMarkers(_ roles: [String], _ report: inout Report) {
