@@ -33,7 +33,8 @@ struct LogCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let bus = try busOptions.open()
-            if let run { try? Limits.checkName(run, field: "--run") }
+            if let run { try Limits.checkName(run, field: "--run") }
+            if let role { try Limits.checkRole(role, field: "--role") }
             if let run, !FileOps.isDirectory(bus.layout.run(run)) {
                 throw CLIFailure("no run \(run) on \(bus.layout.root)", code: 4)
             }

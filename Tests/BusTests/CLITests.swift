@@ -112,6 +112,7 @@ struct CLITests {
         #expect(try await planbus("show", "--bus", bus, "1795317413629-000001-nope-1").code == 4)
         #expect(try await planbus("show", "--bus", bus, "../../etc/passwd").code == 3)
         #expect(try await planbus("log", "--bus", bus, "--run", "nope").code == 4)
+        #expect(try await planbus("log", "--bus", bus, "--run", "../..").code == 3)
 
         // --follow printed the envelope waiting, then done.
         #expect(
