@@ -59,7 +59,7 @@ struct SendCommand: AsyncParsableCommand {
             }
             let parsed: JSONValue
             do throws(BusError) {
-                parsed = try JSONValue.parse(text, maxDepth: bus.settings.maxDepth - 2)
+                parsed = try JSONValue.parse(text, maxDepth: bus.settings.maxDepth - 1)
             } catch {
                 throw CLIFailure("--body: \(error.message)", code: 3)
             }

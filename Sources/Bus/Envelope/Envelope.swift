@@ -56,7 +56,7 @@ public struct Envelope: Sendable, Equatable {
         guard Limits.isValidEnvelopeID(id) else {
             throw BusError(
                 .invalidEnvelope,
-                "id \"\(id.prefix(40))\" must be 13 digits of Unix ms, '-', then [A-Za-z0-9_-], at most 128 bytes")
+                "id \"\(id.prefix(40))\" must be 13 digits of Unix ms, '-', then [A-Za-z0-9_-], at most 100 bytes")
         }
         try Limits.checkName(run, field: "run")
         if let task { try Limits.checkName(task, field: "task") }
@@ -114,7 +114,8 @@ public struct Envelope: Sendable, Equatable {
             throw BusError(
                 .invalidEnvelope, "envelope is \(bytes.count) bytes, over the \(limits.maxEnvelopeBytes)-byte limit")
         }
-        let depth = 2 + Self.depth(of: .object(body))
+        // The top-level object is level 1, so the body object is level 2 (as the parser counts).
+        let depth = 1 + Self.depth(of: .object(body))
         guard depth <= limits.maxDepth else {
             throw BusError(.invalidEnvelope, "envelope nests \(depth) levels, over the limit of \(limits.maxDepth)")
         }

@@ -5,8 +5,11 @@ public struct Limits: Sendable, Equatable {
     /// Deepest nesting of arrays and objects in an envelope, the top-level object included.
     public var maxDepth: Int = 32
 
-    /// Longest id, run or task, in bytes.
+    /// Longest run or task id, in bytes.
     public static let maxIDLength = 128
+    /// Longest envelope id, in bytes: short enough that the longest claim name,
+    /// `<id>.e<N>@<worker>.json`, stays under the 255-byte file-name limit.
+    public static let maxEnvelopeIDLength = 100
     /// Longest kind, in bytes.
     public static let maxKindLength = 64
     /// Longest role name, in bytes.
@@ -30,12 +33,12 @@ public struct Limits: Sendable, Equatable {
             || b == 0x2E
     }
 
-    /// An envelope id: 13 digits of Unix milliseconds, `-`, then `[A-Za-z0-9_-]`; at most 128 bytes.
+    /// An envelope id: 13 digits of Unix milliseconds, `-`, then `[A-Za-z0-9_-]`; at most 100 bytes.
     ///
     /// Ids have no dots, so queue file names (`<id>.e<N>@<worker>.json`) parse without ambiguity.
     public static func isValidEnvelopeID(_ id: String) -> Bool {
         let u = Array(id.utf8)
-        guard u.count >= 15, u.count <= maxIDLength, u[13] == 0x2D else { return false }
+        guard u.count >= 15, u.count <= maxEnvelopeIDLength, u[13] == 0x2D else { return false }
         for i in 0..<13 where !(u[i] >= 0x30 && u[i] <= 0x39) { return false }
         return u[14...].allSatisfy { isNameByte($0) && $0 != 0x2E }
     }

@@ -82,7 +82,11 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         tmv.tm_hour = Int32(h)
         tmv.tm_min = Int32(mi)
         tmv.tm_sec = Int32(s)
-        let secs = timegm(&tmv)
+        var secs = timegm(&tmv)
+        // timegm rolls impossible dates over (Feb 30 → Mar 2): refuse them instead.
+        var check = tm()
+        gmtime_r(&secs, &check)
+        guard check.tm_mday == Int32(d), check.tm_mon == Int32(mo - 1) else { return nil }
         self.milliseconds = Int64(secs) * 1000 + Int64(ms)
     }
 }

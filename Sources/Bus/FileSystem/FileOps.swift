@@ -74,17 +74,29 @@ package enum FileOps {
 
     /// Renames `from` to `to`. Returns `false` when `from` no longer exists (someone else moved it).
     ///
-    /// A rename that reports `ENOENT` although it happened (a retransmitted NFS request) is
-    /// recognised by `to` existing while `from` does not; every destination name in the bus is
-    /// unique to its actor, so that check is sound.
-    package static func moveIfPresent(_ from: String, to: String) throws(BusError) -> Bool {
+    /// - Parameter uniqueDestination: `to` is a name only this actor can create (a claim name with
+    ///   its own worker id, or a done name of the epoch it holds). Then a rename that reports
+    ///   `ENOENT` although it happened (a retransmitted NFS request) is recognised by `to` existing
+    ///   while `from` does not. For shared destinations that check would be unsound, so `ENOENT`
+    ///   always means "someone else got there first".
+    package static func moveIfPresent(_ from: String, to: String, uniqueDestination: Bool = false) throws(BusError)
+        -> Bool
+    {
+        // For a unique destination, an existing `to` before the rename means it was settled
+        // already (a repeated step): never mistake that for a retransmitted success.
+        let existedBefore = uniqueDestination && exists(to)
+        if existedBefore { return false }
         if rename(from, to) == 0 { return true }
         let err = errno
         if err == ENOENT {
-            if exists(to) && !exists(from) { return true }
-            return false
+            return uniqueDestination && exists(to) && !exists(from)
         }
         throw BusError(.io, "cannot rename \(from) to \(to)", errno: err)
+    }
+
+    /// `rename(2)`, replacing `to`; `false` with `errno` set on failure.
+    package static func renameReplacing(_ from: String, to: String) -> Bool {
+        rename(from, to) == 0
     }
 
     /// Links `from` as `to`; `false` when `to` already exists.
@@ -200,10 +212,11 @@ package enum FileOps {
         return .bytes(buffer)
     }
 
-    /// Writes `bytes` to `path` atomically: a dot-file in `stagingDirectory`, then a rename.
-    package static func writeAtomically(
-        _ bytes: [UInt8], to path: String, stagingDirectory: String, mode: mode_t, durable: Bool
-    ) throws(BusError) {
+    /// Writes `bytes` to a new dot-file in `stagingDirectory` (fsynced when `durable`) and returns
+    /// its path; the caller renames it into place or removes it.
+    package static func stage(
+        _ bytes: [UInt8], in stagingDirectory: String, mode: mode_t, durable: Bool
+    ) throws(BusError) -> String {
         let tmp = stagingDirectory + "/" + QueueNames.staging("w")
         guard let fd = try createExclusive(tmp, mode: mode) else {
             throw BusError(.io, "staging name collision at \(tmp)")
@@ -222,6 +235,14 @@ package enum FileOps {
             unlink(tmp)
             throw error
         }
+        return tmp
+    }
+
+    /// Writes `bytes` to `path` atomically: a dot-file in `stagingDirectory`, then a rename.
+    package static func writeAtomically(
+        _ bytes: [UInt8], to path: String, stagingDirectory: String, mode: mode_t, durable: Bool
+    ) throws(BusError) {
+        let tmp = try stage(bytes, in: stagingDirectory, mode: mode, durable: durable)
         if rename(tmp, path) != 0 {
             let err = errno
             unlink(tmp)

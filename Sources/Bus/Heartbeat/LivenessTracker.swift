@@ -34,7 +34,8 @@ public final class LivenessTracker: Sendable {
     /// Judges `worker` now, reading its heartbeat once.
     public func verdict(for worker: WorkerID) -> Verdict {
         let hb = Heartbeat.read(worker, layout: layout)
-        if worker.host == Host.name, hb == nil || hb!.bootID == Host.bootID {
+        // An empty boot id means "unknown": fall back to the pid check rather than assume a reboot.
+        if worker.host == Host.name, hb == nil || hb!.bootID == Host.bootID || hb!.bootID.isEmpty {
             guard let start = ProcessInfo.startTime(of: worker.pid) else {
                 return .dead("process \(worker.pid) is gone")
             }

@@ -133,7 +133,10 @@ public final class Janitor: Sendable {
             }
             let target = layout.new(role) + "/" + QueueNames.pending(id: id, epoch: epoch)
             guard (try? FileOps.moveIfPresent(path, to: target)) == true else { continue }
-            if bus.settings.durable { try? FileOps.syncDirectory(layout.new(role)) }
+            if bus.settings.durable {
+                try? FileOps.syncDirectory(layout.new(role))
+                try? FileOps.syncDirectory(layout.cur(role))
+            }
             report.expired += 1
             if let envelope {
                 journal.record(
@@ -161,6 +164,10 @@ public final class Janitor: Sendable {
                 run = (try? Envelope(decoding: b, limits: bus.settings.limits))?.run
             }
             guard (try? FileOps.moveIfPresent(source, to: target)) == true else { continue }
+            if bus.settings.durable {
+                try? FileOps.syncDirectory(layout.new(role))
+                try? FileOps.syncDirectory(layout.retry(role))
+            }
             report.requeued += 1
             if let run {
                 journal.record(
@@ -174,18 +181,21 @@ public final class Janitor: Sendable {
     private func settleWork(_ role: String, _ report: inout Report) {
         let base = layout.work + "/" + role
         guard let names = try? FileOps.list(base) else { return }
+        var live: Set<String> = []
+        let prefix = "work:" + role + "/"
         for name in names where !name.hasPrefix(".") {
-            guard let dot = name.lastIndex(of: "."), let epoch = Int(name[name.index(dot, offsetBy: 2)...]) else {
+            guard let (id, epoch) = Self.parseWorkName(name) else {
+                report.notes.append("unparseable work folder \(role)/\(name)")
                 continue
             }
-            let id = String(name[..<dot])
             let dir = base + "/" + name
             let done = layout.done(role, day: QueueNames.day(of: id)) + "/" + QueueNames.settled(id: id, epoch: epoch)
             if FileOps.exists(done) {
+                let pending = ((try? FileOps.list(dir + "/out")) ?? []).filter { !$0.hasPrefix(".") }.count
                 if let queue = try? RoleQueue(bus: bus, role: role, worker: worker),
-                    (try? queue.publishStaged(dir, known: [])) != nil
+                    (try? queue.publishStaged(dir, known: [])) != nil, pending > 0
                 {
-                    report.republished += 1
+                    report.republished += pending
                 }
                 continue
             }
@@ -195,11 +205,20 @@ public final class Janitor: Sendable {
             if held { continue }
             // Not committed and no longer held: fenced or settled otherwise. Give the holder a lease
             // to finish a commit that is in flight before dropping its results.
-            if age(of: "work:" + dir) >= .milliseconds(bus.settings.leaseMs) {
+            let key = prefix + name
+            live.insert(key)
+            if age(of: key) >= .milliseconds(bus.settings.leaseMs) {
                 FileOps.removeTree(dir)
                 report.droppedWork += 1
             }
         }
+        forgetSeen(prefix: prefix, keeping: live)
+    }
+
+    /// Parses a work folder name, `<id>.e<N>`.
+    static func parseWorkName(_ name: String) -> (id: String, epoch: Int)? {
+        guard let (id, epoch) = QueueNames.parsePending(name + ".json"), epoch >= 1 else { return nil }
+        return (id, epoch)
     }
 
     private func removeStaleTmp(_ report: inout Report) {

@@ -43,7 +43,7 @@ public struct JournalEvent: Sendable, Equatable {
     public var reason: String?
     /// For nacks: when the retry becomes due (milliseconds, on the nacking worker's clock).
     public var notBefore: Int64?
-    /// For claims after an expiry: the previous holder.
+    /// For expiries: the holder whose lease ran out.
     public var previous: String?
 
     /// Creates an event.

@@ -113,10 +113,27 @@ public struct Timeline: Sendable {
                 task: headers?.task, created: headers?.created, summary: headers?.summary,
                 causation: headers?.causation, state: .unknown, history: history)
             entry.state = Self.fold(history)
-            if verify && !entry.state.isTerminal { entry.state = locate(entry.id, role: entry.role) ?? entry.state }
+            if verify && !entry.state.isTerminal, let found = locate(entry.id, role: entry.role),
+                !Self.sameFolder(found, entry.state)
+            {
+                // The folders are the truth; the journal's details are kept when they agree.
+                entry.state = found
+            }
             out.append(entry)
         }
         return out.sorted { ($0.time, $0.id, $0.role) < ($1.time, $1.id, $1.role) }
+    }
+
+    /// True when two states name the same folder and epoch (details such as reasons aside).
+    static func sameFolder(_ a: State, _ b: State) -> Bool {
+        switch (a, b) {
+        case (.waiting(let x), .waiting(let y)): return x == y
+        case (.claimed(let w1, let x), .claimed(let w2, let y)): return x == y && w1 == w2
+        case (.retry(let x, _), .retry(let y, _)): return x == y
+        case (.done(let x), .done(let y)): return x == y
+        case (.dead, .dead): return true
+        default: return false
+        }
     }
 
     static func fold(_ history: [JournalEvent]) -> State {

@@ -57,7 +57,7 @@ public struct Bus: Sendable {
         case .missing: break
         default: throw BusError(.invalidBus, "cannot read \(layout.settingsFile)")
         }
-        settings.applyEnvironment()
+        try settings.applyEnvironment()
         return Bus(layout: layout, settings: settings)
     }
 
@@ -74,7 +74,6 @@ public struct Bus: Sendable {
         if FileOps.exists(layout.versionFile) {
             var bus = try open(at: path)
             try bus.makeFolders(roles: roles)
-            bus.settings.applyEnvironment()
             return (bus, false)
         }
         if FileOps.exists(path) {
@@ -100,7 +99,7 @@ public struct Bus: Sendable {
             Array(versionText.utf8), to: layout.versionFile, stagingDirectory: layout.tmp, mode: fileMode,
             durable: true)
         var opened = bus
-        opened.settings.applyEnvironment()
+        try opened.settings.applyEnvironment()
         return (opened, true)
     }
 
@@ -129,9 +128,20 @@ public struct Bus: Sendable {
 
 extension BusSettings {
     /// `PLANBUS_WAKE` (auto / inotify / poll) and `PLANBUS_POLL_MS` override `bus.json`.
-    mutating func applyEnvironment() {
-        if let raw = getenv("PLANBUS_WAKE"), let mode = WakeMode(rawValue: String(cString: raw)) { wake = mode }
-        if let raw = getenv("PLANBUS_POLL_MS"), let ms = Int(String(cString: raw)), ms >= 10 { pollMs = ms }
+    /// - Throws: ``BusError`` `invalidBus` for a value `bus.json` would refuse too.
+    mutating func applyEnvironment() throws(BusError) {
+        if let raw = getenv("PLANBUS_WAKE").map({ String(cString: $0) }), !raw.isEmpty {
+            guard let mode = WakeMode(rawValue: raw) else {
+                throw BusError(.invalidBus, "PLANBUS_WAKE must be auto, inotify or poll, not \"\(raw)\"")
+            }
+            wake = mode
+        }
+        if let raw = getenv("PLANBUS_POLL_MS").map({ String(cString: $0) }), !raw.isEmpty {
+            guard let ms = Int(raw), (10...600_000).contains(ms) else {
+                throw BusError(.invalidBus, "PLANBUS_POLL_MS must be an integer from 10 to 600000, not \"\(raw)\"")
+            }
+            pollMs = ms
+        }
     }
 }
 

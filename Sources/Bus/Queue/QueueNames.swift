@@ -47,7 +47,7 @@ public enum QueueNames {
         guard name.hasSuffix(".json") else { return nil }
         let stem = name.dropLast(5)
         guard let dot = stem.lastIndex(of: "."), stem[stem.index(after: dot)...].first == "d",
-            let delay = Int(stem[stem.index(dot, offsetBy: 2)...]), delay >= 0
+            let delay = canonicalNumber(stem[stem.index(dot, offsetBy: 2)...])
         else { return nil }
         guard let (id, epoch) = splitEpoch(stem[..<dot]) else { return nil }
         return (id, epoch, delay)
@@ -77,9 +77,17 @@ public enum QueueNames {
         return (String(parts[0]), pid)
     }
 
+    /// A canonical decimal number: digits only, no sign, no leading zero, at most 9 digits.
+    static func canonicalNumber(_ text: Substring) -> Int? {
+        guard !text.isEmpty, text.count <= 9, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            text == "0" || text.first != "0"
+        else { return nil }
+        return Int(text)
+    }
+
     private static func splitEpoch(_ stem: Substring) -> (String, Int)? {
         guard let dot = stem.lastIndex(of: "."), stem[stem.index(after: dot)...].first == "e",
-            let epoch = Int(stem[stem.index(dot, offsetBy: 2)...]), epoch >= 1
+            let epoch = canonicalNumber(stem[stem.index(dot, offsetBy: 2)...]), epoch >= 1
         else { return nil }
         let id = String(stem[..<dot])
         return Limits.isValidEnvelopeID(id) ? (id, epoch) : nil

@@ -80,10 +80,29 @@ public final class RoleQueue: Sendable {
         }
         let epoch = previous + 1
         let path = layout.cur(role) + "/" + QueueNames.claim(id: id, epoch: epoch, worker: worker)
-        guard try FileOps.moveIfPresent(source, to: path) else { return .lost }
+        guard try FileOps.moveIfPresent(source, to: path, uniqueDestination: true) else { return .lost }
+        do throws(BusError) {
+            return try inspect(claimed: path, name: name, id: id, previous: previous)
+        } catch {
+            // The bus refused a write after the claim (a full disk, say): hand the file back
+            // under its old name so it is not stuck behind a live worker, and report the error.
+            _ = try? FileOps.moveIfPresent(path, to: source)
+            throw error
+        }
+    }
+
+    /// Reads and checks a file just claimed as `path` (from `new/<name>`), then dead-letters it or
+    /// records the claim.
+    private func inspect(claimed path: String, name: String, id: String, previous: Int) throws(BusError)
+        -> ClaimResult
+    {
+        let epoch = previous + 1
         if bus.settings.durable {
             try FileOps.syncDirectory(layout.cur(role))
             try FileOps.syncDirectory(layout.new(role))
+        }
+        func dead(_ envelope: Envelope?, _ reason: String) throws(BusError) -> ClaimResult {
+            try deadLetterClaimed(path: path, id: id, epoch: epoch, envelope: envelope, reason: reason, original: name)
         }
         let limits = bus.settings.limits
         let envelope: Envelope
@@ -91,48 +110,35 @@ public final class RoleQueue: Sendable {
         case .missing:
             return .lost
         case .notRegular(let kind):
-            return try deadLetterClaimed(
-                path: path, id: id, epoch: epoch, envelope: nil, reason: "not a regular file (\(kind))", original: name)
+            return try dead(nil, "not a regular file (\(kind))")
         case .tooLarge(let size):
-            return try deadLetterClaimed(
-                path: path, id: id, epoch: epoch, envelope: nil,
-                reason: "envelope is \(size) bytes, over the \(limits.maxEnvelopeBytes)-byte limit", original: name)
+            return try dead(nil, "envelope is \(size) bytes, over the \(limits.maxEnvelopeBytes)-byte limit")
         case .failed(let err):
-            return try deadLetterClaimed(
-                path: path, id: id, epoch: epoch, envelope: nil,
-                reason: "unreadable: \(String(cString: strerror(err)))",
-                original: name)
+            return try dead(nil, "unreadable: \(String(cString: strerror(err)))")
         case .bytes(let bytes):
-            do {
+            do throws(BusError) {
                 envelope = try Envelope(decoding: bytes, limits: limits)
             } catch {
-                return try deadLetterClaimed(
-                    path: path, id: id, epoch: epoch, envelope: nil, reason: error.message, original: name)
+                return try dead(nil, error.message)
             }
         }
         if envelope.id != id {
-            return try deadLetterClaimed(
-                path: path, id: id, epoch: epoch, envelope: envelope,
-                reason: "file name says id \(id) but the envelope's id is \(envelope.id)")
+            return try dead(envelope, "file name says id \(id) but the envelope's id is \(envelope.id)")
         }
         if envelope.to != role {
-            return try deadLetterClaimed(
-                path: path, id: id, epoch: epoch, envelope: envelope,
-                reason: "addressed to \"\(envelope.to)\" but found in the \"\(role)\" queue")
+            return try dead(envelope, "addressed to \"\(envelope.to)\" but found in the \"\(role)\" queue")
         }
         if epoch > bus.settings.maxAttempts {
-            return try deadLetterClaimed(
-                path: path, id: id, epoch: epoch, envelope: envelope,
-                reason: "delivered \(previous) times without an ack (max_attempts \(bus.settings.maxAttempts))")
+            return try dead(
+                envelope, "delivered \(previous) times without an ack (max_attempts \(bus.settings.maxAttempts))")
         }
         // Duplicate detection: a first delivery must be the first of its id in this queue.
         let marker = layout.seen(role) + "/" + id
         if let fd = try FileOps.createExclusive(marker, mode: Bus.fileMode) {
             close(fd)
+            if bus.settings.durable { try FileOps.syncDirectory(layout.seen(role)) }
         } else if previous == 0 {
-            return try deadLetterClaimed(
-                path: path, id: id, epoch: epoch, envelope: envelope,
-                reason: "duplicate id: an envelope with this id was already delivered to \(role)")
+            return try dead(envelope, "duplicate id: an envelope with this id was already delivered to \(role)")
         }
         let claim = Claim(envelope: envelope, role: role, epoch: epoch, path: path, worker: worker)
         heartbeat?.update(claim: .init(id: id, epoch: epoch), held: true)
@@ -160,7 +166,7 @@ public final class RoleQueue: Sendable {
             doneDays.withLock { _ = $0.insert(day) }
         }
         let target = doneDir + "/" + QueueNames.settled(id: claim.envelope.id, epoch: claim.epoch)
-        guard try FileOps.moveIfPresent(claim.path, to: target) else {
+        guard try FileOps.moveIfPresent(claim.path, to: target, uniqueDestination: true) else {
             FileOps.removeTree(staged)
             throw fenced(claim, step: "ack")
         }
@@ -196,7 +202,7 @@ public final class RoleQueue: Sendable {
         }
         let shift = min(claim.epoch - 1, 30)
         var delay = min(settings.retryBaseMs << shift, settings.retryCapMs)
-        if delay > 0 { delay += Int.random(in: 0...(delay / 4)) }
+        if delay > 0 { delay = min(delay + Int.random(in: 0...(delay / 4)), settings.retryCapMs) }
         let target =
             layout.retry(role) + "/" + QueueNames.retry(id: claim.envelope.id, epoch: claim.epoch, delayMs: delay)
         guard try FileOps.moveIfPresent(claim.path, to: target) else { throw fenced(claim, step: "nack") }
@@ -228,7 +234,10 @@ public final class RoleQueue: Sendable {
     public func release(_ claim: Claim, reason: String = "worker stopping") throws(BusError) {
         let target = layout.new(role) + "/" + QueueNames.pending(id: claim.envelope.id, epoch: claim.epoch)
         guard try FileOps.moveIfPresent(claim.path, to: target) else { throw fenced(claim, step: "release") }
-        if bus.settings.durable { try FileOps.syncDirectory(layout.new(role)) }
+        if bus.settings.durable {
+            try FileOps.syncDirectory(layout.new(role))
+            try FileOps.syncDirectory(layout.cur(role))
+        }
         journal.record(
             JournalEvent(
                 event: .release, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description,
@@ -302,15 +311,12 @@ public final class RoleQueue: Sendable {
     private func deadLetterClaimed(
         path: String, id: String, epoch: Int, envelope: Envelope?, reason: String, original: String? = nil
     ) throws(BusError) -> ClaimResult {
-        let deadName = uniqueDeadName(QueueNames.settled(id: id, epoch: epoch))
         var details: [String: JSONValue] = ["id": .string(id), "epoch": .number(Double(epoch))]
         if let envelope { details["run"] = .string(envelope.run) }
-        try writeReason(for: deadName, original: original ?? FileOps.baseName(path), reason: reason, details: details)
-        guard try FileOps.moveIfPresent(path, to: layout.dead(role) + "/" + deadName) else {
-            FileOps.removeFile(layout.dead(role) + "/" + deadName + ".reason.json")
-            return .lost
-        }
-        if bus.settings.durable { try FileOps.syncDirectory(layout.dead(role)) }
+        let moved = try moveToDead(
+            path, from: layout.cur(role), deadName: uniqueDeadName(QueueNames.settled(id: id, epoch: epoch)),
+            original: original ?? FileOps.baseName(path), reason: reason, details: details)
+        guard moved else { return .lost }
         if let envelope {
             var event = JournalEvent(.dead, envelope: envelope, role: role, epoch: epoch, worker: worker.description)
             event.reason = reason
@@ -328,32 +334,56 @@ public final class RoleQueue: Sendable {
                     ? Character(s) : "_"
             })
         let deadName = "junk-" + String(Timestamp.now().milliseconds) + "-" + FileOps.randomHex(6) + "-" + safe
-        try writeReason(for: deadName, original: name, reason: reason, details: [:])
-        guard try FileOps.moveIfPresent(source, to: layout.dead(role) + "/" + deadName) else {
-            FileOps.removeFile(layout.dead(role) + "/" + deadName + ".reason.json")
-            return .lost
+        let moved = try moveToDead(
+            source, from: layout.new(role), deadName: deadName, original: name, reason: reason, details: [:])
+        return moved ? .deadLettered(reason) : .lost
+    }
+
+    /// Moves `path` to `dead/<deadName>`, then puts its reason record beside it as
+    /// `<deadName>.reason.json`. The reason is staged first and placed only by the actor whose move
+    /// won, so a racing loser never touches the winner's record. A crash between the two renames
+    /// leaves a dead letter without a reason (its staged record is a stale `tmp/` file).
+    private func moveToDead(
+        _ path: String, from sourceDirectory: String, deadName: String, original: String, reason: String,
+        details: [String: JSONValue]
+    ) throws(BusError) -> Bool {
+        var record = details
+        record["file"] = .string(deadName)
+        record["original_name"] = .string(original)
+        record["role"] = .string(role)
+        record["reason"] = .string(reason)
+        record["worker"] = .string(worker.description)
+        record["time"] = .string(Timestamp.now().description)
+        let durable = bus.settings.durable
+        let staged = try FileOps.stage(
+            Array((JSONValue.object(record).prettyPrinted() + "\n").utf8), in: layout.tmp, mode: Bus.fileMode,
+            durable: durable)
+        let target = layout.dead(role) + "/" + deadName
+        let moved: Bool
+        do throws(BusError) {
+            moved = try FileOps.moveIfPresent(path, to: target)
+        } catch {
+            FileOps.removeFile(staged)
+            throw error
         }
-        return .deadLettered(reason)
+        guard moved else {
+            FileOps.removeFile(staged)
+            return false
+        }
+        guard FileOps.renameReplacing(staged, to: target + ".reason.json") else {
+            let err = errno
+            FileOps.removeFile(staged)
+            throw BusError(.io, "cannot place the reason for \(target)", errno: err)
+        }
+        if durable {
+            try FileOps.syncDirectory(layout.dead(role))
+            try FileOps.syncDirectory(sourceDirectory)
+        }
+        return true
     }
 
     private func uniqueDeadName(_ base: String) -> String {
         if !FileOps.exists(layout.dead(role) + "/" + base) { return base }
         return String(base.dropLast(5)) + ".dup-" + FileOps.randomHex(6) + ".json"
-    }
-
-    private func writeReason(
-        for deadName: String, original: String, reason: String, details: [String: JSONValue]
-    ) throws(BusError) {
-        var o = details
-        o["file"] = .string(deadName)
-        o["original_name"] = .string(original)
-        o["role"] = .string(role)
-        o["reason"] = .string(reason)
-        o["worker"] = .string(worker.description)
-        o["time"] = .string(Timestamp.now().description)
-        try FileOps.writeAtomically(
-            Array((JSONValue.object(o).prettyPrinted() + "\n").utf8),
-            to: layout.dead(role) + "/" + deadName + ".reason.json",
-            stagingDirectory: layout.tmp, mode: Bus.fileMode, durable: bus.settings.durable)
     }
 }

@@ -38,6 +38,12 @@ final class InotifyHub: Sendable {
     /// Why inotify could not start, if it could not.
     var failure: String? { state.withLock { $0.failed } }
 
+    /// True when every one of `directories` has a watch in place. A directory that cannot be
+    /// watched (a full `max_user_watches`, a missing folder) makes its readers poll instead.
+    func isWatching(_ directories: [String]) -> Bool {
+        state.withLock { s in s.failed == nil && directories.allSatisfy { s.watchedPaths.contains($0) } }
+    }
+
     /// Watches `directories` for arrivals on behalf of `sink`; the sink gets a rescan request once
     /// the watches are in place.
     func subscribe(_ directories: [String], sink: WakeSink) -> Int {

@@ -15,6 +15,7 @@ public final class WakeSource: AsyncSequence, Sendable {
     public let modeReason: String
     private let sink = WakeSink()
     private let subscription: Int?
+    private let directories: [String]
     private let rescanMs: Int
     private let pollMs: Int
 
@@ -23,16 +24,20 @@ public final class WakeSource: AsyncSequence, Sendable {
         var mode = settings.wake
         var reason = "forced by settings or PLANBUS_WAKE"
         if mode == .auto {
-            if let kind = try? FilesystemKind.of(root), kind.isRemote {
+            do {
+                let kind = try FilesystemKind.of(root)
+                mode = kind.isRemote ? .poll : .inotify
+                reason =
+                    kind.isRemote
+                    ? "\(kind) filesystem: inotify cannot see other hosts' writes" : "local \(kind) filesystem"
+            } catch {
                 mode = .poll
-                reason = "\(kind) filesystem: inotify cannot see other hosts' writes"
-            } else {
-                mode = .inotify
-                reason = "local filesystem"
+                reason = "cannot tell the filesystem type (\(error)): polling to be safe"
             }
         }
         self.mode = mode
         self.modeReason = reason
+        self.directories = directories
         self.rescanMs = settings.rescanMs
         self.pollMs = settings.pollMs
         sink.requestRescan("start")
@@ -55,7 +60,8 @@ public final class WakeSource: AsyncSequence, Sendable {
     /// Drives the periodic rescan (inotify mode) or the poll ticks (poll mode) until cancelled.
     public func runTimers() async {
         while !Task.isCancelled {
-            let polling = mode == .poll || InotifyHub.shared.failure != nil
+            // Poll while inotify is off, failed, or has not (yet) watched every directory.
+            let polling = mode == .poll || !InotifyHub.shared.isWatching(directories)
             let ms = polling ? pollMs : rescanMs
             do {
                 try await Task.sleep(for: .milliseconds(ms))

@@ -95,20 +95,26 @@ public struct BusWorker: Service {
             } else {
                 names = batch.names[newDirectory] ?? []
             }
+            var failures = 0
             for name in names {
                 if stopping.isSet || Task.isCancelled { break }
                 let result: RoleQueue.ClaimResult
                 do {
                     result = try queue.claim(name)
+                    failures = 0
                 } catch {
+                    // One file that cannot be claimed must not hold up the others; repeated
+                    // failures mean the bus itself is in trouble (full, read-only): back off.
                     logger.error("claim failed", metadata: ["name": "\(name)", "error": "\(error)"])
+                    failures += 1
+                    if failures < 3 { continue }
                     await backoff()
                     wake.requestRescan("claim-error")
                     break
                 }
                 switch result {
                 case .claimed(let claim):
-                    await process(claim)
+                    await process(claim, stopping: stopping)
                 case .deadLettered(let reason):
                     logger.warning("dead-lettered", metadata: ["name": "\(name)", "reason": "\(reason)"])
                 case .lost, .ignored:
@@ -118,26 +124,39 @@ public struct BusWorker: Service {
         }
     }
 
-    private func process(_ claim: Claim) async {
-        let disposition: Disposition
+    private func process(_ claim: Claim, stopping: StopFlag) async {
+        var disposition: Disposition
         do {
             disposition = try await handler(claim)
         } catch {
             disposition = .retry("handler error: \(error)")
         }
-        do {
-            switch disposition {
-            case .ack(let outputs): try queue.ack(claim, outputs: outputs)
-            case .retry(let reason): try queue.nack(claim, reason: reason)
-            case .dead(let reason): try queue.deadLetter(claim, reason: reason)
-            case .release(let reason): try queue.release(claim, reason: reason)
+        // Settle the claim; a bus that refuses writes (a full disk) is retried with backoff, so the
+        // claim is never left behind a live worker.
+        while true {
+            do {
+                switch disposition {
+                case .ack(let outputs): try queue.ack(claim, outputs: outputs)
+                case .retry(let reason): try queue.nack(claim, reason: reason)
+                case .dead(let reason): try queue.deadLetter(claim, reason: reason)
+                case .release(let reason): try queue.release(claim, reason: reason)
+                }
+                return
+            } catch let error where error.code == .fenced {
+                logger.warning(
+                    "late step refused by fencing", metadata: ["id": "\(claim.envelope.id)", "epoch": "\(claim.epoch)"])
+                return
+            } catch let error where error.code == .invalidEnvelope {
+                logger.error("handler produced an invalid result", metadata: ["error": "\(error)"])
+                disposition = .retry("invalid result: \(error.message)")
+            } catch {
+                logger.error("cannot settle a claim", metadata: ["id": "\(claim.envelope.id)", "error": "\(error)"])
+                if stopping.isSet {
+                    // Leave it to the janitors: this worker's stopped heartbeat releases it.
+                    return
+                }
+                await backoff()
             }
-        } catch let error where error.code == .fenced {
-            logger.warning(
-                "late step refused by fencing", metadata: ["id": "\(claim.envelope.id)", "epoch": "\(claim.epoch)"])
-        } catch {
-            logger.error("cannot settle a claim", metadata: ["id": "\(claim.envelope.id)", "error": "\(error)"])
-            await backoff()
         }
     }
 
