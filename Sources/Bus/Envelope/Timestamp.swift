@@ -81,12 +81,14 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         tmv.tm_mday = Int32(d)
         tmv.tm_hour = Int32(h)
         tmv.tm_min = Int32(mi)
-        tmv.tm_sec = Int32(s)
+        // A leap second (:60) is checked as :59 and added back, so 23:59:60 is not "tomorrow".
+        tmv.tm_sec = Int32(min(s, 59))
         var secs = timegm(&tmv)
         // timegm rolls impossible dates over (Feb 30 → Mar 2): refuse them instead.
         var check = tm()
         gmtime_r(&secs, &check)
         guard check.tm_mday == Int32(d), check.tm_mon == Int32(mo - 1) else { return nil }
+        if s == 60 { secs += 1 }
         self.milliseconds = Int64(secs) * 1000 + Int64(ms)
     }
 }

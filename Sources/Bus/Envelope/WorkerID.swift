@@ -31,7 +31,8 @@ public struct WorkerID: Sendable, Hashable, CustomStringConvertible {
     /// Parses the text form `role.host.pid.incarnation`.
     public init(parsing text: String) throws(BusError) {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, let pid = Int32(parts[2]) else {
+        guard parts.count == 4, let number = QueueNames.canonicalNumber(parts[2]), let pid = Int32(exactly: number)
+        else {
             throw BusError(.invalidEnvelope, "worker id \"\(text)\" is not role.host.pid.incarnation")
         }
         try self.init(role: String(parts[0]), host: String(parts[1]), pid: pid, incarnation: String(parts[3]))

@@ -80,7 +80,9 @@ public struct Bus: Sendable {
             guard FileOps.isDirectory(path) else {
                 throw BusError(.invalidBus, "\(path) exists and is not a directory")
             }
-            let foreign = try FileOps.list(path).filter { !allowedForeignFiles.contains($0) }
+            // A create that was interrupted before VERSION left only bus names: finish it.
+            let busNames: Set<String> = ["tmp", "ctl", "work", "hb", "q", "runs", "bus.json"]
+            let foreign = try FileOps.list(path).filter { !allowedForeignFiles.contains($0) && !busNames.contains($0) }
             guard foreign.isEmpty else {
                 throw BusError(
                     .invalidBus,

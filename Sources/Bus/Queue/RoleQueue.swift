@@ -166,7 +166,14 @@ public final class RoleQueue: Sendable {
             doneDays.withLock { _ = $0.insert(day) }
         }
         let target = doneDir + "/" + QueueNames.settled(id: claim.envelope.id, epoch: claim.epoch)
-        guard try FileOps.moveIfPresent(claim.path, to: target, uniqueDestination: true) else {
+        var committed = try FileOps.moveIfPresent(claim.path, to: target, uniqueDestination: true)
+        if !committed && FileOps.exists(claim.path) && !FileOps.exists(doneDir) {
+            // Still held, but the day folder was removed since it was made (an archive job):
+            // make it again and retry; "fenced" is only for a claim that is gone.
+            try FileOps.makeDirectories(doneDir, mode: Bus.directoryMode)
+            committed = try FileOps.moveIfPresent(claim.path, to: target, uniqueDestination: true)
+        }
+        guard committed else {
             FileOps.removeTree(staged)
             throw fenced(claim, step: "ack")
         }
