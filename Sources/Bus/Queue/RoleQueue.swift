@@ -136,7 +136,7 @@ public final class RoleQueue: Sendable {
         let marker = layout.seen(role) + "/" + id
         if let fd = try FileOps.createExclusive(marker, mode: Bus.fileMode) {
             close(fd)
-            if bus.settings.durable { try FileOps.syncDirectory(layout.seen(role)) }
+            if bus.settings.durable { try? FileOps.syncDirectory(layout.seen(role)) }
         } else if previous == 0 {
             return try dead(envelope, "duplicate id: an envelope with this id was already delivered to \(role)")
         }
@@ -150,8 +150,10 @@ public final class RoleQueue: Sendable {
 
     /// Commits a claim: stages `outputs`, moves the claim to `done/`, then publishes the outputs.
     ///
-    /// If the process dies after the commit and before the outputs are published, the janitor
-    /// publishes them.
+    /// The rename into `done/` is the commit. Nothing after it throws: if the process dies, or the
+    /// bus refuses a write, after the commit and before the outputs are published, the janitor
+    /// publishes them. Directory fsyncs after a move are best effort for the same reason: the move
+    /// has happened and cannot be retried.
     /// - Throws: ``BusError`` `fenced` when the claim was taken over (nothing is published),
     ///   `invalidEnvelope` when an output is invalid (nothing is committed).
     public func ack(_ claim: Claim, outputs: [Envelope] = []) throws(BusError) {
@@ -178,8 +180,8 @@ public final class RoleQueue: Sendable {
             throw fenced(claim, step: "ack")
         }
         if bus.settings.durable {
-            try FileOps.syncDirectory(doneDir)
-            try FileOps.syncDirectory(layout.cur(role))
+            try? FileOps.syncDirectory(doneDir)
+            try? FileOps.syncDirectory(layout.cur(role))
         }
         journal.record(
             JournalEvent(
@@ -187,7 +189,8 @@ public final class RoleQueue: Sendable {
             run: claim.envelope.run)
         heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
         if !outputs.isEmpty {
-            try publishStaged(staged, known: outputs)
+            // Committed: a failure from here on is finished by the janitor, never by a retried ack.
+            try? publishStaged(staged, known: outputs)
         }
     }
 
@@ -214,8 +217,8 @@ public final class RoleQueue: Sendable {
             layout.retry(role) + "/" + QueueNames.retry(id: claim.envelope.id, epoch: claim.epoch, delayMs: delay)
         guard try FileOps.moveIfPresent(claim.path, to: target) else { throw fenced(claim, step: "nack") }
         if settings.durable {
-            try FileOps.syncDirectory(layout.retry(role))
-            try FileOps.syncDirectory(layout.cur(role))
+            try? FileOps.syncDirectory(layout.retry(role))
+            try? FileOps.syncDirectory(layout.cur(role))
         }
         journal.record(
             JournalEvent(
@@ -242,8 +245,8 @@ public final class RoleQueue: Sendable {
         let target = layout.new(role) + "/" + QueueNames.pending(id: claim.envelope.id, epoch: claim.epoch)
         guard try FileOps.moveIfPresent(claim.path, to: target) else { throw fenced(claim, step: "release") }
         if bus.settings.durable {
-            try FileOps.syncDirectory(layout.new(role))
-            try FileOps.syncDirectory(layout.cur(role))
+            try? FileOps.syncDirectory(layout.new(role))
+            try? FileOps.syncDirectory(layout.cur(role))
         }
         journal.record(
             JournalEvent(
@@ -383,8 +386,8 @@ public final class RoleQueue: Sendable {
             throw BusError(.io, "cannot place the reason for \(target)", errno: err)
         }
         if durable {
-            try FileOps.syncDirectory(layout.dead(role))
-            try FileOps.syncDirectory(sourceDirectory)
+            try? FileOps.syncDirectory(layout.dead(role))
+            try? FileOps.syncDirectory(sourceDirectory)
         }
         return true
     }
