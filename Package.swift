@@ -53,12 +53,19 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        // The bus benchmark behind `planbus bench bus`.
+        .target(
+            name: "BusBench",
+            dependencies: ["Bus", "Launcher"],
+            swiftSettings: upcoming
+        ),
         .executableTarget(
             name: "planbus",
             dependencies: [
                 "Bus",
                 "Roles",
                 "Launcher",
+                "BusBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -268,8 +268,14 @@ package enum FileOps {
     package static func randomHex(_ count: Int) -> String {
         var out = ""
         out.reserveCapacity(count)
-        let digits = Array("0123456789abcdef")
-        for _ in 0..<count { out.append(digits[Int.random(in: 0..<16)]) }
+        var generator = SystemRandomNumberGenerator()
+        var bits: UInt64 = 0
+        for i in 0..<count {
+            if i % 16 == 0 { bits = generator.next() }
+            let digit = UInt8(bits & 0xF)
+            out.unicodeScalars.append(Unicode.Scalar(digit < 10 ? 0x30 + digit : 0x57 + digit))
+            bits >>= 4
+        }
         return out
     }
 

@@ -6,18 +6,24 @@ import Synchronization
 
 /// Writes one worker's heartbeat file, `hb/<role>/<worker>.json`, by tmp + rename.
 ///
-/// ``run()`` rewrites it every `heartbeat_ms` until cancelled; state and claim changes are written
-/// at once. Heartbeats are not fsynced: after a crash, a missing or stale heartbeat is what an
-/// observer should see anyway.
+/// ``run()`` rewrites it every `heartbeat_ms` until cancelled. A state change is written at once;
+/// claim and progress changes are written by ``run()`` within ``flushInterval`` (a heartbeat
+/// rewrite per claim and per ack would cost more than the envelope itself). Observers judge
+/// liveness by `seq` alone, so the claim list may lag that briefly. Heartbeats are not fsynced:
+/// after a crash, a missing or stale heartbeat is what an observer should see anyway.
 public final class HeartbeatWriter: Sendable {
     private let layout: BusLayout
     private let intervalMs: Int
     private let current: Mutex<Heartbeat>
+    private let dirty = Mutex(false)
+    /// How soon a claim or progress change reaches the file.
+    public let flushInterval: Duration
 
     /// A writer for `worker`; nothing is written until ``beat()`` or ``run()``.
     public init(bus: Bus, worker: WorkerID) {
         self.layout = bus.layout
         self.intervalMs = bus.settings.heartbeatMs
+        self.flushInterval = .milliseconds(min(100, bus.settings.heartbeatMs))
         let start = ProcessInfo.startTime(of: getpid()) ?? 0
         self.current = Mutex(Heartbeat(worker: worker, processStart: start))
     }
@@ -28,6 +34,7 @@ public final class HeartbeatWriter: Sendable {
     /// Writes the heartbeat now, with `seq` bumped.
     /// - Throws: ``BusError`` when the file cannot be written.
     public func beat() throws(BusError) {
+        dirty.withLock { $0 = false }
         let (bytes, worker) = current.withLock { hb -> ([UInt8], WorkerID) in
             hb.seq += 1
             hb.updated = .now()
@@ -55,12 +62,13 @@ public final class HeartbeatWriter: Sendable {
             }
             hb.progress += 1
         }
-        try? beat()
+        dirty.withLock { $0 = true }
     }
 
     /// Bumps the progress counter (a sign of forward motion, not just of life).
     public func progressed() {
         current.withLock { $0.progress += 1 }
+        dirty.withLock { $0 = true }
     }
 
     /// Sets a free-form detail shown by `planbus ps`.
@@ -68,15 +76,22 @@ public final class HeartbeatWriter: Sendable {
         current.withLock { $0.info[key] = value }
     }
 
-    /// Rewrites the heartbeat every `heartbeat_ms` until cancelled. Write errors (a full disk, a
-    /// vanished bus) are retried on the next tick.
+    /// Rewrites the heartbeat every `heartbeat_ms`, and within ``flushInterval`` of a claim or
+    /// progress change, until cancelled. Write errors (a full disk, a vanished bus) are retried on
+    /// the next tick.
     public func run() async {
+        var last = ContinuousClock.now
+        try? beat()
         while !Task.isCancelled {
-            try? beat()
             do {
-                try await Task.sleep(for: .milliseconds(intervalMs))
+                try await Task.sleep(for: flushInterval)
             } catch {
                 return
+            }
+            let now = ContinuousClock.now
+            if dirty.withLock({ $0 }) || now - last >= .milliseconds(intervalMs) {
+                last = now
+                try? beat()
             }
         }
     }

@@ -103,6 +103,7 @@ public struct Timeline: Sendable {
             groups[key, default: []].append(event)
         }
         var out: [Entry] = []
+        let cache = FolderCache()
         for key in order {
             let history = groups[key]!.sorted {
                 ($0.epoch ?? 0, Self.rank($0.event), $0.time) < ($1.epoch ?? 0, Self.rank($1.event), $1.time)
@@ -113,7 +114,7 @@ public struct Timeline: Sendable {
                 task: headers?.task, created: headers?.created, summary: headers?.summary,
                 causation: headers?.causation, state: .unknown, history: history)
             entry.state = Self.fold(history)
-            if verify && !entry.state.isTerminal, let found = locate(entry.id, role: entry.role),
+            if verify && !entry.state.isTerminal, let found = locate(entry.id, role: entry.role, hint: entry.state, cache: cache),
                 !Self.sameFolder(found, entry.state)
             {
                 // The folders are the truth; the journal's details are kept when they agree.
@@ -152,9 +153,34 @@ public struct Timeline: Sendable {
         }
     }
 
+    /// Folder listings made once per query, shared by every lookup in it.
+    final class FolderCache {
+        private var listings: [String: [String]] = [:]
+
+        func names(_ path: String) -> [String] {
+            if let names = listings[path] { return names }
+            let names = (try? FileOps.list(path)) ?? []
+            listings[path] = names
+            return names
+        }
+    }
+
     /// Finds an envelope in its queue's folders by name, without reading other envelopes.
-    public func locate(_ id: String, role: String) -> State? {
+    ///
+    /// - Parameters:
+    ///   - hint: the state the journal says; a claim is checked first by its exact name.
+    ///   - cache: listings of `cur/`, `retry/` and `dead/` are made once per cache.
+    public func locate(_ id: String, role: String, hint: State? = nil) -> State? {
+        locate(id, role: role, hint: hint, cache: FolderCache())
+    }
+
+    func locate(_ id: String, role: String, hint: State?, cache: FolderCache) -> State? {
         let layout = bus.layout
+        if case .claimed(let by, let epoch) = hint, let holder = try? WorkerID(parsing: by),
+            FileOps.exists(layout.cur(role) + "/" + QueueNames.claim(id: id, epoch: epoch, worker: holder))
+        {
+            return hint
+        }
         let maxEpoch = bus.settings.maxAttempts + 1
         if FileOps.exists(layout.new(role) + "/" + QueueNames.pending(id: id, epoch: 0)) { return .waiting(epoch: 0) }
         for epoch in 1...maxEpoch {
@@ -166,16 +192,16 @@ public struct Timeline: Sendable {
         for epoch in 1...maxEpoch where FileOps.exists(doneDir + "/" + QueueNames.settled(id: id, epoch: epoch)) {
             return .done(epoch: epoch)
         }
-        for name in (try? FileOps.list(layout.cur(role))) ?? [] {
+        let claimPrefix = id + ".e"
+        for name in cache.names(layout.cur(role)) where name.hasPrefix(claimPrefix) {
             if let (cid, epoch, worker) = QueueNames.parseClaim(name), cid == id {
                 return .claimed(by: worker.description, epoch: epoch)
             }
         }
-        for name in (try? FileOps.list(layout.retry(role))) ?? [] {
+        for name in cache.names(layout.retry(role)) where name.hasPrefix(claimPrefix) {
             if let (rid, epoch, _) = QueueNames.parseRetry(name), rid == id { return .retry(epoch: epoch, reason: nil) }
         }
-        for name in (try? FileOps.list(layout.dead(role))) ?? []
-        where name.hasPrefix(id + ".e") && !name.hasSuffix(".reason.json") {
+        for name in cache.names(layout.dead(role)) where name.hasPrefix(claimPrefix) && !name.hasSuffix(".reason.json") {
             let reason = DeadLetters.reason(layout: layout, role: role, file: name)
             return .dead(reason: reason?["reason"]?.stringValue)
         }

@@ -72,7 +72,7 @@ public struct Bus: Sendable {
     ) throws(BusError) -> (bus: Bus, created: Bool) {
         let layout = BusLayout(root: path)
         if FileOps.exists(layout.versionFile) {
-            var bus = try open(at: path)
+            let bus = try open(at: path)
             try bus.makeFolders(roles: roles)
             return (bus, false)
         }
