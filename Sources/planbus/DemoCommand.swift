@@ -57,7 +57,8 @@ struct DemoCommand: AsyncParsableCommand {
                         "timeline": .array(entries.map(\.json)),
                     ]).serialized())
             } else {
-                emit("\ntimeline of run \(outcome.run) (planbus log --bus \(bus.layout.root) --run \(outcome.run)):")
+                emit(
+                    "\ntimeline of run \(outcome.run) (\(CommandLine.arguments[0]) log --bus \(bus.layout.root) --run \(outcome.run)):")
                 for entry in entries { emit("  " + entry.line) }
                 emit("")
                 for t in outcome.takeovers { emit("take-over: \(t.id) at epoch \(t.epoch ?? 0): \(t.reason ?? "")") }
@@ -67,7 +68,7 @@ struct DemoCommand: AsyncParsableCommand {
                         + (outcome.exactlyOnce
                             ? "every job done exactly once." : "NOT every job was done exactly once."))
                 if let id = outcome.doneEpochs.first(where: { $0.value > 1 })?.key ?? outcome.jobs.first {
-                    emit("try: planbus show --bus \(bus.layout.root) \(id)")
+                    emit("try: \(CommandLine.arguments[0]) show --bus \(bus.layout.root) \(id)")
                 }
             }
             if !outcome.exactlyOnce { throw CLIFailure("the demonstration did not complete exactly once", code: 1) }

@@ -73,8 +73,15 @@ struct CLITests {
             "--body", "{\"summary\":\"hello world\"}", "--json")
         #expect(sent.code == 0)
         let id = try #require(try JSONValue.parse(sent.stdout)["id"]?.stringValue)
-        let other = try await planbus("send", "--bus", bus, "--to", "verifier", "--kind", "note", "--run", "r2")
+        try "{\"summary\":\"from a file\"}".write(toFile: dir + "/body.json", atomically: true, encoding: .utf8)
+        let other = try await planbus(
+            "send", "--bus", bus, "--to", "verifier", "--kind", "note", "--run", "r2", "--body", "@" + dir + "/body.json")
         #expect(other.code == 0)
+        #expect(try await planbus("log", "--bus", bus, "--run", "r2").stdout.contains("from a file"))
+        let missing = try await planbus("send", "--bus", bus, "--to", "verifier", "--kind", "note", "--body", "@/nonexistent")
+        #expect(missing.code == 4)
+        let notObject = try await planbus("send", "--bus", bus, "--to", "verifier", "--kind", "note", "--body", "[1]")
+        #expect(notObject.code == 3)
 
         let log1 = try await planbus("log", "--bus", bus, "--run", "r1")
         #expect(log1.code == 0)
