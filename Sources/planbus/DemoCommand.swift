@@ -58,7 +58,8 @@ struct DemoCommand: AsyncParsableCommand {
                     ]).serialized())
             } else {
                 emit(
-                    "\ntimeline of run \(outcome.run) (\(CommandLine.arguments[0]) log --bus \(bus.layout.root) --run \(outcome.run)):")
+                    "\ntimeline of run \(outcome.run) (\(CommandLine.arguments[0]) log --bus \(bus.layout.root) --run \(outcome.run)):"
+                )
                 for entry in entries { emit("  " + entry.line) }
                 emit("")
                 for t in outcome.takeovers { emit("take-over: \(t.id) at epoch \(t.epoch ?? 0): \(t.reason ?? "")") }

@@ -11,7 +11,8 @@ struct Planbus: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, SendCommand.self, LogCommand.self, ShowCommand.self, JanitorCommand.self, DemoCommand.self,
+            InitCommand.self, SendCommand.self, LogCommand.self, ShowCommand.self, JanitorCommand.self,
+            DemoCommand.self,
             BenchCommand.self,
         ]
     )

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A matrix of bad files dropped into a queue: each is dead-lettered with a reason (or ignored,
@@ -251,10 +251,12 @@ struct BadInputTests {
             from["pid"] = .string(String(f.sender.pid))
             o["from"] = .object(from)
         case .oversize: o["body"] = ["pad": .string(String(repeating: "x", count: 1 << 20))]
-        case .deepNesting: raw = Array(("{\"v\":1,\"id\":\"\(id)\",\"body\":" + String(repeating: "[", count: 10_000)).utf8)
+        case .deepNesting:
+            raw = Array(("{\"v\":1,\"id\":\"\(id)\",\"body\":" + String(repeating: "[", count: 10_000)).utf8)
         case .binary:
             // An ELF header, NULs and bytes that are not UTF-8.
-            raw = [0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x01, 0x00] + (0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+            raw =
+                [0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x01, 0x00] + (0..<512).map { UInt8(truncatingIfNeeded: $0 &* 37) }
         case .invalidUTF8: raw = Array("{\"v\":1,\"id\":\"".utf8) + [0xC3, 0x28, 0xFF] + Array("\"}".utf8)
         case .duplicateKey: raw = Array("{\"v\":1,\"v\":1,\"id\":\"\(id)\"}".utf8)
         case .trailingGarbage: raw = bytes(o) + Array("{}".utf8)
@@ -316,7 +318,9 @@ struct BadInputTests {
 
     // MARK: - The matrix
 
-    @Test("a bad file is dead-lettered with its reason (dot-files ignored), and the good ones around it are delivered once", arguments: BadInput.allCases)
+    @Test(
+        "a bad file is dead-lettered with its reason (dot-files ignored), and the good ones around it are delivered once",
+        arguments: BadInput.allCases)
     func badInput(_ input: BadInput) async throws {
         let f = try Fixture()
         defer { withExtendedLifetime(f) {} }
@@ -421,7 +425,8 @@ struct BadInputTests {
         let watch = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         try #require(watch >= 0)
         defer { close(watch) }
-        let mask = UInt32(IN_OPEN | IN_ACCESS | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)
+        let mask =
+            UInt32(IN_OPEN | IN_ACCESS | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)
             | UInt32(IN_DELETE_SELF | IN_MOVE_SELF)
         try #require(inotify_add_watch(watch, lureTarget, mask) >= 0)
         try #require(inotify_add_watch(watch, fifoTarget, mask) >= 0)

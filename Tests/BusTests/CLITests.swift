@@ -75,10 +75,12 @@ struct CLITests {
         let id = try #require(try JSONValue.parse(sent.stdout)["id"]?.stringValue)
         try "{\"summary\":\"from a file\"}".write(toFile: dir + "/body.json", atomically: true, encoding: .utf8)
         let other = try await planbus(
-            "send", "--bus", bus, "--to", "verifier", "--kind", "note", "--run", "r2", "--body", "@" + dir + "/body.json")
+            "send", "--bus", bus, "--to", "verifier", "--kind", "note", "--run", "r2", "--body",
+            "@" + dir + "/body.json")
         #expect(other.code == 0)
         #expect(try await planbus("log", "--bus", bus, "--run", "r2").stdout.contains("from a file"))
-        let missing = try await planbus("send", "--bus", bus, "--to", "verifier", "--kind", "note", "--body", "@/nonexistent")
+        let missing = try await planbus(
+            "send", "--bus", bus, "--to", "verifier", "--kind", "note", "--body", "@/nonexistent")
         #expect(missing.code == 4)
         let notObject = try await planbus("send", "--bus", bus, "--to", "verifier", "--kind", "note", "--body", "[1]")
         #expect(notObject.code == 3)

@@ -3,7 +3,7 @@ import BusTesting
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Unit tests of the envelope format, its limits, timestamps, ids, file names, worker ids,
@@ -57,7 +57,8 @@ struct EnvelopeTests {
     func roundTrip() throws {
         let body: [String: JSONValue] = [
             "unicode": "héllo wörld 🌍 中文 ﷽ é (e + combining acute)",
-            "escapes": .string("quote \" backslash \\ slash / nl \n cr \r tab \t bell \u{07} nul \u{00} del \u{7F} \u{2028}"),
+            "escapes": .string(
+                "quote \" backslash \\ slash / nl \n cr \r tab \t bell \u{07} nul \u{00} del \u{7F} \u{2028}"),
             "ключ 🔑": "value under a unicode key",
             "nested": [
                 "list": [1, -2, .number(3.25), true, false, nil, ["deep": ["deeper": ["deepest": "x"]]]],
@@ -113,7 +114,8 @@ struct EnvelopeTests {
                 + "\"from\":{\"role\":\"planner\",\"host\":\"host-1\",\"pid\":4242,\"incarnation\":\"0123456789abcdef\"},"
                 + "\"to\":\"builder\",\"causation\":\"1795316645000-000000-host-1-4242\",\"attempt\":2,"
                 + "\"created\":\"2026-11-22T03:04:05.678Z\",\"body\":{\"a\":1,\"b\":\"x\"}}\n")
-        let minimal = Self.text(try Self.sample(task: nil, causation: nil, body: ["z": 1, "a": ["y": 2, "b": 3]]).encoded())
+        let minimal = Self.text(
+            try Self.sample(task: nil, causation: nil, body: ["z": 1, "a": ["y": 2, "b": 3]]).encoded())
         #expect(
             minimal
                 == "{\"v\":1,\"id\":\"1795316645678-000001-host-1-4242\",\"run\":\"run-1\",\"kind\":\"goal\","
@@ -186,7 +188,8 @@ struct EnvelopeTests {
             ("run", "a/b"), ("run", "../up"), ("run", ".hidden"), ("run", "-dash"), ("run", ""), ("run", "sp ace"),
             ("run", name129),
             ("task", "a/b"), ("task", ".."), ("task", ""), ("task", name129),
-            ("kind", "Goal"), ("kind", "1goal"), ("kind", "go/al"), ("kind", ""), ("kind", "g" + String(repeating: "o", count: 64)),
+            ("kind", "Goal"), ("kind", "1goal"), ("kind", "go/al"), ("kind", ""),
+            ("kind", "g" + String(repeating: "o", count: 64)),
             ("to", "Builder"), ("to", "build_er"), ("to", "b.r"), ("to", "../x"), ("to", ""), ("to", "1builder"),
             ("to", "b" + String(repeating: "x", count: 32)),
             ("causation", "not-an-id"), ("causation", "1795316645678-a.b"), ("causation", "../1795316645678-x"),
@@ -260,7 +263,9 @@ struct EnvelopeTests {
 
     @Test(
         "print then parse gives back the same instant",
-        arguments: [Int64(0), 1, 999, 1000, 59_999, 951_868_799_999, 1_795_316_645_678, 4_102_444_800_000, 253_402_300_799_999])
+        arguments: [
+            Int64(0), 1, 999, 1000, 59_999, 951_868_799_999, 1_795_316_645_678, 4_102_444_800_000, 253_402_300_799_999,
+        ])
     func timestampRoundTrip(ms: Int64) throws {
         let text = Timestamp(milliseconds: ms).description
         let parsed = try #require(Timestamp(rfc3339: text))
@@ -281,9 +286,11 @@ struct EnvelopeTests {
         #expect(Timestamp(rfc3339: text) == nil)
     }
 
-    @Test("impossible calendar dates are rejected, not rolled over", arguments: [
-        "2026-02-30T00:00:00Z", "2026-04-31T00:00:00Z", "2027-02-29T00:00:00Z",
-    ])
+    @Test(
+        "impossible calendar dates are rejected, not rolled over",
+        arguments: [
+            "2026-02-30T00:00:00Z", "2026-04-31T00:00:00Z", "2027-02-29T00:00:00Z",
+        ])
     func timestampRejectsImpossibleDates(text: String) {
         let parsed = Timestamp(rfc3339: text)
         #expect(parsed == nil, "\(text) parsed as \(parsed?.description ?? "nil")")
@@ -430,7 +437,8 @@ struct EnvelopeTests {
                 "\(name) parsed as e\(r.epoch) d\(r.delayMs)")
         }
         if let c = QueueNames.parseClaim(name) {
-            #expect(QueueNames.claim(id: c.id, epoch: c.epoch, worker: c.worker) == name, "\(name) parsed as e\(c.epoch)")
+            #expect(
+                QueueNames.claim(id: c.id, epoch: c.epoch, worker: c.worker) == name, "\(name) parsed as e\(c.epoch)")
         }
     }
 
@@ -463,7 +471,9 @@ struct EnvelopeTests {
             #expect(worker.description == text, "\(text) was read as \(worker)")
         }
         if let claim = QueueNames.parseClaim(Self.qid + ".e1@" + text + ".json") {
-            #expect(QueueNames.claim(id: claim.id, epoch: claim.epoch, worker: claim.worker) == Self.qid + ".e1@" + text + ".json")
+            #expect(
+                QueueNames.claim(id: claim.id, epoch: claim.epoch, worker: claim.worker) == Self.qid + ".e1@" + text
+                    + ".json")
         }
     }
 
@@ -521,7 +531,8 @@ struct EnvelopeTests {
         arguments: [
             ("max_attempts", JSONValue.number(0)), ("max_attempts", 1001), ("max_attempts", .number(2.5)),
             ("max_attempts", "5"), ("heartbeat_ms", 5), ("lease_ms", 10), ("retry_base_ms", -1),
-            ("retry_cap_ms", 86_400_001), ("max_envelope_bytes", 100), ("max_envelope_bytes", .number(Double(65 << 20))),
+            ("retry_cap_ms", 86_400_001), ("max_envelope_bytes", 100),
+            ("max_envelope_bytes", .number(Double(65 << 20))),
             ("max_depth", 3), ("max_depth", 513), ("rescan_ms", 50), ("poll_ms", 0), ("janitor_ms", 1),
             ("tmp_max_age_ms", 10), ("seen_retention_days", 0), ("durable", "yes"), ("durable", 1),
             ("wake", "sometimes"), ("wake", 1),

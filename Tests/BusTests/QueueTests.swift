@@ -4,7 +4,7 @@ import Launcher
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// In-process protocol tests with real files: publish, claim, ack, nack, retry, dead-letter,
@@ -36,7 +36,9 @@ struct QueueTests {
             Janitor(bus: bus, worker: try WorkerID.current(role: "janitor"))
         }
 
-        func envelope(to role: String = "work", run: String = "r1", kind: String = "task", body: [String: JSONValue] = [:])
+        func envelope(
+            to role: String = "work", run: String = "r1", kind: String = "task", body: [String: JSONValue] = [:]
+        )
             -> Envelope
         {
             Envelope(run: run, kind: kind, from: sender, to: role, body: body)
@@ -368,7 +370,9 @@ struct QueueTests {
         case ack, nack, deadLetter, release
     }
 
-    @Test("a fenced holder's ack, nack, dead-letter and release throw .fenced and change nothing", arguments: LateStep.allCases)
+    @Test(
+        "a fenced holder's ack, nack, dead-letter and release throw .fenced and change nothing",
+        arguments: LateStep.allCases)
     func fencedStep(step: LateStep) throws {
         let f = try Fixture()
         defer { withExtendedLifetime(f) {} }
@@ -520,7 +524,8 @@ struct QueueTests {
         #expect(elapsed >= .milliseconds(settings.leaseMs))
         #expect(!FileOps.exists(work))
         #expect(f.names(f.layout.new("next")) == [], "fenced results are never published")
-        #expect(f.names(f.layout.new("work")) == [QueueNames.pending(id: input.id, epoch: 1)], "the envelope still waits")
+        #expect(
+            f.names(f.layout.new("work")) == [QueueNames.pending(id: input.id, epoch: 1)], "the envelope still waits")
         let late = #expect(throws: BusError.self) { try queue.ack(claim) }
         #expect(late?.code == .fenced)
     }
@@ -600,7 +605,8 @@ struct QueueTests {
         let events = JournalReader(layout: s.f.layout).events(run: "tl")
         let list = Timeline(bus: s.f.bus).entries(run: "tl", events: events, verify: false)
         #expect(list.count == 5)
-        #expect(list.map(\.id) == [s.done.id, s.claimed.id, s.retry.id, s.dead.id, s.waiting.id], "ordered by creation")
+        #expect(
+            list.map(\.id) == [s.done.id, s.claimed.id, s.retry.id, s.dead.id, s.waiting.id], "ordered by creation")
         let e = s.entries(verify: false)
         #expect(e[s.done.id]?.state == .done(epoch: 1))
         #expect(e[s.claimed.id]?.state == .claimed(by: s.worker.description, epoch: 1))

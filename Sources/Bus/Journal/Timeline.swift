@@ -114,7 +114,8 @@ public struct Timeline: Sendable {
                 task: headers?.task, created: headers?.created, summary: headers?.summary,
                 causation: headers?.causation, state: .unknown, history: history)
             entry.state = Self.fold(history)
-            if verify && !entry.state.isTerminal, let found = locate(entry.id, role: entry.role, hint: entry.state, cache: cache),
+            if verify && !entry.state.isTerminal,
+                let found = locate(entry.id, role: entry.role, hint: entry.state, cache: cache),
                 !Self.sameFolder(found, entry.state)
             {
                 // The folders are the truth; the journal's details are kept when they agree.
@@ -201,7 +202,8 @@ public struct Timeline: Sendable {
         for name in cache.names(layout.retry(role)) where name.hasPrefix(claimPrefix) {
             if let (rid, epoch, _) = QueueNames.parseRetry(name), rid == id { return .retry(epoch: epoch, reason: nil) }
         }
-        for name in cache.names(layout.dead(role)) where name.hasPrefix(claimPrefix) && !name.hasSuffix(".reason.json") {
+        for name in cache.names(layout.dead(role)) where name.hasPrefix(claimPrefix) && !name.hasSuffix(".reason.json")
+        {
             let reason = DeadLetters.reason(layout: layout, role: role, file: name)
             return .dead(reason: reason?["reason"]?.stringValue)
         }
