@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test demo bench lint clean
 
 deps:
 	@if ! dpkg -s libinotifytools0-dev >/dev/null 2>&1 || [ ! -f /usr/include/inotifytools/inotifytools.h ]; then \
@@ -26,6 +26,9 @@ demo: build
 bench: deps
 	$(SWIFT) build -c release
 	.build/release/planbus bench bus
+
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests
 
 clean:
 	rm -rf .build
