@@ -11,8 +11,8 @@ import Synchronization
 /// By default a real `BusWorker` (wake source, claim, envelope read, ack, heartbeat, janitor) whose
 /// handler acks every envelope at once, so what is measured is the bus and nothing else. Without
 /// heartbeats it runs the same wake→claim→ack loop on a `RoleQueue` that has no heartbeat writer
-/// (and no janitor): a what-if measurement of the cost of the heartbeat rewrite that `BusWorker`
-/// makes on every claim and every ack.
+/// (and no janitor): a what-if measurement of what heartbeats cost a `BusWorker` (its periodic
+/// rewrites and the flushes of claim changes).
 public enum BenchConsumer {
     /// Runs a consumer for `role` on the bus at `busPath` until the process is terminated or its
     /// parent goes away.

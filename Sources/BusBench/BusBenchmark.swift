@@ -116,7 +116,7 @@ public struct BusBenchmark: Sendable {
             }
         }
 
-        // What-if: the same loop without the heartbeat rewrite a BusWorker makes on every claim and ack.
+        // What-if: the same loop without a heartbeat writer, to show what heartbeats cost a BusWorker.
         let whatIf = ThroughputCase(consumers: 1, durable: false, count: c.count, heartbeat: false)
         let whatIfFloor = try floor.sequence(count: whatIf.count, durable: false, label: "before-" + whatIf.key)
         progress("throughput what-if: \(whatIf.count) envelopes, 1 consumer process without heartbeat writes")

@@ -16,7 +16,7 @@ public struct LogQueryResult: Sendable {
     /// The same query on a bus that holds the queried run alone.
     public var small: LatencySummary
     /// The query on the large bus again, after more of the other runs' envelopes were claimed and
-    /// left held: `log` lists `cur/` for each held envelope of the queried run.
+    /// left held: `log` must stay independent of how full other runs keep `cur/`.
     public var largeManyClaims: LatencySummary
     /// Claims of other runs held in `cur/` during ``largeManyClaims``.
     public var heldOtherClaims: Int

@@ -25,8 +25,7 @@ import Bus
 /// (The `lstat` before a claim's or an ack's rename is `FileOps.moveIfPresent` checking that its
 /// unique destination does not exist yet.)
 /// A directory fsync is open(O_DIRECTORY) + fsync + close, as `FileOps.syncDirectory` does it.
-/// Heartbeat rewrites, which a `BusWorker` adds on every claim and ack, are bus logic and are not
-/// part of the floor.
+/// Heartbeat rewrites are bus logic and are not part of the floor.
 struct SyscallFloor: Sendable {
     /// The phase folder the floor works in.
     let directory: String
