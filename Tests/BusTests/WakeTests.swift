@@ -72,3 +72,33 @@ struct WakeTests {
         #expect(!here.isRemote, "/tmp is \(here)")
     }
 }
+
+@Suite("Wake-up survives a replaced folder", .serialized, .timeLimit(.minutes(2)))
+struct RewatchTests {
+    @Test("after new/ is removed and made again, or moved away and replaced, arrivals still wake the worker")
+    func rewatch() async throws {
+        var settings = BusSettings.testing
+        settings.rescanMs = 3_600_000  // only inotify (or the poll fallback while unwatched) can deliver
+        settings.pollMs = 600_000
+        let bus = try TemporaryBus(settings: settings)
+        let worker = try WorkerFixture(bus: bus, name: "w")
+        #expect(await eventually { worker.report.contains { $0.hasPrefix("wake") && $0.contains("watch-added") } })
+        let newDir = bus.bus.layout.new("work")
+        let fm = FileManager.default
+
+        try fm.removeItem(atPath: newDir)
+        try fm.createDirectory(atPath: newDir, withIntermediateDirectories: false)
+        #expect(await eventually { worker.report.filter { $0.contains("watch-added") }.count >= 2 })
+        let first = try bus.publish(5)
+        #expect(await eventually(timeout: .seconds(20)) { bus.doneNames().count == 5 })
+
+        try fm.moveItem(atPath: newDir, toPath: newDir + ".old")
+        try fm.createDirectory(atPath: newDir, withIntermediateDirectories: false)
+        #expect(await eventually { worker.report.filter { $0.contains("watch-added") }.count >= 3 })
+        let second = try bus.publish(5)
+        #expect(await eventually(timeout: .seconds(20)) { bus.doneNames().count == 10 })
+
+        #expect(await worker.stop() == .exited(0))
+        #expect(Set(worker.processed.map(\.id)) == Set(first + second))
+    }
+}

@@ -71,6 +71,8 @@ public struct Bus: Sendable {
         at path: String, settings: BusSettings = BusSettings(), roles: [String] = productRoles
     ) throws(BusError) -> (bus: Bus, created: Bool) {
         let layout = BusLayout(root: path)
+        // The same checks as reading bus.json, so no process can create a bus others cannot open.
+        _ = try BusSettings(json: settings.json, file: "the settings for \(layout.settingsFile)")
         if FileOps.exists(layout.versionFile) {
             let bus = try open(at: path)
             try bus.makeFolders(roles: roles)

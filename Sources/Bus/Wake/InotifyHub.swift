@@ -30,7 +30,7 @@ final class InotifyHub: Sendable {
     }
 
     private let state = Mutex(State())
-    private static let mask = Int32(IN_MOVED_TO | IN_CREATE | IN_ONLYDIR)
+    private static let mask = Int32(IN_MOVED_TO | IN_CREATE | IN_ONLYDIR | IN_DELETE_SELF | IN_MOVE_SELF)
 
     /// How many `IN_Q_OVERFLOW` events this process has seen.
     var overflowCount: Int { state.withLock { $0.overflows } }
@@ -92,8 +92,13 @@ final class InotifyHub: Sendable {
                 for sink in sinks { sink.requestRescan("overflow") }
                 continue
             }
-            if mask & UInt32(IN_IGNORED) != 0 {
-                // The directory went away (or was replaced): watch it again when it is back.
+            if mask & UInt32(IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF) != 0 {
+                // The directory went away, was moved, or was replaced: watch the path again when it
+                // is back, and until then `isWatching` is false, so readers poll. A moved directory
+                // keeps its kernel watch, so remove it. libinotifytools keeps a deleted watch in its
+                // table and would answer a lookup of the path with it, so rename that entry.
+                if mask & UInt32(IN_MOVE_SELF) != 0 { _ = inotifytools_remove_watch_by_wd(wd) }
+                inotifytools_set_filename_by_wd(wd, "/nonexistent/planbus-stale-watch-\(wd)")
                 let sinks = state.withLock { s -> [WakeSink] in
                     guard let path = s.watched.removeValue(forKey: wd) else { return [] }
                     s.watchedPaths.remove(path)
