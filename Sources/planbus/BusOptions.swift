@@ -62,6 +62,13 @@ extension AsyncParsableCommand {
     }
 }
 
+extension FileOps {
+    /// Writes a line to stderr.
+    static func standardErrorLine(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
 /// Writes a line to stdout and flushes it (for `--follow` and pipes).
 func emit(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))

@@ -69,6 +69,19 @@ struct SendCommand: AsyncParsableCommand {
             let envelope = Envelope(
                 id: id ?? EnvelopeID.make(), run: runID, task: task, kind: kind, from: worker, to: to,
                 causation: causation, attempt: attempt, body: object)
+            try envelope.validate()
+            if id != nil {
+                // A reused id would be dead-lettered as a duplicate by the consumer: say so now.
+                let layout = bus.layout
+                if FileOps.exists(layout.seen(to) + "/" + envelope.id)
+                    || FileOps.exists(layout.new(to) + "/" + QueueNames.pending(id: envelope.id, epoch: 0))
+                {
+                    throw CLIFailure("duplicate id: \(envelope.id) was already sent to \(to)", code: 3)
+                }
+            }
+            if !FileOps.isDirectory(bus.layout.queue(to)) {
+                FileOps.standardErrorLine("planbus: note: \(to) had no queue on this bus; created q/\(to)/")
+            }
             let receipt = try Publisher(bus: bus, worker: worker).publish(envelope)
             if json {
                 emit(

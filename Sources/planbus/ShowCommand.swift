@@ -29,10 +29,12 @@ struct ShowCommand: AsyncParsableCommand {
             for copy in found {
                 var history: [JournalEvent] = []
                 if let run = copy.envelope?.run {
-                    history = JournalReader(layout: bus.layout).events(run: run).filter {
-                        $0.id == id && $0.role == copy.role
-                    }
-                    history.sort { ($0.epoch ?? 0, $0.time) < ($1.epoch ?? 0, $1.time) }
+                    // The dead copy of a reused id has its own history; the first copy has the rest.
+                    let duplicate = copy.deadReason?["reason"]?.stringValue?.hasPrefix("duplicate id") == true
+                    history = Timeline.ordered(
+                        JournalReader(layout: bus.layout).events(run: run).filter {
+                            $0.id == id && $0.role == copy.role && $0.duplicate == duplicate
+                        })
                 }
                 if json {
                     var o: [String: JSONValue] = [
@@ -62,7 +64,7 @@ struct ShowCommand: AsyncParsableCommand {
                     }
                 }
             }
-            if json { emit((docs.count == 1 ? docs[0] : .array(docs)).prettyPrinted()) }
+            if json { emit(JSONValue.array(docs).prettyPrinted()) }
         }
     }
 }

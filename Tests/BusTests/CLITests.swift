@@ -97,8 +97,24 @@ struct CLITests {
         let claim = try #require(try queue.claimNext())
         try queue.ack(claim)
 
+        // Re-sending the id is refused by send; a copy dropped by hand is dead-lettered as a duplicate,
+        // and the first envelope's story stays "done".
+        let resend = try await planbus(
+            "send", "--bus", bus, "--to", "builder", "--kind", "note", "--run", "r1", "--id", id)
+        #expect(resend.code == 3)
+        #expect(resend.stderr.contains("duplicate id"))
+        let copy = Envelope(
+            id: id, run: "r1", kind: "note", from: try WorkerID.current(role: "test"), to: "builder",
+            body: ["summary": "again"])
+        try Publisher(bus: opened, worker: copy.from).publish(copy)
+        #expect(try queue.claimNext() == nil)
+        let entries = try await planbus("log", "--bus", bus, "--run", "r1", "--json").stdout.split(separator: "\n")
+            .map { try JSONValue.parse(String($0)) }
+        #expect(entries.filter { $0["id"]?.stringValue == id }.compactMap { $0["state"]?.stringValue }.sorted() == ["dead", "done"])
+
         let log2 = try await planbus("log", "--bus", bus, "--run", "r1", "--json")
-        let entry = try JSONValue.parse(try #require(log2.stdout.split(separator: "\n").first.map(String.init)))
+        let entry = try #require(
+            try log2.stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }.first { $0["state"] == "done" })
         #expect(entry["state"] == "done")
         #expect(entry["epoch"] == 1)
         #expect(entry["to"] == "builder")
@@ -111,10 +127,13 @@ struct CLITests {
         let show = try await planbus("show", "--bus", bus, id)
         #expect(show.code == 0)
         #expect(show.stdout.contains("in builder: done"))
+        #expect(show.stdout.contains("in builder: dead"))
         #expect(show.stdout.contains("publish"))
         #expect(show.stdout.contains("claim e1"))
         #expect(show.stdout.contains("ack e1"))
-        let showJSON = try JSONValue.parse(try await planbus("show", "--bus", bus, id, "--json").stdout)
+        let showCopies = try JSONValue.parse(try await planbus("show", "--bus", bus, id, "--json").stdout)
+        #expect(showCopies.arrayValue?.count == 2)
+        let showJSON = try #require(showCopies.arrayValue?.first { $0["state"] == "done" })
         #expect(showJSON["envelope"]?["body"]?["summary"] == "hello world")
         #expect(showJSON["history"]?.arrayValue?.count == 3)
 

@@ -45,6 +45,9 @@ public struct JournalEvent: Sendable, Equatable {
     public var notBefore: Int64?
     /// For expiries: the holder whose lease ran out.
     public var previous: String?
+    /// For dead letters: the envelope reused an id already delivered to this queue, so this event
+    /// is about that second copy, not about the envelope the id first named.
+    public var duplicate = false
 
     /// Creates an event.
     public init(
@@ -94,6 +97,7 @@ public struct JournalEvent: Sendable, Equatable {
         if let reason { o["reason"] = .string(reason) }
         if let notBefore { o["not_before"] = .string(Timestamp(milliseconds: notBefore).description) }
         if let previous { o["previous"] = .string(previous) }
+        if duplicate { o["duplicate"] = .bool(true) }
         return .object(o)
     }
 
@@ -110,5 +114,6 @@ public struct JournalEvent: Sendable, Equatable {
             causation: o["causation"]?.stringValue, reason: o["reason"]?.stringValue,
             notBefore: o["not_before"]?.stringValue.flatMap(Timestamp.init(rfc3339:))?.milliseconds,
             previous: o["previous"]?.stringValue)
+        self.duplicate = o["duplicate"] == .bool(true)
     }
 }

@@ -93,21 +93,28 @@ public struct Timeline: Sendable {
         }
     }
 
+    /// One envelope's events in the order they happened: by epoch, then by the protocol's order of
+    /// steps within an epoch, then by time (wall clocks of different hosts are only a tie-break).
+    public static func ordered(_ events: [JournalEvent]) -> [JournalEvent] {
+        events.sorted {
+            ($0.epoch ?? 0, rank($0.event), $0.time) < ($1.epoch ?? 0, rank($1.event), $1.time)
+        }
+    }
+
     /// Folds events into entries (one per id and queue), ordered by creation time.
     public func entries(run: String, events: [JournalEvent], verify: Bool = true) -> [Entry] {
         var groups: [String: [JournalEvent]] = [:]
         var order: [String] = []
         for event in events {
-            let key = event.id + "\u{0}" + event.role
+            // A second copy of a reused id is a story of its own, not the end of the first one's.
+            let key = event.id + "\u{0}" + event.role + (event.duplicate ? "\u{0}duplicate" : "")
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(event)
         }
         var out: [Entry] = []
         let cache = FolderCache()
         for key in order {
-            let history = groups[key]!.sorted {
-                ($0.epoch ?? 0, Self.rank($0.event), $0.time) < ($1.epoch ?? 0, Self.rank($1.event), $1.time)
-            }
+            let history = Self.ordered(groups[key]!)
             let headers = history.first { $0.kind != nil }
             var entry = Entry(
                 id: history[0].id, run: run, role: history[0].role, kind: headers?.kind, from: headers?.from,

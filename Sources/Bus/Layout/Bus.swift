@@ -35,9 +35,11 @@ public struct Bus: Sendable {
             guard text == versionText else {
                 throw BusError(
                     .invalidBus,
-                    "\(layout.versionFile) says \"\(text.trimmingSpace())\"; this planbus speaks \"\(versionText.trimmingSpace())\""
+                    "\(layout.versionFile) says \(text.debugDescription); this planbus speaks \(versionText.debugDescription)"
                 )
             }
+        case .missing where !FileOps.exists(path):
+            throw BusError(.notFound, "there is no bus at \(path); create one with `planbus init \(path)`")
         case .missing:
             throw BusError(
                 .invalidBus, "\(path) is not a planbus bus (no VERSION file); create one with `planbus init \(path)`")
@@ -82,29 +84,42 @@ public struct Bus: Sendable {
             guard FileOps.isDirectory(path) else {
                 throw BusError(.invalidBus, "\(path) exists and is not a directory")
             }
-            // A create that was interrupted before VERSION left only bus names: finish it.
+            // A create interrupted before VERSION is finished only when it got as far as writing a
+            // valid bus.json (its first step after tmp/), and nothing but bus names is there.
+            let names = try FileOps.list(path).filter { !allowedForeignFiles.contains($0) }
             let busNames: Set<String> = ["tmp", "ctl", "work", "hb", "q", "runs", "bus.json"]
-            let foreign = try FileOps.list(path).filter { !allowedForeignFiles.contains($0) && !busNames.contains($0) }
-            guard foreign.isEmpty else {
+            let resumable =
+                names.contains("bus.json") && names.allSatisfy { busNames.contains($0) }
+                && Self.readSettings(layout) != nil
+            guard names.isEmpty || resumable else {
                 throw BusError(
                     .invalidBus,
-                    "\(path) is not empty and is not a planbus bus (found \(foreign.sorted().prefix(3).joined(separator: ", "))); refusing to clobber it"
-                )
+                    "\(path) is not empty and is not a planbus bus (found "
+                        + "\(names.sorted().prefix(3).joined(separator: ", "))); refusing to clobber it")
             }
         }
         try FileOps.makeDirectories(path, mode: directoryMode)
-        let bus = Bus(layout: layout, settings: settings)
-        try bus.makeFolders(roles: roles)
+        try FileOps.makeDirectories(layout.tmp, mode: directoryMode)
+        // bus.json first (it marks the folder as a bus being created), VERSION last (its presence
+        // means the layout is complete).
         try FileOps.writeAtomically(
             Array((settings.json.prettyPrinted() + "\n").utf8), to: layout.settingsFile, stagingDirectory: layout.tmp,
             mode: fileMode, durable: true)
-        // VERSION last: its presence means the layout is complete.
+        let bus = Bus(layout: layout, settings: settings)
+        try bus.makeFolders(roles: roles)
         try FileOps.writeAtomically(
             Array(versionText.utf8), to: layout.versionFile, stagingDirectory: layout.tmp, mode: fileMode,
             durable: true)
         var opened = bus
         try opened.settings.applyEnvironment()
         return (opened, true)
+    }
+
+    private static func readSettings(_ layout: BusLayout) -> BusSettings? {
+        guard case .bytes(let b) = FileOps.readRegular(layout.settingsFile, limit: 65536),
+            let value = try? JSONValue.parse(b)
+        else { return nil }
+        return try? BusSettings(json: value, file: layout.settingsFile)
     }
 
     private func makeFolders(roles: [String]) throws(BusError) {
@@ -146,14 +161,5 @@ extension BusSettings {
             }
             pollMs = ms
         }
-    }
-}
-
-extension String {
-    func trimmingSpace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

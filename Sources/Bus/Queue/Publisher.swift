@@ -42,10 +42,13 @@ public final class Publisher: Sendable {
         let durable = durable ?? bus.settings.durable
         try ensureQueue(envelope.to)
         let target = bus.layout.new(envelope.to) + "/" + QueueNames.pending(id: envelope.id, epoch: 0)
+        // An id already delivered to this queue will be dead-lettered as a duplicate: journal this
+        // copy as such, so the first envelope's story is not mixed with it.
+        let reused = FileOps.exists(bus.layout.seen(envelope.to) + "/" + envelope.id)
         try write(bytes, to: target, durable: durable)
-        journal.record(
-            JournalEvent(.publish, envelope: envelope, role: envelope.to, worker: worker.description), run: envelope.run
-        )
+        var event = JournalEvent(.publish, envelope: envelope, role: envelope.to, worker: worker.description)
+        event.duplicate = reused
+        journal.record(event, run: envelope.run)
         return Receipt(path: target, id: envelope.id)
     }
 

@@ -101,8 +101,10 @@ public final class RoleQueue: Sendable {
             try FileOps.syncDirectory(layout.cur(role))
             try FileOps.syncDirectory(layout.new(role))
         }
-        func dead(_ envelope: Envelope?, _ reason: String) throws(BusError) -> ClaimResult {
-            try deadLetterClaimed(path: path, id: id, epoch: epoch, envelope: envelope, reason: reason, original: name)
+        func dead(_ envelope: Envelope?, _ reason: String, duplicate: Bool = false) throws(BusError) -> ClaimResult {
+            try deadLetterClaimed(
+                path: path, id: id, epoch: epoch, envelope: envelope, reason: reason, original: name,
+                duplicate: duplicate)
         }
         let limits = bus.settings.limits
         let envelope: Envelope
@@ -138,7 +140,8 @@ public final class RoleQueue: Sendable {
             close(fd)
             if bus.settings.durable { try? FileOps.syncDirectory(layout.seen(role)) }
         } else if previous == 0 {
-            return try dead(envelope, "duplicate id: an envelope with this id was already delivered to \(role)")
+            return try dead(
+                envelope, "duplicate id: an envelope with this id was already delivered to \(role)", duplicate: true)
         }
         let claim = Claim(envelope: envelope, role: role, epoch: epoch, path: path, worker: worker)
         heartbeat?.update(claim: .init(id: id, epoch: epoch), held: true)
@@ -319,7 +322,8 @@ public final class RoleQueue: Sendable {
 
     /// Dead-letters a claimed file; `.lost` when the claim had already gone.
     private func deadLetterClaimed(
-        path: String, id: String, epoch: Int, envelope: Envelope?, reason: String, original: String? = nil
+        path: String, id: String, epoch: Int, envelope: Envelope?, reason: String, original: String? = nil,
+        duplicate: Bool = false
     ) throws(BusError) -> ClaimResult {
         var details: [String: JSONValue] = ["id": .string(id), "epoch": .number(Double(epoch))]
         if let envelope { details["run"] = .string(envelope.run) }
@@ -330,8 +334,9 @@ public final class RoleQueue: Sendable {
         if let envelope {
             var event = JournalEvent(.dead, envelope: envelope, role: role, epoch: epoch, worker: worker.description)
             event.reason = reason
+            event.duplicate = duplicate
             journal.record(event, run: envelope.run)
-            heartbeat?.update(claim: .init(id: id, epoch: epoch), held: false)
+            if !duplicate { heartbeat?.update(claim: .init(id: id, epoch: epoch), held: false) }
         }
         return .deadLettered(reason)
     }
