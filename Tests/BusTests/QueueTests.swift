@@ -1,4 +1,5 @@
 import Bus
+import Foundation
 import BusTesting
 import Launcher
 import Testing
@@ -691,5 +692,25 @@ struct QueueTests {
         #expect(found.first?.state == "dead")
         #expect(found.first?.envelope == dead)
         #expect(found.first?.deadReason?["reason"] == "bad thing")
+    }
+}
+
+@Suite("Settling when a folder was removed by hand")
+struct MissingFolderTests {
+    @Test("a nack or release into a removed folder makes it again instead of reporting fencing")
+    func missingDestination() throws {
+        let bus = try TemporaryBus()
+        try bus.publish(2)
+        let queue = try RoleQueue(bus: bus.bus, role: "work", worker: try WorkerID.current(role: "work"))
+        let first = try #require(try queue.claimNext())
+        try FileManager.default.removeItem(atPath: bus.bus.layout.retry("work"))
+        #expect(throws: Never.self) { try queue.nack(first, reason: "boom") }
+        #expect(bus.names("retry").count == 1)
+
+        let second = try #require(try queue.claimNext())
+        try FileManager.default.removeItem(atPath: bus.bus.layout.new("work"))
+        #expect(throws: Never.self) { try queue.release(second) }
+        #expect(bus.names("new").count == 1)
+        #expect(bus.names("cur").isEmpty)
     }
 }

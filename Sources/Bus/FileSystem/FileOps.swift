@@ -136,8 +136,13 @@ package enum FileOps {
     }
 
     /// Creates `path` and its missing parents with `mode`.
-    package static func makeDirectories(_ path: String, mode: mode_t) throws(BusError) {
-        if mkdir(path, mode) == 0 { return }
+    /// - Parameter syncParents: fsync the parent of every folder created (durable mode), so a
+    ///   power loss cannot drop a new folder whose contents were already made durable.
+    package static func makeDirectories(_ path: String, mode: mode_t, syncParents: Bool = false) throws(BusError) {
+        if mkdir(path, mode) == 0 {
+            if syncParents { try syncDirectory(parentPath(path)) }
+            return
+        }
         let err = errno
         if err == EEXIST {
             if isDirectory(path) { return }
@@ -146,8 +151,12 @@ package enum FileOps {
         if err == ENOENT {
             let parent = parentPath(path)
             if parent != path && !parent.isEmpty {
-                try makeDirectories(parent, mode: mode)
-                if mkdir(path, mode) == 0 || errno == EEXIST { return }
+                try makeDirectories(parent, mode: mode, syncParents: syncParents)
+                if mkdir(path, mode) == 0 {
+                    if syncParents { try syncDirectory(parent) }
+                    return
+                }
+                if errno == EEXIST && isDirectory(path) { return }
                 throw BusError(.io, "cannot create directory \(path)", errno: errno)
             }
         }

@@ -124,7 +124,7 @@ public struct Bus: Sendable {
 
     private func makeFolders(roles: [String]) throws(BusError) {
         for dir in [layout.tmp, layout.ctl, layout.work, layout.heartbeats, layout.queues, layout.runs] {
-            try FileOps.makeDirectories(dir, mode: Self.directoryMode)
+            try FileOps.makeDirectories(dir, mode: Self.directoryMode, syncParents: settings.durable)
         }
         for role in roles { try ensureQueue(role) }
     }
@@ -134,9 +134,10 @@ public struct Bus: Sendable {
         try Limits.checkRole(role, field: "role")
         if FileOps.isDirectory(layout.seen(role)) && FileOps.isDirectory(layout.heartbeats(role)) { return }
         for folder in BusLayout.queueFolders {
-            try FileOps.makeDirectories(layout.queue(role) + "/" + folder, mode: Self.directoryMode)
+            try FileOps.makeDirectories(
+                layout.queue(role) + "/" + folder, mode: Self.directoryMode, syncParents: settings.durable)
         }
-        try FileOps.makeDirectories(layout.heartbeats(role), mode: Self.directoryMode)
+        try FileOps.makeDirectories(layout.heartbeats(role), mode: Self.directoryMode, syncParents: settings.durable)
     }
 
     /// The roles that have a queue on this bus.

@@ -167,7 +167,7 @@ public final class RoleQueue: Sendable {
         let day = QueueNames.day(of: claim.envelope.id)
         let doneDir = layout.done(role, day: day)
         if !doneDays.withLock({ $0.contains(day) }) {
-            try FileOps.makeDirectories(doneDir, mode: Bus.directoryMode)
+            try FileOps.makeDirectories(doneDir, mode: Bus.directoryMode, syncParents: bus.settings.durable)
             doneDays.withLock { _ = $0.insert(day) }
         }
         let target = doneDir + "/" + QueueNames.settled(id: claim.envelope.id, epoch: claim.epoch)
@@ -175,7 +175,7 @@ public final class RoleQueue: Sendable {
         if !committed && FileOps.exists(claim.path) && !FileOps.exists(doneDir) {
             // Still held, but the day folder was removed since it was made (an archive job):
             // make it again and retry; "fenced" is only for a claim that is gone.
-            try FileOps.makeDirectories(doneDir, mode: Bus.directoryMode)
+            try FileOps.makeDirectories(doneDir, mode: Bus.directoryMode, syncParents: bus.settings.durable)
             committed = try FileOps.moveIfPresent(claim.path, to: target, uniqueDestination: true)
         }
         guard committed else {
@@ -218,7 +218,7 @@ public final class RoleQueue: Sendable {
         if delay > 0 { delay = min(delay + Int.random(in: 0...(delay / 4)), settings.retryCapMs) }
         let target =
             layout.retry(role) + "/" + QueueNames.retry(id: claim.envelope.id, epoch: claim.epoch, delayMs: delay)
-        guard try FileOps.moveIfPresent(claim.path, to: target) else { throw fenced(claim, step: "nack") }
+        guard try moveHeld(claim.path, to: target) else { throw fenced(claim, step: "nack") }
         if settings.durable {
             try? FileOps.syncDirectory(layout.retry(role))
             try? FileOps.syncDirectory(layout.cur(role))
@@ -246,7 +246,7 @@ public final class RoleQueue: Sendable {
     /// - Throws: ``BusError`` `fenced` when the claim was taken over.
     public func release(_ claim: Claim, reason: String = "worker stopping") throws(BusError) {
         let target = layout.new(role) + "/" + QueueNames.pending(id: claim.envelope.id, epoch: claim.epoch)
-        guard try FileOps.moveIfPresent(claim.path, to: target) else { throw fenced(claim, step: "release") }
+        guard try moveHeld(claim.path, to: target) else { throw fenced(claim, step: "release") }
         if bus.settings.durable {
             try? FileOps.syncDirectory(layout.new(role))
             try? FileOps.syncDirectory(layout.cur(role))
@@ -284,7 +284,7 @@ public final class RoleQueue: Sendable {
             encoded.append(
                 (envelope.id + "." + envelope.to + ".json", try envelope.encoded(limits: bus.settings.limits)))
         }
-        try FileOps.makeDirectories(out, mode: Bus.directoryMode)
+        try FileOps.makeDirectories(out, mode: Bus.directoryMode, syncParents: bus.settings.durable)
         for (name, bytes) in encoded {
             try FileOps.writeAtomically(
                 bytes, to: out + "/" + name, stagingDirectory: layout.tmp, mode: Bus.fileMode,
@@ -376,7 +376,7 @@ public final class RoleQueue: Sendable {
         let target = layout.dead(role) + "/" + deadName
         let moved: Bool
         do throws(BusError) {
-            moved = try FileOps.moveIfPresent(path, to: target)
+            moved = try moveHeld(path, to: target)
         } catch {
             FileOps.removeFile(staged)
             throw error
@@ -395,6 +395,18 @@ public final class RoleQueue: Sendable {
             try? FileOps.syncDirectory(sourceDirectory)
         }
         return true
+    }
+
+    /// Moves a file this worker holds. `false` only when the file is gone (someone else moved it);
+    /// a missing destination folder (removed by hand) is made again, never taken for fencing.
+    private func moveHeld(_ path: String, to target: String) throws(BusError) -> Bool {
+        if try FileOps.moveIfPresent(path, to: target) { return true }
+        guard FileOps.exists(path) else { return false }
+        let folder = FileOps.parentPath(target)
+        try FileOps.makeDirectories(folder, mode: Bus.directoryMode, syncParents: bus.settings.durable)
+        if try FileOps.moveIfPresent(path, to: target) { return true }
+        if FileOps.exists(path) { throw BusError(.io, "cannot move \(path) to \(target)") }
+        return false
     }
 
     private func uniqueDeadName(_ base: String) -> String {
