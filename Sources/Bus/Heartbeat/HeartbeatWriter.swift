@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -79,20 +80,34 @@ public final class HeartbeatWriter: Sendable {
     /// Rewrites the heartbeat every `heartbeat_ms`, and within ``flushInterval`` of a claim or
     /// progress change, until cancelled. Write errors (a full disk, a vanished bus) are retried on
     /// the next tick.
+    ///
+    /// The loop runs on a dedicated thread, so a handler that blocks the concurrency pool (two
+    /// threads on a two-core machine) cannot silence the heartbeat and cause a false take-over.
     public func run() async {
-        var last = ContinuousClock.now
-        try? beat()
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: flushInterval)
-            } catch {
-                return
+        let stop = StopFlag()
+        let flushMicros = UInt32(clamping: flushInterval.components.seconds * 1_000_000
+            + flushInterval.components.attoseconds / 1_000_000_000_000)
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let thread = Thread { [self] in
+                    var last = ContinuousClock.now
+                    try? beat()
+                    while !stop.isSet {
+                        usleep(flushMicros)
+                        if stop.isSet { break }
+                        let now = ContinuousClock.now
+                        if dirty.withLock({ $0 }) || now - last >= .milliseconds(intervalMs) {
+                            last = now
+                            try? beat()
+                        }
+                    }
+                    done.resume()
+                }
+                thread.name = "planbus-heartbeat"
+                thread.start()
             }
-            let now = ContinuousClock.now
-            if dirty.withLock({ $0 }) || now - last >= .milliseconds(intervalMs) {
-                last = now
-                try? beat()
-            }
+        } onCancel: {
+            stop.set()
         }
     }
 }
