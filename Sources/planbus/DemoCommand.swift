@@ -86,7 +86,8 @@ struct DemoCommand: AsyncParsableCommand {
             bus: bus, role: role, worker: worker, logger: logger,
             handler: BusDemo.handler(role: role, worker: worker, workMs: workMs))
         let group = ServiceGroup(
-            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -108,3 +108,25 @@ struct TakeoverTests {
         #expect(expire.reason?.contains("heartbeat unchanged") == true, "\(expire.reason ?? "")")
     }
 }
+
+@Suite("Stop requests through ctl/", .timeLimit(.minutes(1)))
+struct StopFileTests {
+    @Test("a stop file for the role stops its workers gracefully; other roles keep working")
+    func stopFile() async throws {
+        let bus = try TemporaryBus(roles: ["work", "other"])
+        let worker = try WorkerFixture(bus: bus, name: "w")
+        let other = try WorkerFixture(bus: bus, role: "other", name: "o")
+        #expect(await worker.started())
+        #expect(await other.started())
+        try StopFiles(layout: bus.bus.layout).requestStop("work")
+        #expect(await worker.process.wait() == .exited(0))
+        #expect(worker.report.contains { $0.hasPrefix("stopped ") })
+        let workerID = try #require(worker.report.first { $0.hasPrefix("started ") }.map { String($0.dropFirst(8)) })
+        let hb = try #require(Heartbeat.read(try WorkerID(parsing: workerID), layout: bus.bus.layout))
+        #expect(hb.state == .stopped)
+        #expect(other.process.exitStatus == nil)
+        let ids = try bus.publish(3, to: "other")
+        #expect(await eventually { bus.doneNames("other").count == ids.count })
+        #expect(await other.stop() == .exited(0))
+    }
+}

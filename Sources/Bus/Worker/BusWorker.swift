@@ -4,8 +4,9 @@ import Synchronization
 
 /// The loop every role process runs: wake, claim, handle, ack or nack, heartbeat, tidy.
 ///
-/// A `Service`: run it in a `ServiceGroup`. On graceful shutdown (SIGTERM) it stops claiming,
-/// lets the envelope in hand finish, marks its heartbeat `stopping` then `stopped`, and returns.
+/// A `Service`: run it in a `ServiceGroup`. On graceful shutdown (SIGTERM), or when a stop file
+/// names it in `ctl/` (``StopFiles``), it stops claiming, lets the envelope in hand finish, marks
+/// its heartbeat `stopping` then `stopped`, and returns.
 public struct BusWorker: Service {
     /// The identity claims and journal lines are written under.
     public let worker: WorkerID
@@ -51,13 +52,16 @@ public struct BusWorker: Service {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await heartbeat.run() }
             group.addTask { await wake.runTimers() }
-            group.addTask { await runJanitor() }
-            await withGracefulShutdownHandler {
-                await mainLoop(stopping: stopping)
-            } onGracefulShutdown: {
+            let stop: @Sendable () -> Void = {
                 stopping.set()
                 heartbeat.set(state: .stopping)
                 wake.finish()
+            }
+            group.addTask { await runJanitor(stop: stop) }
+            await withGracefulShutdownHandler {
+                await mainLoop(stopping: stopping)
+            } onGracefulShutdown: {
+                stop()
             }
             group.cancelAll()
         }
@@ -65,8 +69,14 @@ public struct BusWorker: Service {
         logger.info("worker stopped", metadata: ["worker": "\(worker)"])
     }
 
-    private func runJanitor() async {
+    private func runJanitor(stop: @Sendable () -> Void) async {
+        let stopFiles = StopFiles(layout: bus.layout)
         while !Task.isCancelled {
+            if let file = stopFiles.request(for: worker) {
+                logger.info("stop requested", metadata: ["file": "\(file)"])
+                stop()
+                return
+            }
             let report = janitor.pass(roles: [queue.role])
             if report.expired + report.requeued > 0 { wake.requestRescan("janitor") }
             if !report.isEmpty { logger.debug("janitor pass", metadata: ["report": "\(report.json.serialized())"]) }
