@@ -75,7 +75,8 @@ public struct BusDemo: Sendable {
             return child
         }
         defer {
-            for (_, child) in children { child.sendToGroup(SIGKILL) }
+            // Only children still running: a reaped child's pid (and group) may belong to another.
+            for (_, child) in children where child.exitStatus == nil { child.sendToGroup(SIGKILL) }
         }
         for _ in 0..<3 { _ = try start("demo-work") }
         _ = try start("demo-collect")

@@ -93,7 +93,8 @@ case "work":
     } catch { fail("\(error)") }
     let group = ServiceGroup(
         configuration: .init(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     do { try await group.run() } catch { fail("\(error)") }
     appendLine(out, "stopped \(worker)")
     exit(0)

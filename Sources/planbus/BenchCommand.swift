@@ -11,6 +11,10 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the bus against the raw cost of its system calls.",
         subcommands: [BusBenchmarkCommand.self, BusConsumerCommand.self]
     )
+
+    func run() async throws {
+        throw ValidationError("name a benchmark: `planbus bench bus`")
+    }
 }
 
 extension BenchCommand {

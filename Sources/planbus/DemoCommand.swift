@@ -62,7 +62,12 @@ struct DemoCommand: AsyncParsableCommand {
                 )
                 for entry in entries { emit("  " + entry.line) }
                 emit("")
-                for t in outcome.takeovers { emit("take-over: \(t.id) at epoch \(t.epoch ?? 0): \(t.reason ?? "")") }
+                for t in outcome.takeovers {
+                    let epoch = t.epoch ?? 0
+                    emit(
+                        "take-over: \(t.id) released at epoch \(epoch), retaken at epoch \(epoch + 1): \(t.reason ?? "")"
+                    )
+                }
                 let retaken = outcome.doneEpochs.filter { $0.value > 1 }.count
                 emit(
                     "\(outcome.jobs.count) jobs, \(outcome.collected) results collected, \(retaken) finished after a take-over; "
@@ -87,7 +92,8 @@ struct DemoCommand: AsyncParsableCommand {
             handler: BusDemo.handler(role: role, worker: worker, workMs: workMs))
         let group = ServiceGroup(
             configuration: .init(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -16,9 +16,12 @@ struct CLITests {
         return dir
     }
 
-    @Test("every command answers --help", arguments: ["", "init", "send", "log", "show", "janitor", "demo"])
+    @Test(
+        "every command answers --help",
+        arguments: ["", "init", "send", "log", "show", "janitor", "demo", "bench", "bench bus"])
     func help(command: String) async throws {
-        let result = try await runCommand([Executables.planbus] + (command.isEmpty ? [] : [command]) + ["--help"])
+        let words = command.split(separator: " ").map(String.init)
+        let result = try await runCommand([Executables.planbus] + words + ["--help"])
         #expect(result.code == 0)
         #expect(result.stdout.contains("USAGE"))
     }
@@ -110,11 +113,16 @@ struct CLITests {
         #expect(try queue.claimNext() == nil)
         let entries = try await planbus("log", "--bus", bus, "--run", "r1", "--json").stdout.split(separator: "\n")
             .map { try JSONValue.parse(String($0)) }
-        #expect(entries.filter { $0["id"]?.stringValue == id }.compactMap { $0["state"]?.stringValue }.sorted() == ["dead", "done"])
+        #expect(
+            entries.filter { $0["id"]?.stringValue == id }.compactMap { $0["state"]?.stringValue }.sorted() == [
+                "dead", "done",
+            ])
 
         let log2 = try await planbus("log", "--bus", bus, "--run", "r1", "--json")
         let entry = try #require(
-            try log2.stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }.first { $0["state"] == "done" })
+            try log2.stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }.first {
+                $0["state"] == "done"
+            })
         #expect(entry["state"] == "done")
         #expect(entry["epoch"] == 1)
         #expect(entry["to"] == "builder")
@@ -162,5 +170,44 @@ struct CLITests {
         #expect(outcome["collected"] == 6)
         #expect((outcome["takeovers"]?.intValue ?? 0) >= 1)
         #expect(outcome["killed_pid"] != .null)
+    }
+}
+
+@Suite("planbus janitor and bench", .timeLimit(.minutes(2)))
+struct JanitorCLITests {
+    @Test("the janitor releases a dead holder's claim and removes its staging files")
+    func janitor() async throws {
+        let bus = try TemporaryBus(settings: BusSettings(), roles: ["work"])
+        let id = try #require(try bus.publish(1).first)
+        // A holder that died: a real process, gone by the time the janitor looks.
+        let ghost = try await ghostPID()
+        let holder = try WorkerID(role: "work", host: Host.name, pid: ghost, incarnation: "00000000000000aa")
+        let layout = bus.bus.layout
+        try FileManager.default.moveItem(
+            atPath: layout.new("work") + "/" + id + ".json",
+            toPath: layout.cur("work") + "/" + QueueNames.claim(id: id, epoch: 1, worker: holder))
+        FileManager.default.createFile(
+            atPath: layout.tmp + "/.\(Host.name).\(ghost).abcdef.pub", contents: Data("x".utf8))
+
+        let result = try await planbus("janitor", "--bus", bus.path, "--json")
+        #expect(result.code == 0, "\(result.stderr)")
+        let report = try JSONValue.parse(result.stdout)
+        #expect(report["expired"] == 1)
+        #expect(report["stale_tmp"] == 1)
+        #expect(bus.names("new") == [id + ".e1.json"])
+        #expect(bus.names("cur").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: layout.tmp).isEmpty)
+    }
+
+    @Test("bench without a benchmark name is a usage error")
+    func benchNeedsName() async throws {
+        #expect(try await planbus("bench").code == 64)
+    }
+
+    /// A pid that no process has: a child's, after it was reaped.
+    private func ghostPID() async throws -> Int32 {
+        let child = try ChildProcess.spawn(["/bin/true"], stdout: .null, stderr: .null)
+        _ = await child.wait()
+        return child.pid
     }
 }

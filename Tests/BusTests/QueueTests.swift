@@ -1,6 +1,6 @@
 import Bus
-import Foundation
 import BusTesting
+import Foundation
 import Launcher
 import Testing
 

@@ -72,7 +72,7 @@ public final class HeartbeatWriter: Sendable {
         dirty.withLock { $0 = true }
     }
 
-    /// Sets a free-form detail shown by `planbus ps`.
+    /// Sets a free-form detail (a model name, the current step) for people reading the heartbeat.
     public func set(info key: String, _ value: JSONValue?) {
         current.withLock { $0.info[key] = value }
     }
@@ -85,8 +85,9 @@ public final class HeartbeatWriter: Sendable {
     /// threads on a two-core machine) cannot silence the heartbeat and cause a false take-over.
     public func run() async {
         let stop = StopFlag()
-        let flushMicros = UInt32(clamping: flushInterval.components.seconds * 1_000_000
-            + flushInterval.components.attoseconds / 1_000_000_000_000)
+        let flushMicros = UInt32(
+            clamping: flushInterval.components.seconds * 1_000_000
+                + flushInterval.components.attoseconds / 1_000_000_000_000)
         await withTaskCancellationHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 let thread = Thread { [self] in

@@ -51,7 +51,7 @@ public final class Janitor: Sendable {
     }
 
     /// How long a worker must have been judged dead before its heartbeat file is removed (so that
-    /// `planbus ps` can show it as dead in the meantime).
+    /// anyone reading `hb/` can see it as dead in the meantime).
     public static let heartbeatRetention: Duration = .seconds(600)
 
     let bus: Bus

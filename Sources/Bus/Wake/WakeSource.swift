@@ -11,7 +11,7 @@ public final class WakeSource: AsyncSequence, Sendable {
 
     /// The mode in use: `.inotify` or `.poll`.
     public let mode: WakeMode
-    /// Why that mode was chosen, for `doctor` and logs.
+    /// Why that mode was chosen, for logs and diagnostics.
     public let modeReason: String
     private let sink = WakeSink()
     private let subscription: Int?
