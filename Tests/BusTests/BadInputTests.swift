@@ -140,11 +140,11 @@ struct BadInputTests {
                 outcome.value.withLock { $0 = result }
             }
             let finished = { outcome.value.withLock { $0 != nil } }
-            if try await !BadInputTests.waitUntil(timeout: .seconds(20), finished) {
+            if try await !eventually(timeout: .seconds(20), interval: .milliseconds(5), finished) {
                 Issue.record("the reader blocked: it opened a FIFO (or another special file) for reading")
                 let dirs = [layout.new("work"), layout.cur("work"), layout.dead("work")]
                 let fifos = dirs.flatMap { dir in names(dir).map { dir + "/" + $0 } } + extra
-                let released = try await BadInputTests.waitUntil(timeout: .seconds(20)) {
+                let released = try await eventually(timeout: .seconds(20), interval: .milliseconds(5)) {
                     for path in fifos where BadInputTests.fileType(path) == S_IFIFO {
                         let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
                         if fd >= 0 { close(fd) }
@@ -196,15 +196,6 @@ struct BadInputTests {
     }
 
     /// Polls `condition` every few milliseconds until it holds or `timeout` passes.
-    static func waitUntil(timeout: Duration, _ condition: () throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try condition() { return true }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return try condition()
-    }
-
     static func bytes(_ o: [String: JSONValue]) -> [UInt8] {
         Array((JSONValue.object(o).serialized() + "\n").utf8)
     }

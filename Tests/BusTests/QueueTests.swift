@@ -86,15 +86,6 @@ struct QueueTests {
     }
 
     /// Polls `condition` every few milliseconds until it holds or `timeout` passes.
-    static func waitUntil(timeout: Duration = .seconds(10), _ condition: () throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try condition() { return true }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return try condition()
-    }
-
     // MARK: - Publish, claim, ack
 
     @Test("publish → claim → ack: the file ends in done/<day>/<id>.e1.json and the journal has the three steps")
@@ -195,7 +186,7 @@ struct QueueTests {
         #expect(f.names(f.layout.retry("work")) == [retryName])
 
         var requeuedAfter: Duration?
-        let requeued = try await Self.waitUntil {
+        let requeued = try await eventually(timeout: .seconds(10), interval: .milliseconds(5)) {
             if janitor.pass(roles: ["work"]).requeued == 1 {
                 requeuedAfter = ContinuousClock.now - start
                 return true
@@ -511,7 +502,7 @@ struct QueueTests {
         #expect(FileOps.exists(work))
 
         var droppedAfter: Duration?
-        let dropped = try await Self.waitUntil {
+        let dropped = try await eventually(timeout: .seconds(10), interval: .milliseconds(5)) {
             let report = janitor.pass(roles: ["work"])
             #expect(report.republished == 0)
             if report.droppedWork == 1 {

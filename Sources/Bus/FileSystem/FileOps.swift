@@ -224,9 +224,9 @@ package enum FileOps {
     /// Writes `bytes` to a new dot-file in `stagingDirectory` (fsynced when `durable`) and returns
     /// its path; the caller renames it into place or removes it.
     package static func stage(
-        _ bytes: [UInt8], in stagingDirectory: String, mode: mode_t, durable: Bool
+        _ bytes: [UInt8], in stagingDirectory: String, mode: mode_t, durable: Bool, purpose: String = "w"
     ) throws(BusError) -> String {
-        let tmp = stagingDirectory + "/" + QueueNames.staging("w")
+        let tmp = stagingDirectory + "/" + QueueNames.staging(purpose)
         guard let fd = try createExclusive(tmp, mode: mode) else {
             throw BusError(.io, "staging name collision at \(tmp)")
         }

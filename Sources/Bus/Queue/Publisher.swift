@@ -52,29 +52,12 @@ public final class Publisher: Sendable {
         return Receipt(path: target, id: envelope.id)
     }
 
-    /// Writes `bytes` to `target` through a staging file in `tmp/`.
+    /// Writes `bytes` to `target` through a staging file in `tmp/`: the rename is the delivery.
     func write(_ bytes: [UInt8], to target: String, durable: Bool) throws(BusError) {
-        let tmp = bus.layout.tmp + "/" + QueueNames.staging("pub")
-        guard let fd = try FileOps.createExclusive(tmp, mode: Bus.fileMode) else {
-            throw BusError(.io, "staging name collision at \(tmp)")
-        }
-        do throws(BusError) {
-            try FileOps.writeAll(fd, bytes, path: tmp)
-            if durable { try FileOps.sync(fd, path: tmp) }
-        } catch {
-            close(fd)
-            unlink(tmp)
-            throw error
-        }
-        do throws(BusError) {
-            try FileOps.closeChecked(fd, path: tmp)
-        } catch {
-            unlink(tmp)
-            throw error
-        }
-        if Glibc.rename(tmp, target) != 0 {
+        let tmp = try FileOps.stage(bytes, in: bus.layout.tmp, mode: Bus.fileMode, durable: durable, purpose: "pub")
+        guard FileOps.renameReplacing(tmp, to: target) else {
             let err = errno
-            unlink(tmp)
+            FileOps.removeFile(tmp)
             throw BusError(.io, "cannot publish to \(target)", errno: err)
         }
         if durable { try FileOps.syncDirectory(FileOps.parentPath(target)) }
