@@ -1,5 +1,7 @@
 import Bus
 import BusTesting
+import Foundation
+import Launcher
 import Synchronization
 import Testing
 
@@ -478,5 +480,52 @@ struct BadInputTests {
             guard report.republished == 0 else { exit(3) }
             withExtendedLifetime(temp) {}
         }
+    }
+}
+
+@Suite("Bad input served by a real worker process", .timeLimit(.minutes(1)))
+struct BadInputProcessTests {
+    @Test("a worker process dead-letters every bad file with a reason and delivers every good envelope")
+    func workerProcess() async throws {
+        let bus = try TemporaryBus()
+        let layout = bus.bus.layout
+        let new = layout.new("work")
+        let fm = FileManager.default
+        var goods = try bus.publish(3)
+        func name(_ n: Int) -> String { String(format: "1795316645678-bad-%03d.json", n) }
+        let outside = bus.root + "/outside.json"
+        try "{\"secret\":true}".write(toFile: outside, atomically: true, encoding: .utf8)
+        let me = try WorkerID.current(role: "test")
+
+        try "{\"v\":1,".write(toFile: new + "/" + name(1), atomically: false, encoding: .utf8)
+        fm.createFile(atPath: new + "/" + name(2), contents: Data((0..<256).map { UInt8($0) }))
+        fm.createFile(atPath: new + "/" + name(3), contents: Data())
+        try fm.createDirectory(atPath: new + "/" + name(4), withIntermediateDirectories: false)
+        #expect(mkfifo(new + "/" + name(5), 0o600) == 0)
+        try fm.createSymbolicLink(atPath: new + "/" + name(6), withDestinationPath: outside)
+        fm.createFile(atPath: new + "/hello world.txt", contents: Data("hi".utf8))
+        fm.createFile(atPath: new + "/" + name(7), contents: Data(repeating: 0x20, count: (1 << 20) + 10))
+        let wrongRole = Envelope(
+            id: String(name(8).dropLast(5)), run: "run1", kind: "item", from: me, to: "elsewhere")
+        fm.createFile(atPath: new + "/" + name(8), contents: Data(try wrongRole.encoded()))
+        fm.createFile(atPath: new + "/.in-progress", contents: Data("partial".utf8))
+        goods += try bus.publish(3)
+
+        let worker = try WorkerFixture(bus: bus, name: "w")
+        #expect(await eventually { bus.doneNames().count == goods.count })
+        let deadEntries = { bus.names("dead").filter { !$0.hasSuffix(".reason.json") } }
+        #expect(await eventually { deadEntries().count == 9 })
+        #expect(worker.process.exitStatus == nil, "the worker died on bad input")
+        #expect(await worker.stop() == .exited(0))
+
+        #expect(Set(worker.processed.map(\.id)) == Set(goods))
+        for entry in deadEntries() {
+            let reason = try #require(DeadLetters.reason(layout: layout, role: "work", file: entry))
+            let text = reason["reason"]?.stringValue ?? ""
+            #expect(text.count > 5, "\(entry) has no reason")
+        }
+        #expect(bus.names("new") == [".in-progress"], "a dot-file is ignored and left alone")
+        #expect(bus.names("cur").isEmpty)
+        #expect(try String(contentsOfFile: outside, encoding: .utf8) == "{\"secret\":true}")
     }
 }
