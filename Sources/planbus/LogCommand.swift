@@ -52,9 +52,9 @@ struct LogCommand: AsyncParsableCommand {
                     offsets[r] = o
                     guard !fresh.isEmpty else { continue }
                     events[r, default: []].append(contentsOf: fresh)
-                    let touched = Set(fresh.map { $0.id + "\u{0}" + $0.role })
+                    let touched = Set(fresh.map { $0.id + "\u{0}" + $0.role + ($0.duplicate ? "\u{0}duplicate" : "") })
                     for entry in timeline.entries(run: r, events: events[r]!) {
-                        let key = entry.id + "\u{0}" + entry.role
+                        let key = entry.key
                         guard touched.contains(key), printed[key] != entry.state else { continue }
                         printed[key] = entry.state
                         changed.append(entry)

@@ -46,6 +46,12 @@ public struct Timeline: Sendable {
         /// When it was written (or first journalled).
         public var time: Timestamp { created ?? history.first?.time ?? Timestamp(milliseconds: 0) }
 
+        /// True for the second copy of a reused id (dead-lettered as a duplicate).
+        public var isDuplicate: Bool { history.contains { $0.duplicate } }
+
+        /// A key that tells entries apart in a timeline: id, queue, and first copy or duplicate.
+        public var key: String { id + "\u{0}" + role + (isDuplicate ? "\u{0}duplicate" : "") }
+
         /// The sender's role (from the worker id).
         public var fromRole: String? { from.flatMap { try? WorkerID(parsing: $0) }?.role }
 

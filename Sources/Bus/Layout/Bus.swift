@@ -88,9 +88,13 @@ public struct Bus: Sendable {
             // valid bus.json (its first step after tmp/), and nothing but bus names is there.
             let names = try FileOps.list(path).filter { !allowedForeignFiles.contains($0) }
             let busNames: Set<String> = ["tmp", "ctl", "work", "hb", "q", "runs", "bus.json"]
+            // (Or one interrupted even earlier, having made only empty bus folders.)
+            let onlyBusNames = names.allSatisfy { busNames.contains($0) }
             let resumable =
-                names.contains("bus.json") && names.allSatisfy { busNames.contains($0) }
-                && Self.readSettings(layout) != nil
+                onlyBusNames
+                && (names.contains("bus.json")
+                    ? Self.readSettings(layout) != nil
+                    : names.allSatisfy { ((try? FileOps.list(path + "/" + $0)) ?? ["?"]).isEmpty })
             guard names.isEmpty || resumable else {
                 throw BusError(
                     .invalidBus,
