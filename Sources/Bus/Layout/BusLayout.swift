@@ -19,7 +19,7 @@ public struct BusLayout: Sendable, Equatable {
     public var settingsFile: String { root + "/bus.json" }
     /// Staging for atomic writes; on the same filesystem as every queue.
     public var tmp: String { root + "/tmp" }
-    /// Control files (stop requests, failure marks).
+    /// Control files: stop requests (see ``StopFiles``).
     public var ctl: String { root + "/ctl" }
     /// Epoch-scoped results staged by claim holders: `work/<role>/<id>.e<N>/out/`.
     public var work: String { root + "/work" }
