@@ -688,6 +688,24 @@ struct QueueTests {
 
 @Suite("Settling when a folder was removed by hand")
 struct MissingFolderTests {
+    @Test("an id reused after its marker was pruned is committed beside the first, not taken for fencing")
+    func reusedIDAfterPrune() throws {
+        let bus = try TemporaryBus()
+        let id = try #require(try bus.publish(1).first)
+        let queue = try RoleQueue(bus: bus.bus, role: "work", worker: try WorkerID.current(role: "work"))
+        try queue.ack(try #require(try queue.claimNext()))
+        try FileManager.default.removeItem(atPath: bus.bus.layout.seen("work") + "/" + id)
+        let again = Envelope(id: id, run: "run1", kind: "item", from: try WorkerID.current(role: "test"), to: "work")
+        try Publisher(bus: bus.bus, worker: again.from).publish(again)
+        let claim = try #require(try queue.claimNext())
+        #expect(throws: Never.self) { try queue.ack(claim) }
+        let done = bus.doneNames().sorted()
+        #expect(done.count == 2)
+        #expect(done.contains(id + ".e1.json"))
+        #expect(done.contains { $0.hasPrefix(id + ".e1.dup-") })
+        #expect(bus.names("cur").isEmpty)
+    }
+
     @Test("a nack or release into a removed folder makes it again instead of reporting fencing")
     func missingDestination() throws {
         let bus = try TemporaryBus()

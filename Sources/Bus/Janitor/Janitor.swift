@@ -61,6 +61,8 @@ public final class Janitor: Sendable {
     private let journal: JournalWriter
     private let firstSeen = Mutex<[String: ContinuousClock.Instant]>([:])
     private let lastPrune = Mutex<ContinuousClock.Instant?>(nil)
+    private let lastHeartbeatPrune = Mutex<ContinuousClock.Instant?>(nil)
+    private let queues = Mutex<[String: RoleQueue]>([:])
 
     /// A janitor acting as `worker`.
     public init(bus: Bus, worker: WorkerID, liveness: LivenessTracker? = nil) {
@@ -76,15 +78,34 @@ public final class Janitor: Sendable {
     public func pass(roles: [String]? = nil) -> Report {
         var report = Report()
         let roles = roles ?? ((try? bus.roles()) ?? [])
+        let pruneHeartbeatsNow = Self.due(lastHeartbeatPrune, every: .seconds(60))
         for role in roles {
-            expireClaims(role, &report)
+            let claims = expireClaims(role, &report)
             requeueDueRetries(role, &report)
-            settleWork(role, &report)
-            pruneHeartbeats(role, &report)
+            settleWork(role, claims: claims, &report)
+            if pruneHeartbeatsNow { pruneHeartbeats(role, &report) }
         }
         removeStaleTmp(&report)
         pruneMarkers(roles, &report)
         return report
+    }
+
+    /// True, and the clock reset, when `every` has passed since `last` (or it never ran).
+    private static func due(_ last: borrowing Mutex<ContinuousClock.Instant?>, every: Duration) -> Bool {
+        let now = ContinuousClock.now
+        return last.withLock { last -> Bool in
+            if let l = last, now - l < every { return false }
+            last = now
+            return true
+        }
+    }
+
+    /// One queue reader per role for the janitor's own moves (journal and publisher reused).
+    private func queue(_ role: String) -> RoleQueue? {
+        if let q = queues.withLock({ $0[role] }) { return q }
+        guard let q = try? RoleQueue(bus: bus, role: role, worker: worker) else { return nil }
+        queues.withLock { $0[role] = q }
+        return q
     }
 
     private func age(of key: String) -> Duration {
@@ -102,8 +123,9 @@ public final class Janitor: Sendable {
         }
     }
 
-    private func expireClaims(_ role: String, _ report: inout Report) {
-        guard let names = try? FileOps.list(layout.cur(role)) else { return }
+    /// Releases the claims of dead holders; returns the names in `cur/` as listed.
+    private func expireClaims(_ role: String, _ report: inout Report) -> [String] {
+        guard let names = try? FileOps.list(layout.cur(role)) else { return [] }
         for name in names where !name.hasPrefix(".") {
             let path = layout.cur(role) + "/" + name
             guard let (id, epoch, holder) = QueueNames.parseClaim(name) else {
@@ -116,8 +138,7 @@ public final class Janitor: Sendable {
                 envelope = try? Envelope(decoding: b, limits: bus.settings.limits)
             }
             if epoch >= bus.settings.maxAttempts {
-                let queue = try? RoleQueue(bus: bus, role: role, worker: worker)
-                if let queue, let envelope {
+                if let queue = queue(role), let envelope {
                     let claim = Claim(envelope: envelope, role: role, epoch: epoch, path: path, worker: holder)
                     if (try? queue.deadLetter(
                         claim,
@@ -146,6 +167,7 @@ public final class Janitor: Sendable {
                     run: envelope.run)
             }
         }
+        return names
     }
 
     private func requeueDueRetries(_ role: String, _ report: inout Report) {
@@ -178,7 +200,7 @@ public final class Janitor: Sendable {
         forgetSeen(prefix: prefix, keeping: live)
     }
 
-    private func settleWork(_ role: String, _ report: inout Report) {
+    private func settleWork(_ role: String, claims: [String], _ report: inout Report) {
         let base = layout.work + "/" + role
         guard let names = try? FileOps.list(base) else { return }
         var live: Set<String> = []
@@ -191,17 +213,14 @@ public final class Janitor: Sendable {
             let dir = base + "/" + name
             let done = layout.done(role, day: QueueNames.day(of: id)) + "/" + QueueNames.settled(id: id, epoch: epoch)
             if FileOps.exists(done) {
-                let pending = ((try? FileOps.list(dir + "/out")) ?? []).filter { !$0.hasPrefix(".") }.count
-                if let queue = try? RoleQueue(bus: bus, role: role, worker: worker),
-                    (try? queue.publishStaged(dir, known: [])) != nil, pending > 0
-                {
-                    report.republished += pending
+                if let queue = queue(role), let published = try? queue.publishStaged(dir, known: []) {
+                    report.republished += published
                 }
                 continue
             }
-            let held = ((try? FileOps.list(layout.cur(role))) ?? []).contains {
-                $0.hasPrefix(id + ".e" + String(epoch) + "@")
-            }
+            // Listed at the start of this pass: a claim made since is younger than any work it
+            // could own, and the lease below covers a commit in flight.
+            let held = claims.contains { $0.hasPrefix(id + ".e" + String(epoch) + "@") }
             if held { continue }
             // Not committed and no longer held: fenced or settled otherwise. Give the holder a lease
             // to finish a commit that is in flight before dropping its results.
@@ -260,13 +279,7 @@ public final class Janitor: Sendable {
     }
 
     private func pruneMarkers(_ roles: [String], _ report: inout Report) {
-        let now = ContinuousClock.now
-        let due = lastPrune.withLock { last -> Bool in
-            if let last, now - last < .seconds(3600) { return false }
-            last = now
-            return true
-        }
-        guard due else { return }
+        guard Self.due(lastPrune, every: .seconds(3600)) else { return }
         let cutoff = Timestamp.now().milliseconds - Int64(bus.settings.seenRetentionDays) * 86_400_000
         for role in roles {
             guard let names = try? FileOps.list(layout.seen(role)) else { continue }

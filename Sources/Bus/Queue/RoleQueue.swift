@@ -170,7 +170,14 @@ public final class RoleQueue: Sendable {
             try FileOps.makeDirectories(doneDir, mode: Bus.directoryMode, syncParents: bus.settings.durable)
             doneDays.withLock { _ = $0.insert(day) }
         }
-        let target = doneDir + "/" + QueueNames.settled(id: claim.envelope.id, epoch: claim.epoch)
+        var target = doneDir + "/" + QueueNames.settled(id: claim.envelope.id, epoch: claim.epoch)
+        var note: String?
+        if FileOps.exists(target) && FileOps.exists(claim.path) {
+            // An earlier envelope with this id was acked at this epoch (a reused id whose marker
+            // was pruned): commit this one beside it rather than taking the collision for fencing.
+            target = String(target.dropLast(5)) + ".dup-" + FileOps.randomHex(6) + ".json"
+            note = "committed as \(FileOps.baseName(target)): an earlier envelope with this id holds the usual name"
+        }
         var committed = try FileOps.moveIfPresent(claim.path, to: target, uniqueDestination: true)
         if !committed && FileOps.exists(claim.path) && !FileOps.exists(doneDir) {
             // Still held, but the day folder was removed since it was made (an archive job):
@@ -188,7 +195,8 @@ public final class RoleQueue: Sendable {
         }
         journal.record(
             JournalEvent(
-                event: .ack, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description),
+                event: .ack, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description,
+                reason: note),
             run: claim.envelope.run)
         heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
         if !outputs.isEmpty {
@@ -293,7 +301,9 @@ public final class RoleQueue: Sendable {
     }
 
     /// Publishes the results staged in a committed claim's work folder, then removes it.
-    func publishStaged(_ directory: String, known: [Envelope]) throws(BusError) {
+    @discardableResult
+    func publishStaged(_ directory: String, known: [Envelope]) throws(BusError) -> Int {
+        var published = 0
         let out = directory + "/out"
         let names = (try? FileOps.list(out)) ?? []
         for name in names.sorted() where !name.hasPrefix(".") && name.hasSuffix(".json") {
@@ -311,6 +321,7 @@ public final class RoleQueue: Sendable {
             try publisher.ensureQueue(to)
             let target = layout.new(to) + "/" + QueueNames.pending(id: id, epoch: 0)
             guard try FileOps.moveIfPresent(out + "/" + name, to: target) else { continue }
+            published += 1
             if bus.settings.durable { try FileOps.syncDirectory(layout.new(to)) }
             if let envelope {
                 journal.record(
@@ -318,6 +329,7 @@ public final class RoleQueue: Sendable {
             }
         }
         FileOps.removeTree(directory)
+        return published
     }
 
     /// Dead-letters a claimed file; `.lost` when the claim had already gone.
