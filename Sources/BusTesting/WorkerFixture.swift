@@ -10,7 +10,7 @@ import Launcher
 public final class WorkerFixture: Sendable {
     /// The process.
     public let process: ChildProcess
-    /// The file it reports to (`processed <id> <epoch>`, `fenced-before-ack …`, `wake <reasons>`).
+    /// The file it reports to (`processed <id> <epoch>`, `wake <reasons>`).
     public let out: String
 
     /// Starts a worker for `role` on `bus`.

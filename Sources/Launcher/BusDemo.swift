@@ -137,7 +137,10 @@ public struct BusDemo: Sendable {
                 copies[id, default: 0] += 1
             }
         }
-        let once = ids.allSatisfy { copies[$0] == 1 } && collected == jobs
+        // Exactly once: every job done at one epoch, and one collected result answering each job.
+        let answered = JournalReader(layout: layout).events(run: runID)
+            .filter { $0.role == "demo-collect" && $0.event == .claim }.compactMap(\.causation)
+        let once = ids.allSatisfy { copies[$0] == 1 } && answered.sorted() == ids.sorted()
         return Outcome(
             run: runID, jobs: ids, killedPID: killed, takeovers: takeovers, collected: collected, doneEpochs: epochs,
             exactlyOnce: once)

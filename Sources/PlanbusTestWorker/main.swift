@@ -3,8 +3,8 @@
 //   planbus-testworker work    --bus DIR --role R --out FILE [--gate DIR] [--host NAME] [--emit ROLE]
 //   planbus-testworker publish --bus DIR --role R --run RUN --count N [--durable]
 //
-// `work` appends "processed <id> <epoch>" to FILE for each envelope it handles, "fenced <id> <epoch>"
-// when a late ack is refused, and "wake <reasons>" for each rescan. With --gate it holds each
+// `work` appends "processed <id> <epoch>" to FILE for each envelope it handles and "wake <reasons>"
+// for each rescan (a refused late ack shows in the run's journal as `fenced`). With --gate it holds each
 // envelope until the file DIR/<id> exists (a condition the test controls). With --emit it acks
 // with one result envelope to that role.
 import Bus
@@ -84,10 +84,6 @@ case "work":
                             run: claim.envelope.run, task: claim.envelope.task, kind: "result", from: worker, to: emit,
                             causation: claim.envelope.id, body: ["of": .string(claim.envelope.id)]))
                 }
-                if gate != nil && !claim.stillHeld(in: bus) {
-                    // Fenced: try the ack anyway, to prove it is refused.
-                    appendLine(out, "fenced-before-ack \(claim.envelope.id) \(claim.epoch)")
-                }
                 return .ack(outputs)
             })
     } catch { fail("\(error)") }
@@ -101,8 +97,4 @@ case "work":
 
 default:
     fail("usage: planbus-testworker work|publish --bus DIR --role R ...")
-}
-
-extension Claim {
-    func stillHeld(in bus: Bus) -> Bool { FileManager.default.fileExists(atPath: path) }
 }

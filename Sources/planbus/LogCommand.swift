@@ -52,7 +52,7 @@ struct LogCommand: AsyncParsableCommand {
                     offsets[r] = o
                     guard !fresh.isEmpty else { continue }
                     events[r, default: []].append(contentsOf: fresh)
-                    let touched = Set(fresh.map { $0.id + "\u{0}" + $0.role + ($0.duplicate ? "\u{0}duplicate" : "") })
+                    let touched = Set(fresh.map(Timeline.key(for:)))
                     for entry in timeline.entries(run: r, events: events[r]!) {
                         let key = entry.key
                         guard touched.contains(key), printed[key] != entry.state else { continue }

@@ -155,8 +155,11 @@ struct CLITests {
             await eventually {
                 let states = lines(of: dir + "/follow.out").compactMap { try? JSONValue.parse($0) }
                     .filter { $0["id"]?.stringValue == id }.compactMap { $0["state"]?.stringValue }
-                return states.contains("done")
-            })
+                guard let waiting = states.firstIndex(of: "waiting"), let done = states.firstIndex(of: "done") else {
+                    return false
+                }
+                return waiting < done
+            }, "--follow printed the envelope waiting, then done")
     }
 
     @Test("the demo kills a worker mid-work and still finishes every job exactly once")

@@ -99,13 +99,6 @@ package enum FileOps {
         rename(from, to) == 0
     }
 
-    /// Links `from` as `to`; `false` when `to` already exists.
-    package static func linkIfAbsent(_ from: String, to: String) throws(BusError) -> Bool {
-        if link(from, to) == 0 { return true }
-        if errno == EEXIST { return false }
-        throw BusError(.io, "cannot link \(from) to \(to)", errno: errno)
-    }
-
     /// `lstat` existence: true for any kind of entry, a dangling symlink included.
     package static func exists(_ path: String) -> Bool {
         var st = stat()

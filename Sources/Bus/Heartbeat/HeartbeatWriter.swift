@@ -46,8 +46,14 @@ public final class HeartbeatWriter: Sendable {
     }
 
     /// Changes the state, and writes at once.
+    ///
+    /// Once `stopping`, only `stopped` replaces it, so a late `idle` or `working` from the worker's
+    /// loop never hides a stop in progress.
     public func set(state: Heartbeat.State) {
-        current.withLock { $0.state = state }
+        current.withLock { hb in
+            if hb.state == .stopped || (hb.state == .stopping && state != .stopped) { return }
+            hb.state = state
+        }
         try? beat()
     }
 
@@ -56,7 +62,7 @@ public final class HeartbeatWriter: Sendable {
         current.withLock { hb in
             if held {
                 hb.claims.append(claim)
-                hb.state = .working
+                if hb.state != .stopping && hb.state != .stopped { hb.state = .working }
             } else {
                 hb.claims.removeAll { $0 == claim }
                 if hb.claims.isEmpty && hb.state == .working { hb.state = .idle }
@@ -75,6 +81,7 @@ public final class HeartbeatWriter: Sendable {
     /// Sets a free-form detail (a model name, the current step) for people reading the heartbeat.
     public func set(info key: String, _ value: JSONValue?) {
         current.withLock { $0.info[key] = value }
+        dirty.withLock { $0 = true }
     }
 
     /// Rewrites the heartbeat every `heartbeat_ms`, and within ``flushInterval`` of a claim or

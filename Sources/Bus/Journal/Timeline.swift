@@ -50,7 +50,7 @@ public struct Timeline: Sendable {
         public var isDuplicate: Bool { history.contains { $0.duplicate } }
 
         /// A key that tells entries apart in a timeline: id, queue, and first copy or duplicate.
-        public var key: String { id + "\u{0}" + role + (isDuplicate ? "\u{0}duplicate" : "") }
+        public var key: String { Timeline.key(id: id, role: role, duplicate: isDuplicate) }
 
         /// The sender's role (from the worker id).
         public var fromRole: String? { from.flatMap { try? WorkerID(parsing: $0) }?.role }
@@ -99,6 +99,16 @@ public struct Timeline: Sendable {
         }
     }
 
+    /// The entry an event belongs to: its id and queue, the second copy of a reused id apart.
+    public static func key(id: String, role: String, duplicate: Bool) -> String {
+        id + "\u{0}" + role + (duplicate ? "\u{0}duplicate" : "")
+    }
+
+    /// The entry key of an event.
+    public static func key(for event: JournalEvent) -> String {
+        key(id: event.id, role: event.role, duplicate: event.duplicate)
+    }
+
     /// One envelope's events in the order they happened: by epoch, then by the protocol's order of
     /// steps within an epoch, then by time (wall clocks of different hosts are only a tie-break).
     public static func ordered(_ events: [JournalEvent]) -> [JournalEvent] {
@@ -113,7 +123,7 @@ public struct Timeline: Sendable {
         var order: [String] = []
         for event in events {
             // A second copy of a reused id is a story of its own, not the end of the first one's.
-            let key = event.id + "\u{0}" + event.role + (event.duplicate ? "\u{0}duplicate" : "")
+            let key = Self.key(for: event)
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(event)
         }

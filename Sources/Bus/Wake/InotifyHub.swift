@@ -25,15 +25,10 @@ final class InotifyHub: Sendable {
         var pendingWatches: [String] = []
         var watched: [Int32: String] = [:]
         var watchedPaths: Set<String> = []
-        var overflows = 0
-        var events = 0
     }
 
     private let state = Mutex(State())
     private static let mask = Int32(IN_MOVED_TO | IN_CREATE | IN_ONLYDIR | IN_DELETE_SELF | IN_MOVE_SELF)
-
-    /// How many `IN_Q_OVERFLOW` events this process has seen.
-    var overflowCount: Int { state.withLock { $0.overflows } }
 
     /// Why inotify could not start, if it could not.
     var failure: String? { state.withLock { $0.failed } }
@@ -85,10 +80,7 @@ final class InotifyHub: Sendable {
             let wd = event.pointee.wd
             let mask = event.pointee.mask
             if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-                let sinks = state.withLock { s -> [WakeSink] in
-                    s.overflows += 1
-                    return s.subscribers.values.map(\.sink)
-                }
+                let sinks = state.withLock { $0.subscribers.values.map(\.sink) }
                 for sink in sinks { sink.requestRescan("overflow") }
                 continue
             }
@@ -111,7 +103,6 @@ final class InotifyHub: Sendable {
             let name = String(cString: planbus_inotify_event_name(event))
             if name.isEmpty || name.hasPrefix(".") { continue }
             let targets = state.withLock { s -> (String, [WakeSink])? in
-                s.events += 1
                 guard let dir = s.watched[wd] else { return nil }
                 return (dir, s.subscribers.values.filter { $0.directories.contains(dir) }.map(\.sink))
             }

@@ -28,7 +28,6 @@ final class WakeSink: Sendable {
         var count = 0
         var rescan = false
         var reasons: Set<String> = []
-        var finished = false
     }
 
     private let state = Mutex(State())
@@ -67,7 +66,6 @@ final class WakeSink: Sendable {
     }
 
     func finish() {
-        state.withLock { $0.finished = true }
         signal.finish()
     }
 

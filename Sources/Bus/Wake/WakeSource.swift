@@ -54,9 +54,6 @@ public final class WakeSource: AsyncSequence, Sendable {
         sink.requestRescan(reason)
     }
 
-    /// How many inotify queue overflows this process has seen.
-    public static var overflowCount: Int { InotifyHub.shared.overflowCount }
-
     /// Drives the periodic rescan (inotify mode) or the poll ticks (poll mode) until cancelled.
     public func runTimers() async {
         while !Task.isCancelled {
