@@ -214,6 +214,30 @@ package enum FileOps {
         return .bytes(buffer)
     }
 
+    /// The bytes of a regular file from `offset` to its end (nothing is followed or blocked on);
+    /// `nil` when it cannot be read.
+    package static func readTail(_ path: String, from offset: Int) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let size = Int(st.st_size)
+        guard size > offset else { return [] }
+        var buffer = [UInt8](repeating: 0, count: size - offset)
+        var total = 0
+        while total < buffer.count {
+            let n = buffer.withUnsafeMutableBytes { raw in
+                pread(fd, raw.baseAddress! + total, raw.count - total, off_t(offset + total))
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            total += n
+        }
+        buffer.removeSubrange(total...)
+        return buffer
+    }
+
     /// Writes `bytes` to a new dot-file in `stagingDirectory` (fsynced when `durable`) and returns
     /// its path; the caller renames it into place or removes it.
     package static func stage(

@@ -28,11 +28,10 @@ public struct JournalReader: Sendable {
         guard let files = try? FileOps.list(dir) else { return [] }
         var out: [JournalEvent] = []
         for file in files.sorted() where file.hasSuffix(".jsonl") {
-            guard case .bytes(let bytes) = FileOps.readRegular(dir + "/" + file, limit: 1 << 30) else { continue }
             let start = offsets[file] ?? 0
-            guard bytes.count > start else { continue }
-            var lineStart = start
-            var index = start
+            guard let bytes = FileOps.readTail(dir + "/" + file, from: start), !bytes.isEmpty else { continue }
+            var lineStart = 0
+            var index = 0
             while index < bytes.count {
                 if bytes[index] == 0x0A {
                     if index > lineStart, let value = try? JSONValue.parse(Array(bytes[lineStart..<index])),
@@ -44,7 +43,7 @@ public struct JournalReader: Sendable {
                 }
                 index += 1
             }
-            offsets[file] = lineStart
+            offsets[file] = start + lineStart
         }
         return out
     }
