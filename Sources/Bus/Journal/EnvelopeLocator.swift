@@ -21,25 +21,8 @@ public struct EnvelopeLocator: Sendable {
         let layout = bus.layout
         var out: [Found] = []
         for role in try bus.roles() {
-            var hits: [(String, String)] = []
-            for name in (try? FileOps.list(layout.new(role))) ?? [] where QueueNames.parsePending(name)?.id == id {
-                hits.append(("waiting", layout.new(role) + "/" + name))
-            }
-            for name in (try? FileOps.list(layout.cur(role))) ?? [] where QueueNames.parseClaim(name)?.id == id {
-                hits.append(("claimed", layout.cur(role) + "/" + name))
-            }
-            for name in (try? FileOps.list(layout.retry(role))) ?? [] where QueueNames.parseRetry(name)?.id == id {
-                hits.append(("retry", layout.retry(role) + "/" + name))
-            }
-            let doneDir = layout.done(role, day: QueueNames.day(of: id))
-            for epoch in 1...(bus.settings.maxAttempts + 1) {
-                let path = doneDir + "/" + QueueNames.settled(id: id, epoch: epoch)
-                if FileOps.exists(path) { hits.append(("done", path)) }
-            }
-            for name in (try? FileOps.list(layout.dead(role))) ?? []
-            where name.hasPrefix(id + ".e") && !name.hasSuffix(".reason.json") {
-                hits.append(("dead", layout.dead(role) + "/" + name))
-            }
+            let hits = QueueCopies.find(id, role: role, bus: bus, firstOnly: false) { (try? FileOps.list($0)) ?? [] }
+                .map { ($0.place.word, $0.path) }
             for (state, path) in hits {
                 var envelope: Envelope?
                 if case .bytes(let b) = FileOps.readRegular(path, limit: bus.settings.maxEnvelopeBytes) {

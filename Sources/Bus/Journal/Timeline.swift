@@ -205,31 +205,16 @@ public struct Timeline: Sendable {
         {
             return hint
         }
-        let maxEpoch = bus.settings.maxAttempts + 1
-        if FileOps.exists(layout.new(role) + "/" + QueueNames.pending(id: id, epoch: 0)) { return .waiting(epoch: 0) }
-        for epoch in 1...maxEpoch {
-            if FileOps.exists(layout.new(role) + "/" + QueueNames.pending(id: id, epoch: epoch)) {
-                return .waiting(epoch: epoch)
-            }
+        guard let first = QueueCopies.find(id, role: role, bus: bus, firstOnly: true, list: cache.names).first else {
+            return nil
         }
-        let doneDir = layout.done(role, day: QueueNames.day(of: id))
-        for epoch in 1...maxEpoch where FileOps.exists(doneDir + "/" + QueueNames.settled(id: id, epoch: epoch)) {
-            return .done(epoch: epoch)
+        switch first.place {
+        case .waiting(let epoch): return .waiting(epoch: epoch)
+        case .done(let epoch): return .done(epoch: epoch)
+        case .claimed(let worker, let epoch): return .claimed(by: worker.description, epoch: epoch)
+        case .retry(let epoch): return .retry(epoch: epoch, reason: nil)
+        case .dead(let file):
+            return .dead(reason: DeadLetters.reason(layout: layout, role: role, file: file)?["reason"]?.stringValue)
         }
-        let claimPrefix = id + ".e"
-        for name in cache.names(layout.cur(role)) where name.hasPrefix(claimPrefix) {
-            if let (cid, epoch, worker) = QueueNames.parseClaim(name), cid == id {
-                return .claimed(by: worker.description, epoch: epoch)
-            }
-        }
-        for name in cache.names(layout.retry(role)) where name.hasPrefix(claimPrefix) {
-            if let (rid, epoch, _) = QueueNames.parseRetry(name), rid == id { return .retry(epoch: epoch, reason: nil) }
-        }
-        for name in cache.names(layout.dead(role)) where name.hasPrefix(claimPrefix) && !name.hasSuffix(".reason.json")
-        {
-            let reason = DeadLetters.reason(layout: layout, role: role, file: name)
-            return .dead(reason: reason?["reason"]?.stringValue)
-        }
-        return nil
     }
 }
