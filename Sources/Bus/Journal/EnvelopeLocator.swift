@@ -22,7 +22,7 @@ public struct EnvelopeLocator: Sendable {
         var out: [Found] = []
         for role in try bus.roles() {
             let hits = QueueCopies.find(id, role: role, bus: bus, firstOnly: false) { (try? FileOps.list($0)) ?? [] }
-                .map { ($0.place.word, $0.path) }
+                .map { ($0.state.word, $0.path) }
             for (state, path) in hits {
                 var envelope: Envelope?
                 if case .bytes(let b) = FileOps.readRegular(path, limit: bus.settings.maxEnvelopeBytes) {

@@ -4,35 +4,16 @@
 /// folders are listed (`cur/`, `retry/`, `dead/`). `planbus show` wants every copy; a timeline
 /// wants the first.
 enum QueueCopies {
-    /// Where one copy is.
-    enum Place: Equatable {
-        case waiting(epoch: Int)
-        case claimed(by: WorkerID, epoch: Int)
-        case retry(epoch: Int)
-        case done(epoch: Int)
-        case dead(file: String)
-
-        /// `waiting`, `claimed`, `retry`, `done` or `dead`.
-        var word: String {
-            switch self {
-            case .waiting: return "waiting"
-            case .claimed: return "claimed"
-            case .retry: return "retry"
-            case .done: return "done"
-            case .dead: return "dead"
-            }
-        }
-    }
-
     /// The copies of `id` in `role`'s queue, with their paths; `list` lists a folder (cached or not).
+    /// A dead copy's reason is not read here (it is in `<path>.reason.json`).
     static func find(
         _ id: String, role: String, bus: Bus, firstOnly: Bool, list: (String) -> [String]
-    ) -> [(place: Place, path: String)] {
+    ) -> [(state: Timeline.State, path: String)] {
         let layout = bus.layout
         let maxEpoch = bus.settings.maxAttempts + 1
-        var found: [(place: Place, path: String)] = []
-        func add(_ place: Place, _ path: String) -> Bool {
-            found.append((place, path))
+        var found: [(state: Timeline.State, path: String)] = []
+        func add(_ state: Timeline.State, _ path: String) -> Bool {
+            found.append((state, path))
             return firstOnly
         }
         for epoch in 0...maxEpoch {
@@ -47,20 +28,20 @@ enum QueueCopies {
         let prefix = id + ".e"
         for name in list(layout.cur(role)) where name.hasPrefix(prefix) {
             if let (cid, epoch, worker) = QueueNames.parseClaim(name), cid == id,
-                add(.claimed(by: worker, epoch: epoch), layout.cur(role) + "/" + name)
+                add(.claimed(by: worker.description, epoch: epoch), layout.cur(role) + "/" + name)
             {
                 return found
             }
         }
         for name in list(layout.retry(role)) where name.hasPrefix(prefix) {
             if let (rid, epoch, _) = QueueNames.parseRetry(name), rid == id,
-                add(.retry(epoch: epoch), layout.retry(role) + "/" + name)
+                add(.retry(epoch: epoch, reason: nil), layout.retry(role) + "/" + name)
             {
                 return found
             }
         }
         for name in list(layout.dead(role)) where name.hasPrefix(prefix) && !name.hasSuffix(".reason.json") {
-            if add(.dead(file: name), layout.dead(role) + "/" + name) { return found }
+            if add(.dead(reason: nil), layout.dead(role) + "/" + name) { return found }
         }
         return found
     }

@@ -208,13 +208,10 @@ public struct Timeline: Sendable {
         guard let first = QueueCopies.find(id, role: role, bus: bus, firstOnly: true, list: cache.names).first else {
             return nil
         }
-        switch first.place {
-        case .waiting(let epoch): return .waiting(epoch: epoch)
-        case .done(let epoch): return .done(epoch: epoch)
-        case .claimed(let worker, let epoch): return .claimed(by: worker.description, epoch: epoch)
-        case .retry(let epoch): return .retry(epoch: epoch, reason: nil)
-        case .dead(let file):
+        if case .dead = first.state {
+            let file = FileOps.baseName(first.path)
             return .dead(reason: DeadLetters.reason(layout: layout, role: role, file: file)?["reason"]?.stringValue)
         }
+        return first.state
     }
 }
