@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // libinotifytools has no pkg-config file: a system-library target with a module map.
@@ -40,7 +41,12 @@ let package = Package(
         ),
         .target(
             name: "Roles",
-            dependencies: ["Bus"],
+            dependencies: [
+                "Bus",
+                "CPlanbusShim",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: upcoming
         ),
         .target(
@@ -50,6 +56,8 @@ let package = Package(
                 "Roles",
                 "CPlanbusShim",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: upcoming
         ),
@@ -83,6 +91,7 @@ let package = Package(
             name: "PlanbusTestWorker",
             dependencies: [
                 "Bus",
+                "Roles",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,6 +101,11 @@ let package = Package(
         .testTarget(
             name: "BusTests",
             dependencies: ["Bus", "BusTesting", "Launcher", "planbus", "PlanbusTestWorker"],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "LauncherTests",
+            dependencies: ["Bus", "Roles", "Launcher", "BusTesting", "planbus", "PlanbusTestWorker"],
             swiftSettings: upcoming
         ),
     ]

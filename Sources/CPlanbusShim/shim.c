@@ -2,10 +2,14 @@
 #include "CPlanbusShim.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 long planbus_fs_type(const char *path) {
@@ -16,39 +20,74 @@ long planbus_fs_type(const char *path) {
     return (long)s.f_type;
 }
 
-int planbus_spawn(const char *const argv[], const char *const envp[], const char *cwd,
-                  int new_group, int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    int rc = posix_spawn_file_actions_init(&actions);
-    if (rc != 0) return rc;
-    rc = posix_spawnattr_init(&attr);
-    if (rc != 0) {
-        posix_spawn_file_actions_destroy(&actions);
-        return rc;
-    }
-    if (stdin_fd >= 0 && rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
-    if (stdout_fd >= 0 && rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stdout_fd, 1);
-    if (stderr_fd >= 0 && rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, stderr_fd, 2);
-    if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    if (cwd != NULL && rc == 0) rc = posix_spawn_file_actions_addchdir_np(&actions, cwd);
+// Only async-signal-safe calls between fork and exec: the parent has many threads.
+static void child_fail(int report_fd, int err) {
+    ssize_t ignored = write(report_fd, &err, sizeof err);
+    (void)ignored;
+    _exit(127);
+}
 
-    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    if (new_group) flags |= POSIX_SPAWN_SETPGROUP;
-    if (rc == 0) rc = posix_spawnattr_setflags(&attr, flags);
-    if (rc == 0 && new_group) rc = posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t empty, all;
-    sigemptyset(&empty);
+int planbus_spawn(const char *const argv[], const char *const envp[], const char *cwd, int flags,
+                  int death_signal, int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return errno;
+    pid_t parent = getpid();
+    sigset_t all, old;
     sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &empty);
-    if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
-
-    if (rc == 0) {
-        rc = posix_spawnp(pid_out, argv[0], &actions, &attr, (char *const *)argv, (char *const *)envp);
+    // No signal handler of the parent may run in the child before exec.
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        close(report[0]);
+        close(report[1]);
+        return err;
     }
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    return rc;
+    if (pid == 0) {
+        for (int sig = 1; sig < NSIG; sig++) {
+            if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+        }
+        if (flags & PLANBUS_SPAWN_NEW_SESSION) {
+            if (setsid() < 0) child_fail(report[1], errno);
+        } else if (flags & PLANBUS_SPAWN_NEW_GROUP) {
+            if (setpgid(0, 0) != 0) child_fail(report[1], errno);
+        }
+        if (death_signal != 0) {
+            if (prctl(PR_SET_PDEATHSIG, death_signal) != 0) child_fail(report[1], errno);
+            // The parent thread may have ended before prctl: then no signal would ever come.
+            if (getppid() != parent) _exit(127);
+        }
+        if (stdin_fd >= 0 && dup2(stdin_fd, 0) < 0) child_fail(report[1], errno);
+        if (stdout_fd >= 0 && dup2(stdout_fd, 1) < 0) child_fail(report[1], errno);
+        if (stderr_fd >= 0 && dup2(stderr_fd, 2) < 0) child_fail(report[1], errno);
+        // Keep only the report pipe (close-on-exec) above 2.
+        int keep = report[1];
+        if (keep > 3) syscall(SYS_close_range, 3, keep - 1, 0);
+        syscall(SYS_close_range, keep + 1, ~0U, 0);
+        if (cwd != NULL && chdir(cwd) != 0) child_fail(report[1], errno);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execvpe(argv[0], (char *const *)argv, (char *const *)envp);
+        child_fail(report[1], errno);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(report[1]);
+    int child_errno = 0;
+    ssize_t n;
+    do {
+        n = read(report[0], &child_errno, sizeof child_errno);
+    } while (n < 0 && errno == EINTR);
+    close(report[0]);
+    if (n == (ssize_t)sizeof child_errno) {
+        // exec failed: reap the child, which has exited with 127.
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        return child_errno;
+    }
+    // The child has exec'd, so its own setpgid/setsid is done: a signal to the group cannot miss.
+    *pid_out = pid;
+    return 0;
 }

@@ -9,8 +9,8 @@ import Synchronization
 /// A child process in its own process group, inheriting no file descriptors but the three
 /// standard ones.
 ///
-/// `posix_spawn` with `POSIX_SPAWN_SETPGROUP` and `closefrom(3)`; waiting is a blocking
-/// `waitpid` on a dedicated thread, so it never occupies the concurrency pool.
+/// `fork` + `exec` with `setpgid` and `close_range(3, ~0)`; waiting is a blocking `waitpid` on
+/// a dedicated thread (the one that forked), so it never occupies the concurrency pool.
 public final class ChildProcess: Sendable {
     /// How a child ended.
     public enum Exit: Sendable, Equatable, CustomStringConvertible {
@@ -45,10 +45,17 @@ public final class ChildProcess: Sendable {
     }
 
     /// Starts `arguments[0]` (searched in `PATH` when it has no slash).
+    ///
+    /// The child is forked from the thread that will wait for it, which lives exactly as long as
+    /// the child: with `diesWithParent`, the kernel SIGKILLs the child when that thread ends, which
+    /// happens only when this process dies (a `SIGKILL` of the supervisor leaves no orphan).
+    /// - Parameters:
+    ///   - newSession: start a new session instead of only a new process group (for a daemon).
+    ///   - diesWithParent: the child is killed when this process dies.
     /// - Throws: ``LauncherError`` `spawnFailed` with the errno.
     public static func spawn(
         _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
-        stdout: Output = .inherit, stderr: Output = .inherit
+        stdout: Output = .inherit, stderr: Output = .inherit, newSession: Bool = false, diesWithParent: Bool = false
     ) throws(LauncherError) -> ChildProcess {
         guard !arguments.isEmpty else { throw LauncherError(.invalidArgument, "no command to run") }
         let env = (environment ?? Foundation.ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
@@ -65,20 +72,29 @@ public final class ChildProcess: Sendable {
         defer {
             for fd in [outFD, errFD, inFD] where fd >= 0 { close(fd) }
         }
-        var pid: pid_t = 0
-        let rc = withCStrings(arguments) { argv in
-            withCStrings(env) { envp in
-                planbus_spawn(argv, envp, directory, 1, inFD, outFD, errFD, &pid)
+        let flags = newSession ? Int32(PLANBUS_SPAWN_NEW_SESSION) : Int32(PLANBUS_SPAWN_NEW_GROUP)
+        let started = SpawnResult()
+        let thread = Thread {
+            var pid: pid_t = 0
+            let rc = withCStrings(arguments) { argv in
+                withCStrings(env) { envp in
+                    planbus_spawn(argv, envp, directory, flags, diesWithParent ? SIGKILL : 0, inFD, outFD, errFD, &pid)
+                }
             }
+            guard rc == 0 else {
+                started.finish(.failure(rc))
+                return
+            }
+            let child = ChildProcess(pid: pid)
+            started.finish(.success(child))
+            child.reap()
         }
-        guard rc == 0 else {
-            throw LauncherError(.spawnFailed, "cannot start \(arguments[0])", errno: rc)
-        }
-        let child = ChildProcess(pid: pid)
-        let thread = Thread { child.reap() }
-        thread.name = "planbus-wait-\(pid)"
+        thread.name = "planbus-child"
         thread.start()
-        return child
+        switch started.wait() {
+        case .success(let child): return child
+        case .failure(let rc): throw LauncherError(.spawnFailed, "cannot start \(arguments[0])", errno: rc)
+        }
     }
 
     private func reap() {
@@ -122,6 +138,26 @@ public final class ChildProcess: Sendable {
     /// Sends `signal` to the child's whole process group.
     public func sendToGroup(_ signal: Int32) {
         kill(-pid, signal)
+    }
+}
+
+/// The outcome of a spawn, handed from the child's thread to the caller.
+private final class SpawnResult: Sendable {
+    enum Outcome: Sendable {
+        case success(ChildProcess)
+        case failure(Int32)
+    }
+    private let value = Mutex<Outcome?>(nil)
+    private let ready = DispatchSemaphore(value: 0)
+
+    func finish(_ outcome: Outcome) {
+        value.withLock { $0 = outcome }
+        ready.signal()
+    }
+
+    func wait() -> Outcome {
+        ready.wait()
+        return value.withLock { $0! }
     }
 }
 

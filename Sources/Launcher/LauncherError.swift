@@ -6,8 +6,18 @@
 public struct LauncherError: Error, Sendable, CustomStringConvertible {
     /// What went wrong, broadly.
     public enum Code: String, Sendable {
+        /// A child process could not be started.
         case spawnFailed
+        /// A caller passed a value that cannot work.
         case invalidArgument
+        /// `planbus.yaml` is malformed; the message names the file, line and field.
+        case invalidConfig
+        /// A file, role, instance or supervisor asked for does not exist.
+        case notFound
+        /// Another supervisor already runs for this bus on this host.
+        case conflict
+        /// A file could not be read or written.
+        case io
     }
 
     public var code: Code

@@ -2,6 +2,14 @@
 //
 //   planbus-testworker work    --bus DIR --role R --out FILE [--gate DIR] [--host NAME] [--emit ROLE]
 //   planbus-testworker publish --bus DIR --role R --run RUN --count N [--durable]
+//   planbus-testworker role    [--bus DIR] [--role R] [--instance N] [--out FILE] [--exit-at-start CODE]
+//
+// `role` is a testing role run on the Roles runtime, as the supervisor runs a custom role's
+// command: bus, role, instance and limits come from the PLANBUS_* environment when not given. It
+// handles kind "task", whose body's "action" says what to do: "ok" (default), "sleep" (for "ms"),
+// "gate" (wait until the file <gate>/<id> exists, with "gate" in the body), "throw", "crash"
+// (SIGKILL itself) or "hang" (block its thread, ignoring cancellation). It appends
+// "processed <id> <epoch> <pid>" to FILE before acking.
 //
 // `work` appends "processed <id> <epoch>" to FILE for each envelope it handles and "wake <reasons>"
 // for each rescan (a refused late ack shows in the run's journal as `fenced`). With --gate it holds each
@@ -10,6 +18,7 @@
 import Bus
 import Foundation
 import Logging
+import Roles
 import ServiceLifecycle
 import UnixSignals
 
@@ -38,6 +47,7 @@ func fail(_ message: String) -> Never {
 
 signal(SIGPIPE, SIG_IGN)
 let mode = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : ""
+if mode == "role" { await runTestingRole() }
 guard let busPath = value("--bus"), let role = value("--role") else { fail("--bus and --role are required") }
 let bus: Bus
 do { bus = try Bus.open(at: busPath) } catch { fail("\(error)") }

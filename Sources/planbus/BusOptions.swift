@@ -1,21 +1,46 @@
 import ArgumentParser
 import Bus
 import Foundation
+import Launcher
 
-/// `--bus DIR`, shared by every command that works on a bus.
+/// `--bus DIR` and `--config FILE`, shared by every command that works on a bus.
 struct BusOptions: ParsableArguments {
     @Option(
         name: .long,
-        help: ArgumentHelp("The bus directory (default: $PLANBUS_BUS, else ./bus).", valueName: "dir"))
+        help: ArgumentHelp(
+            "The bus directory (default: $PLANBUS_BUS, else the configuration's bus, else ./bus).", valueName: "dir"))
     var bus: String?
 
-    var path: String {
-        if let bus { return bus }
-        if let env = Foundation.ProcessInfo.processInfo.environment["PLANBUS_BUS"], !env.isEmpty { return env }
-        return "bus"
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The configuration file (default: $PLANBUS_CONFIG, else ./planbus.yaml when it exists).",
+            valueName: "file"))
+    var config: String?
+
+    /// Where the configuration and the bus are found.
+    var locator: ConfigLocator { ConfigLocator(config: config, bus: bus) }
+
+    /// The bus directory.
+    func path() throws -> String {
+        do {
+            return try locator.busPath()
+        } catch {
+            throw CLIFailure(error)
+        }
+    }
+
+    /// The configuration (the defaults when there is no file).
+    func loadConfig() throws -> PlanbusConfig {
+        do {
+            return try locator.load()
+        } catch {
+            throw CLIFailure(error)
+        }
     }
 
     func open() throws -> Bus {
+        let path = try path()
         do {
             return try Bus.open(at: path)
         } catch {
@@ -38,6 +63,15 @@ struct CLIFailure: Error, CustomStringConvertible {
         }
     }
 
+    init(_ error: LauncherError) {
+        message = error.description
+        switch error.code {
+        case .invalidConfig, .invalidArgument: code = 3
+        case .notFound: code = 4
+        case .conflict, .spawnFailed, .io: code = 1
+        }
+    }
+
     init(_ message: String, code: Int32) {
         self.message = message
         self.code = code
@@ -55,6 +89,10 @@ extension AsyncParsableCommand {
             FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
             throw ExitCode(failure.code)
         } catch let error as BusError {
+            let failure = CLIFailure(error)
+            FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
+            throw ExitCode(failure.code)
+        } catch let error as LauncherError {
             let failure = CLIFailure(error)
             FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
             throw ExitCode(failure.code)

@@ -36,7 +36,7 @@ struct DemoCommand: AsyncParsableCommand {
         try await reportingFailures {
             if let workerRole { return try await serve(workerRole) }
             guard jobs >= 1, jobs <= 10_000 else { throw CLIFailure("--jobs must be from 1 to 10000", code: 3) }
-            let (bus, _) = try Bus.create(at: busOptions.path)
+            let (bus, _) = try Bus.create(at: busOptions.path())
             let executable =
                 (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
                 ?? CommandLine.arguments[0]

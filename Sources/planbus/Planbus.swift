@@ -12,8 +12,8 @@ struct Planbus: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, SendCommand.self, LogCommand.self, ShowCommand.self, JanitorCommand.self,
-            DemoCommand.self,
-            BenchCommand.self,
+            UpCommand.self, DownCommand.self, PsCommand.self, RestartCommand.self, KillCommand.self,
+            RoleCommand.self, DemoCommand.self, BenchCommand.self,
         ]
     )
 }

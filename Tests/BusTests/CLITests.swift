@@ -18,7 +18,10 @@ struct CLITests {
 
     @Test(
         "every command answers --help",
-        arguments: ["", "init", "send", "log", "show", "janitor", "demo", "bench", "bench bus"])
+        arguments: [
+            "", "init", "send", "log", "show", "janitor", "demo", "bench", "bench bus", "up", "down", "ps", "restart",
+            "kill", "role", "doctor",
+        ])
     func help(command: String) async throws {
         let words = command.split(separator: " ").map(String.init)
         let result = try await runCommand([Executables.planbus] + words + ["--help"])
@@ -30,22 +33,27 @@ struct CLITests {
     func initCommand() async throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let first = try await planbus("init", dir + "/bus", "--json")
+        let config = dir + "/planbus.yaml"
+        let first = try await planbus("init", dir + "/bus", "--config", config, "--json")
         #expect(first.code == 0)
         #expect(try JSONValue.parse(first.stdout)["created"] == .bool(true))
+        #expect(try JSONValue.parse(first.stdout)["config_created"] == .bool(true))
         #expect(FileManager.default.fileExists(atPath: dir + "/bus/q/builder/new"))
-        let again = try await planbus("init", dir + "/bus", "--json")
+        // The configuration names the bus relative to its own folder.
+        #expect(lines(of: config).contains { $0.hasPrefix("bus: bus ") })
+        let again = try await planbus("init", dir + "/bus", "--config", config, "--json")
         #expect(try JSONValue.parse(again.stdout)["created"] == .bool(false))
+        #expect(try JSONValue.parse(again.stdout)["config_created"] == .bool(false))
 
         try FileManager.default.createDirectory(atPath: dir + "/other", withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: dir + "/other/precious.txt", contents: Data("keep".utf8))
-        let foreign = try await planbus("init", dir + "/other")
+        let foreign = try await planbus("init", dir + "/other", "--no-config")
         #expect(foreign.code == 3)
         #expect(foreign.stderr.contains("refusing"))
         #expect(try String(contentsOfFile: dir + "/other/precious.txt", encoding: .utf8) == "keep")
 
         try "planbus-bus 2\n".write(toFile: dir + "/bus/VERSION", atomically: true, encoding: .utf8)
-        let newer = try await planbus("init", dir + "/bus")
+        let newer = try await planbus("init", dir + "/bus", "--no-config")
         #expect(newer.code == 3)
         #expect(newer.stderr.contains("planbus-bus 2"))
     }
@@ -55,7 +63,7 @@ struct CLITests {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let bus = dir + "/bus"
-        #expect(try await planbus("init", bus).code == 0)
+        #expect(try await planbus("init", bus, "--no-config").code == 0)
 
         let bad = try await planbus("send", "--bus", bus, "--to", "builder", "--kind", "note", "--body", "{\"a\":")
         #expect(bad.code == 3)

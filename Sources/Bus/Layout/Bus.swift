@@ -119,6 +119,27 @@ public struct Bus: Sendable {
         return (opened, true)
     }
 
+    /// Rewrites the bus's `bus.json` with `change` applied to the settings it holds (not to the
+    /// environment's overrides). Workers read the file when they start.
+    /// - Returns: the settings before and after, or `nil` when nothing changed.
+    /// - Throws: ``BusError`` `invalidBus` when the result is invalid or the bus cannot be read.
+    public static func updateSettings(
+        at path: String, _ change: (BusSettings) -> BusSettings
+    ) throws(BusError) -> (old: BusSettings, new: BusSettings)? {
+        let layout = BusLayout(root: path)
+        _ = try open(at: path)
+        guard let old = readSettings(layout) else {
+            throw BusError(.invalidBus, "cannot read \(layout.settingsFile)")
+        }
+        let new = change(old)
+        guard new != old else { return nil }
+        _ = try BusSettings(json: new.json, file: "the new settings for \(layout.settingsFile)")
+        try FileOps.writeAtomically(
+            Array((new.json.prettyPrinted() + "\n").utf8), to: layout.settingsFile, stagingDirectory: layout.tmp,
+            mode: fileMode, durable: true)
+        return (old, new)
+    }
+
     private static func readSettings(_ layout: BusLayout) -> BusSettings? {
         guard case .bytes(let b) = FileOps.readRegular(layout.settingsFile, limit: 65536),
             let value = try? JSONValue.parse(b)

@@ -5,9 +5,30 @@ import Synchronization
 /// The loop every role process runs: wake, claim, handle, ack or nack, heartbeat, tidy.
 ///
 /// A `Service`: run it in a `ServiceGroup`. On graceful shutdown (SIGTERM), or when a stop file
-/// names it in `ctl/` (``StopFiles``), it stops claiming, lets the envelope in hand finish, marks
-/// its heartbeat `stopping` then `stopped`, and returns.
+/// names it in `ctl/` (``StopFiles``), it stops claiming, marks its heartbeat `stopping`, lets the
+/// envelope in hand finish within ``Options/stopGrace`` (else releases it for another worker),
+/// marks its heartbeat `stopped`, and returns.
+///
+/// Progress: the worker bumps its heartbeat's `progress` on every claim and settle and on every
+/// janitor pass, so a supervisor that sees `progress` stall knows the process is stuck (stopped,
+/// deadlocked, or holding a handler that ignored its cancellation), even while its heartbeat
+/// thread still writes.
 public struct BusWorker: Service {
+    /// Limits on handler calls.
+    public struct Options: Sendable {
+        /// Longest a handler may work on one envelope; it is then cancelled and the envelope
+        /// retried (`nil` = no limit).
+        public var envelopeTimeout: Duration?
+        /// After a stop request, how long the handler in progress may go on before it is cancelled
+        /// and its envelope released to another worker.
+        public var stopGrace: Duration
+
+        public init(envelopeTimeout: Duration? = nil, stopGrace: Duration = .seconds(10)) {
+            self.envelopeTimeout = envelopeTimeout
+            self.stopGrace = stopGrace
+        }
+    }
+
     /// The identity claims and journal lines are written under.
     public let worker: WorkerID
     /// The queue this worker reads.
@@ -22,18 +43,26 @@ public struct BusWorker: Service {
     private let logger: Logger
     private let bus: Bus
     private let observer: (@Sendable (WakeBatch) -> Void)?
+    private let options: Options
+    private let stopping = StopFlag()
+    private let abandoned = AbandonedHandlers()
 
     /// A worker for `role` on `bus`.
     /// - Parameters:
     ///   - observe: called with every wake batch (for diagnostics and tests).
+    ///   - options: the envelope timeout and the stop grace.
+    ///   - heartbeat: the heartbeat writer to use (made for `worker` when `nil`), for handlers
+    ///     that report progress.
     ///   - handler: decides each claimed envelope.
     public init(
-        bus: Bus, role: String, worker: WorkerID, logger: Logger, observe: (@Sendable (WakeBatch) -> Void)? = nil,
+        bus: Bus, role: String, worker: WorkerID, logger: Logger, options: Options = Options(),
+        heartbeat: HeartbeatWriter? = nil, observe: (@Sendable (WakeBatch) -> Void)? = nil,
         handler: @escaping EnvelopeHandler
     ) throws(BusError) {
+        self.options = options
         self.bus = bus
         self.worker = worker
-        self.heartbeat = HeartbeatWriter(bus: bus, worker: worker)
+        self.heartbeat = heartbeat ?? HeartbeatWriter(bus: bus, worker: worker)
         self.queue = try RoleQueue(bus: bus, role: role, worker: worker, heartbeat: heartbeat)
         self.janitor = Janitor(bus: bus, worker: worker)
         self.wake = WakeSource(directories: [bus.layout.new(role)], root: bus.layout.root, settings: bus.settings)
@@ -48,7 +77,7 @@ public struct BusWorker: Service {
         logger.info(
             "worker started",
             metadata: ["worker": "\(worker)", "wake": "\(wake.mode.rawValue)", "why": "\(wake.modeReason)"])
-        let stopping = StopFlag()
+        let stopping = self.stopping
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await heartbeat.run() }
             group.addTask { await wake.runTimers() }
@@ -77,6 +106,9 @@ public struct BusWorker: Service {
                 stop()
                 return
             }
+            // Forward motion of the process as a whole; withheld while a handler that overran its
+            // limit still runs, so that a stuck process shows as stalled.
+            if abandoned.isEmpty { heartbeat.progressed() }
             let report = janitor.pass(roles: [queue.role])
             if report.expired + report.requeued > 0 { wake.requestRescan("janitor") }
             if !report.isEmpty { logger.debug("janitor pass", metadata: ["report": "\(report.json.serialized())"]) }
@@ -135,11 +167,19 @@ public struct BusWorker: Service {
     }
 
     private func process(_ claim: Claim, stopping: StopFlag) async {
+        let run = HandlerRun(
+            timeout: options.envelopeTimeout, stopGrace: options.stopGrace, stopping: stopping, abandoned: abandoned)
         var disposition: Disposition
-        do {
-            disposition = try await handler(claim)
-        } catch {
-            disposition = .retry("handler error: \(error)")
+        switch await run.run(claim, handler: handler) {
+        case .finished(let decided):
+            disposition = decided
+        case .timedOut:
+            let limit = options.envelopeTimeout.map { "\($0)" } ?? "?"
+            logger.warning("handler timed out", metadata: ["id": "\(claim.envelope.id)", "limit": "\(limit)"])
+            disposition = .retry("handler timed out after \(limit)")
+        case .graceOver:
+            logger.warning("stop grace over; releasing", metadata: ["id": "\(claim.envelope.id)"])
+            disposition = .release("worker stopping: the handler did not finish within \(options.stopGrace)")
         }
         // Settle the claim; a bus that refuses writes (a full disk) is retried with backoff, so the
         // claim is never left behind a live worker.
@@ -175,11 +215,4 @@ public struct BusWorker: Service {
         try? await Task.sleep(for: .milliseconds(min(bus.settings.pollMs * 2, 2_000)))
         heartbeat.set(state: .idle)
     }
-}
-
-/// A flag set once, read from any task.
-final class StopFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .relaxed) }
-    var isSet: Bool { value.load(ordering: .relaxed) }
 }

@@ -6,13 +6,23 @@
 /// Filesystem magic of the filesystem holding `path` (statfs f_type), or -1 with errno set.
 long planbus_fs_type(const char *path);
 
-/// Spawns `argv[0]` (searched in PATH when it has no slash) with `envp`:
-/// - in a new process group (pgid = child pid) when `new_group` is non-zero,
+/// How `planbus_spawn` sets up the child.
+enum {
+    /// A new process group (pgid = child pid).
+    PLANBUS_SPAWN_NEW_GROUP = 1,
+    /// A new session (and so a new group), detached from the terminal.
+    PLANBUS_SPAWN_NEW_SESSION = 2,
+};
+
+/// Spawns `argv[0]` (searched in PATH when it has no slash) with `envp`, by fork and exec:
+/// - in a new process group or session, as `flags` say,
 /// - with every file descriptor above 2 closed, so nothing is inherited,
 /// - with stdin/stdout/stderr replaced by `stdin_fd`/`stdout_fd`/`stderr_fd` when they are >= 0,
-/// - with default signal dispositions and an empty signal mask.
-/// Returns 0 and stores the pid, or an errno value.
-int planbus_spawn(const char *const argv[], const char *const envp[], const char *cwd,
-                  int new_group, int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
+/// - with default signal dispositions and an empty signal mask,
+/// - when `death_signal` is non-zero, with that signal delivered to the child when the calling
+///   thread ends (prctl PR_SET_PDEATHSIG): call it from a thread that lives as long as the child.
+/// Returns 0 and stores the pid, or an errno value (also when exec fails in the child).
+int planbus_spawn(const char *const argv[], const char *const envp[], const char *cwd, int flags,
+                  int death_signal, int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
 
 #endif

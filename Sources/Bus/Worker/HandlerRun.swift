@@ -1,0 +1,99 @@
+import Synchronization
+
+/// Runs one handler call against its limits: the envelope timeout, and the stop grace once the
+/// worker is asked to stop.
+///
+/// Whichever comes first decides. A handler that overruns is cancelled and left behind (its claim
+/// is settled without it, so its late result is fenced off); while such a handler still runs,
+/// ``abandoned`` is non-zero and the worker stops reporting progress, so a supervisor sees it hang.
+struct HandlerRun: Sendable {
+    let timeout: Duration?
+    let stopGrace: Duration
+    let stopping: StopFlag
+    let abandoned: AbandonedHandlers
+
+    /// What decided the call.
+    enum Outcome: Sendable {
+        case finished(Disposition)
+        case timedOut
+        case graceOver
+    }
+
+    /// Runs `handler` on `claim` and returns its disposition, or the one its limits impose.
+    func run(_ claim: Claim, handler: @escaping EnvelopeHandler) async -> Outcome {
+        let decision = OneShot<Outcome>()
+        let work = Task {
+            let disposition: Disposition
+            do {
+                disposition = try await handler(claim)
+            } catch {
+                disposition = .retry("handler error: \(error)")
+            }
+            if !decision.resolve(.finished(disposition)) {
+                // Too late: the claim was settled without this call.
+                abandoned.count.subtract(1, ordering: .relaxed)
+            }
+        }
+        let timer = timeout.map { timeout in
+            Task {
+                try? await Task.sleep(for: timeout)
+                if !Task.isCancelled { _ = decision.resolve(.timedOut) }
+            }
+        }
+        let grace = stopGrace
+        // The grace timer starts when the worker is asked to stop; once the call is decided, a
+        // late timer finds the decision taken and does nothing.
+        let token = stopping.onSet {
+            Task {
+                try? await Task.sleep(for: grace)
+                _ = decision.resolve(.graceOver)
+            }
+        }
+        let outcome = await decision.value
+        timer?.cancel()
+        stopping.removeCallback(token)
+        if case .finished = outcome { return outcome }
+        abandoned.count.add(1, ordering: .relaxed)
+        work.cancel()
+        return outcome
+    }
+}
+
+/// How many handler calls overran their limit and still run.
+final class AbandonedHandlers: Sendable {
+    let count = Atomic<Int>(0)
+    var isEmpty: Bool { count.load(ordering: .relaxed) == 0 }
+}
+
+/// A value set once; readers wait for it.
+final class OneShot<Value: Sendable>: Sendable {
+    private let state = Mutex<(value: Value?, waiters: [CheckedContinuation<Value, Never>])>((nil, []))
+
+    /// Sets the value; `false` when it was already set.
+    func resolve(_ value: Value) -> Bool {
+        let waiters = state.withLock { s -> [CheckedContinuation<Value, Never>]? in
+            if s.value != nil { return nil }
+            s.value = value
+            let w = s.waiters
+            s.waiters = []
+            return w
+        }
+        guard let waiters else { return false }
+        for w in waiters { w.resume(returning: value) }
+        return true
+    }
+
+    /// The value, once set.
+    var value: Value {
+        get async {
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { s -> Value? in
+                    if let v = s.value { return v }
+                    s.waiters.append(continuation)
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        }
+    }
+}

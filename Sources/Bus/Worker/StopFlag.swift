@@ -1,0 +1,43 @@
+import Synchronization
+
+/// A flag set once, read from any task, with callbacks run when it is set.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    private let callbacks = Mutex<(next: Int, pending: [Int: @Sendable () -> Void])>((0, [:]))
+
+    /// Sets the flag and runs the registered callbacks (once).
+    func set() {
+        // The flag changes under the lock, so a callback registered concurrently either runs here
+        // or sees the flag set and runs at once.
+        let pending = callbacks.withLock { c -> [Int: @Sendable () -> Void]? in
+            guard !value.exchange(true, ordering: .acquiringAndReleasing) else { return nil }
+            let all = c.pending
+            c.pending = [:]
+            return all
+        }
+        for callback in pending?.values ?? [:].values { callback() }
+    }
+
+    var isSet: Bool { value.load(ordering: .acquiring) }
+
+    /// Runs `callback` when the flag is set (at once when it already is); returns a token for
+    /// ``removeCallback(_:)``.
+    func onSet(_ callback: @escaping @Sendable () -> Void) -> Int {
+        let token = callbacks.withLock { c -> Int? in
+            if value.load(ordering: .acquiring) { return nil }
+            c.next += 1
+            c.pending[c.next] = callback
+            return c.next
+        }
+        guard let token else {
+            callback()
+            return 0
+        }
+        return token
+    }
+
+    /// Forgets a callback that has not run.
+    func removeCallback(_ token: Int) {
+        _ = callbacks.withLock { $0.pending.removeValue(forKey: token) }
+    }
+}

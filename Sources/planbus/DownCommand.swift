@@ -1,0 +1,81 @@
+import ArgumentParser
+import Bus
+import Launcher
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct DownCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "down",
+        abstract: "Stop every role on the bus gracefully, on every host.",
+        discussion: """
+            Writes the stop file ctl/stop, which every role process and supervisor sees, on this \
+            host and on others sharing the bus. Each role stops claiming, finishes or releases the \
+            envelope in hand, and exits; supervisors kill the process groups of roles still running \
+            after their stop grace. When the deadline passes, role processes of this host that \
+            still run are killed; workers on other hosts that still run are listed. ctl/stop stays \
+            until the next planbus up removes it.
+            """
+    )
+
+    @OptionGroup var busOptions: BusOptions
+
+    @Option(help: "How long to wait for every role to stop, such as 30s (default: stop_grace + 5s).")
+    var deadline: String?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() async throws {
+        try await reportingFailures {
+            let config = try busOptions.loadConfig()
+            let bus = try busOptions.open()
+            let limit: Duration
+            if let deadline {
+                limit = try ConfigDuration.parse(deadline)
+            } else {
+                limit = config.supervisor.stopGrace + .seconds(5)
+            }
+            try StopFiles(layout: bus.layout).requestStop()
+            let files = SupervisorFiles(layout: bus.layout)
+            let supervisorPid = SupervisorLock.isHeld(files) ? SupervisorLock.recordedPid(files) : nil
+            let end = ContinuousClock.now + limit
+            var running = live(bus)
+            while ContinuousClock.now < end {
+                running = live(bus)
+                if running.isEmpty && !SupervisorLock.isHeld(files) { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            var killed: [WorkerStatus] = []
+            for w in running where w.host == Host.name {
+                guard let pid = w.pid else { continue }
+                if getpgid(pid) == pid { kill(-pid, SIGKILL) } else { kill(pid, SIGKILL) }
+                killed.append(w)
+            }
+            let remote = running.filter { $0.host != Host.name }
+            if json {
+                emit(
+                    JSONValue.object([
+                        "stopped": .bool(remote.isEmpty),
+                        "supervisor_pid": supervisorPid.map { .number(Double($0)) } ?? .null,
+                        "killed": .array(killed.map(\.json)), "still_running": .array(remote.map(\.json)),
+                    ]).serialized())
+            } else {
+                if let supervisorPid { emit("supervisor (pid \(supervisorPid)) stopped") }
+                for w in killed { emit("killed \(w.worker ?? w.role) after the deadline") }
+                for w in remote { emit("still running on \(w.host): \(w.worker ?? w.role) (it will see ctl/stop)") }
+                if killed.isEmpty && remote.isEmpty { emit("every role stopped") }
+            }
+            if !remote.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    /// Workers whose heartbeat says they still run (not stopped, dead or stale).
+    private func live(_ bus: Bus) -> [WorkerStatus] {
+        WorkerStatus.collect(bus: bus).filter { w in
+            w.worker != nil && w.state != "stopped" && w.mark != "dead" && w.mark != "stale"
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Bus
+import Foundation
+import Launcher
+import Logging
+import Roles
+
+struct RoleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "role",
+        abstract: "Run one role process in the foreground (planbus up runs these for you).",
+        discussion: """
+            The process claims envelopes addressed to ROLE, heartbeats while it works, hands each to \
+            the role's handler, and acks or nacks it through the fenced claim. SIGTERM or SIGINT \
+            (or a stop file in the bus's ctl/ folder, as planbus down writes) stops it gracefully: it \
+            stops claiming, finishes the envelope in hand within the role's stop grace or releases \
+            it, marks its heartbeat stopped and exits 0.
+
+            Settings come from the configuration's roles.ROLE section; the options below override \
+            them. Run it with --host NAME on a machine that shares the bus over NFS or sshfs, or to \
+            have it judged by heartbeats alone as a remote process is.
+            """
+    )
+
+    @Argument(help: "The role to run: planner, builder, verifier, judge or docs.")
+    var role: String
+
+    @Option(help: "The instance number, shown by planbus ps.")
+    var instance = 0
+
+    @Option(help: "The host name to work under (default: this machine's name).")
+    var host: String?
+
+    @Option(help: "The agent to drive (default: the configuration's, else none).")
+    var agent: String?
+
+    @Option(help: "The model the agent uses (default: the configuration's).")
+    var model: String?
+
+    @Flag(help: "Log every claim and janitor pass.")
+    var verbose = false
+
+    @OptionGroup var busOptions: BusOptions
+
+    func run() async throws {
+        try await reportingFailures {
+            guard let product = ProductRoles.role(named: role) else {
+                throw CLIFailure(
+                    "no built-in role \"\(role)\" (built-in roles: \(RoleName.allCases.map(\.rawValue).joined(separator: ", "))); "
+                        + "a role of another name runs its own program, set as its command in planbus.yaml",
+                    code: 3)
+            }
+            let config = try busOptions.loadConfig()
+            let roleConfig = config.role(role) ?? RoleConfig(name: role)
+            let bus = try Bus.open(at: config.bus)
+            var settings = RoleSettings(
+                role: role, instance: instance, host: host, agent: agent ?? roleConfig.agent,
+                model: model ?? roleConfig.model, envelopeTimeout: roleConfig.timeouts.envelope,
+                stopGrace: roleConfig.timeouts.stopGrace ?? config.supervisor.stopGrace)
+            if settings.agent.isEmpty { settings.agent = "none" }
+            var logger = Logger(label: "planbus.\(role)")
+            logger.logLevel = verbose ? .debug : .info
+            let runtime = try RoleRuntime(bus: bus, settings: settings, role: product, logger: logger)
+            if let file = StopFiles(layout: bus.layout).request(for: runtime.worker) {
+                FileOps.standardErrorLine(
+                    "planbus: \(bus.layout.ctl)/\(file) asks this role to stop (planbus down wrote it); "
+                        + "planbus up removes it, or remove it by hand")
+            }
+            try await runtime.run()
+        }
+    }
+}
