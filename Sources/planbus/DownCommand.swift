@@ -22,7 +22,7 @@ struct DownCommand: AsyncParsableCommand {
 
     @OptionGroup var busOptions: BusOptions
 
-    @Option(help: "How long to wait for every role to stop, such as 30s (default: stop_grace + 5s).")
+    @Option(help: "How long to wait for every role to stop, such as 30s (default: the longest stop_grace + 5s).")
     var deadline: String?
 
     @Flag(help: "Print the result as JSON.")
@@ -36,7 +36,8 @@ struct DownCommand: AsyncParsableCommand {
             if let deadline {
                 limit = try ConfigDuration.parse(deadline)
             } else {
-                limit = config.supervisor.stopGrace + .seconds(5)
+                let graces = config.roles.compactMap(\.timeouts.stopGrace) + [config.supervisor.stopGrace]
+                limit = graces.max()! + .seconds(5)
             }
             try StopFiles(layout: bus.layout).requestStop()
             let files = SupervisorFiles(layout: bus.layout)

@@ -17,6 +17,7 @@ public final class HeartbeatWriter: Sendable {
     private let intervalMs: Int
     private let current: Mutex<Heartbeat>
     private let dirty = Mutex(false)
+    private let progressHeld = Atomic<Bool>(false)
     /// How soon a claim or progress change reaches the file.
     public let flushInterval: Duration
 
@@ -67,15 +68,23 @@ public final class HeartbeatWriter: Sendable {
                 hb.claims.removeAll { $0 == claim }
                 if hb.claims.isEmpty && hb.state == .working { hb.state = .idle }
             }
-            hb.progress += 1
+            if !progressHeld.load(ordering: .relaxed) { hb.progress += 1 }
         }
         dirty.withLock { $0 = true }
     }
 
     /// Bumps the progress counter (a sign of forward motion, not just of life).
     public func progressed() {
+        guard !progressHeld.load(ordering: .relaxed) else { return }
         current.withLock { $0.progress += 1 }
         dirty.withLock { $0 = true }
+    }
+
+    /// Freezes (`true`) or frees the progress counter. A worker holds it while a handler that
+    /// overran its limit and ignored cancellation still runs: the process is stuck in part, and a
+    /// frozen counter lets a supervisor see that and replace it.
+    public func holdProgress(_ hold: Bool) {
+        progressHeld.store(hold, ordering: .relaxed)
     }
 
     /// Sets a free-form detail (a model name, the current step) for people reading the heartbeat.

@@ -201,7 +201,7 @@ public final class RoleQueue: Sendable {
         heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
         if !outputs.isEmpty {
             // Committed: a failure from here on is finished by the janitor, never by a retried ack.
-            try? publishStaged(staged, known: outputs)
+            _ = try? publishStaged(staged, known: outputs)
         }
     }
 

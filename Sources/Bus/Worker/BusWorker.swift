@@ -45,7 +45,7 @@ public struct BusWorker: Service {
     private let observer: (@Sendable (WakeBatch) -> Void)?
     private let options: Options
     private let stopping = StopFlag()
-    private let abandoned = AbandonedHandlers()
+    private let abandoned: AbandonedHandlers
 
     /// A worker for `role` on `bus`.
     /// - Parameters:
@@ -62,7 +62,9 @@ public struct BusWorker: Service {
         self.options = options
         self.bus = bus
         self.worker = worker
-        self.heartbeat = heartbeat ?? HeartbeatWriter(bus: bus, worker: worker)
+        let heartbeat = heartbeat ?? HeartbeatWriter(bus: bus, worker: worker)
+        self.heartbeat = heartbeat
+        self.abandoned = AbandonedHandlers(heartbeat: heartbeat)
         self.queue = try RoleQueue(bus: bus, role: role, worker: worker, heartbeat: heartbeat)
         self.janitor = Janitor(bus: bus, worker: worker)
         self.wake = WakeSource(directories: [bus.layout.new(role)], root: bus.layout.root, settings: bus.settings)
@@ -106,9 +108,9 @@ public struct BusWorker: Service {
                 stop()
                 return
             }
-            // Forward motion of the process as a whole; withheld while a handler that overran its
-            // limit still runs, so that a stuck process shows as stalled.
-            if abandoned.isEmpty { heartbeat.progressed() }
+            // Forward motion of the process as a whole (held while a handler that overran its limit
+            // still runs, so that a stuck process shows as stalled).
+            heartbeat.progressed()
             let report = janitor.pass(roles: [queue.role])
             if report.expired + report.requeued > 0 { wake.requestRescan("janitor") }
             if !report.isEmpty { logger.debug("janitor pass", metadata: ["report": "\(report.json.serialized())"]) }

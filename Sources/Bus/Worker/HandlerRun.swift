@@ -31,7 +31,7 @@ struct HandlerRun: Sendable {
             }
             if !decision.resolve(.finished(disposition)) {
                 // Too late: the claim was settled without this call.
-                abandoned.count.subtract(1, ordering: .relaxed)
+                abandoned.remove()
             }
         }
         let timer = timeout.map { timeout in
@@ -53,16 +53,35 @@ struct HandlerRun: Sendable {
         timer?.cancel()
         stopping.removeCallback(token)
         if case .finished = outcome { return outcome }
-        abandoned.count.add(1, ordering: .relaxed)
+        abandoned.add()
         work.cancel()
         return outcome
     }
 }
 
-/// How many handler calls overran their limit and still run.
+/// How many handler calls overran their limit and still run; while any does, the heartbeat's
+/// progress is held.
 final class AbandonedHandlers: Sendable {
-    let count = Atomic<Int>(0)
-    var isEmpty: Bool { count.load(ordering: .relaxed) == 0 }
+    private let count = Mutex(0)
+    private let heartbeat: HeartbeatWriter
+
+    init(heartbeat: HeartbeatWriter) {
+        self.heartbeat = heartbeat
+    }
+
+    func add() {
+        count.withLock { n in
+            n += 1
+            heartbeat.holdProgress(true)
+        }
+    }
+
+    func remove() {
+        count.withLock { n in
+            n -= 1
+            if n == 0 { heartbeat.holdProgress(false) }
+        }
+    }
 }
 
 /// A value set once; readers wait for it.

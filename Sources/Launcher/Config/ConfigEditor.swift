@@ -58,7 +58,8 @@ public enum ConfigEditor {
         do {
             config = try ConfigLoader.parse(edited, file: file)
         } catch {
-            throw LauncherError(.invalidConfig, "\(file) left unchanged: the change would make it invalid: \(error.message)")
+            throw LauncherError(
+                .invalidConfig, "\(file) left unchanged: the change would make it invalid: \(error.message)")
         }
         guard let saved = config.role(role), agent == nil || saved.agent == agent, model == nil || saved.model == model
         else {
@@ -222,7 +223,8 @@ struct ConfigLines {
         default:
             throw LauncherError(
                 .invalidConfig,
-                "\(field) is written on one line as \(line.value); write it as an indented block to let planbus edit it")
+                "\(field) is written on one line as \(line.value); write it as an indented block to let planbus edit it"
+            )
         }
     }
 
@@ -266,9 +268,9 @@ struct ConfigLines {
 
     /// The indentation of the keys under the first role, if it has any.
     func keyIndentOfFirstRole(_ children: [Int], roleIndent: Int) -> Int? {
-        guard let first = children.first, children.count > 1 else { return nil }
+        guard children.count > 1 else { return nil }
         let indent = Self.indent(content(children[1]))
-        return indent > roleIndent && first < children[1] ? indent : nil
+        return indent > roleIndent ? indent : nil
     }
 
     /// The indentation step of the file: that of its first indented content line, else 2.

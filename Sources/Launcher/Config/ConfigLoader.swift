@@ -374,7 +374,8 @@ struct ConfigReader {
         if isNull(entry.value) { return nil }
         if case .scalar(let scalar) = entry.value {
             throw fail(
-                entry, "must be a list of words such as [\(ConfigText.quoted(scalar.string))], got \(describe(entry.value))")
+                entry,
+                "must be a list of words such as [\(ConfigText.quoted(scalar.string))], got \(describe(entry.value))")
         }
         let words = try strings(entry)
         guard let first = words.first, !first.isEmpty else {
@@ -408,7 +409,7 @@ struct ConfigReader {
         let day = Duration.seconds(86_400)
         for item in try entries(entry.value, entry.field, known: Self.timeoutKeys) {
             switch item.key {
-            case "envelope": t.envelope = try duration(item, .seconds(1)...day)
+            case "envelope": t.envelope = try duration(item, .milliseconds(10)...day)
             case "hang": t.hang = isNull(item.value) ? nil : try duration(item, .milliseconds(50)...day)
             default: t.stopGrace = isNull(item.value) ? nil : try duration(item, .zero...Duration.seconds(3_600))
             }
@@ -449,7 +450,8 @@ struct ConfigReader {
                 let line = earlier.mark.map { " (first at line \($0.line))" } ?? ""
                 throw LauncherError(
                     .invalidConfig,
-                    "\(location(keyNode)): \(keyField): duplicate key \(ConfigText.quoted(key))\(line); write each key once")
+                    "\(location(keyNode)): \(keyField): duplicate key \(ConfigText.quoted(key))\(line); write each key once"
+                )
             }
             seen[key] = keyNode
             result.append(Entry(key: key, keyNode: keyNode, value: value, field: keyField))

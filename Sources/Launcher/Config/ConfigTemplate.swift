@@ -22,7 +22,7 @@ public enum ConfigTemplate {
         let ms = { (value: Int) in ConfigDuration.format(.milliseconds(value)) }
         let d = { (value: Duration) in ConfigDuration.format(value) }
         var lines = [
-            "# planbus configuration. `planbus up` reads it from the folder it runs in.",
+            "# planbus configuration, read from ./planbus.yaml (or --config FILE, or $PLANBUS_CONFIG).",
             "# Durations take a unit: 250ms, 5s, 2m, 1h. Relative paths are relative to this file's folder.",
             "# The values below are the defaults; docs/CONFIG.md describes every field.",
             "",
@@ -38,7 +38,7 @@ public enum ConfigTemplate {
             line("  # max_attempts: \(settings.maxAttempts)", "deliveries before an envelope is dead-lettered"),
             line("  # heartbeat: \(ms(settings.heartbeatMs))", "how often a worker shows it is alive"),
             line("  # lease: \(ms(settings.leaseMs))", "silence before a worker's claims are taken over"),
-            line("  # retry_base: \(ms(settings.retryBaseMs))", "first retry delay after a failure; doubles"),
+            line("  # retry_base: \(ms(settings.retryBaseMs))", "first retry delay; doubles per attempt"),
             line("  # retry_cap: \(ms(settings.retryCapMs))", "longest retry delay"),
             line("  # poll: \(ms(settings.pollMs))", "how often a polling worker looks for work"),
             line("  # janitor: \(ms(settings.janitorMs))", "how often a worker tidies the bus"),
@@ -70,15 +70,17 @@ public enum ConfigTemplate {
             lines += [
                 "  \(role.name):",
                 line("    instances: \(role.instances)", "processes of this role on this host, 0 to 64"),
-                line("    agent: \(role.agent)", "none, claude, codex, gemini, aider, cursor-agent, command, openai or anthropic"),
+                line(
+                    "    agent: \(role.agent)",
+                    "none, claude, codex, gemini, aider, cursor-agent, command, openai or anthropic"),
                 line("    model: null", "the agent's model; null = the agent's default"),
-                line("    command: null", "a program to run instead, as a list of words"),
+                line("    command: null", "a program to run instead of the built-in role"),
                 line("    args: []", "extra arguments for the role's command line"),
                 line("    env: {}", "extra environment variables, NAME: value"),
                 "    timeouts:",
-                line("      envelope: \(d(timeouts.envelope))", "longest work on one envelope"),
-                line("      hang: null", "stalled heartbeat before a hang; null = lease"),
-                line("      stop_grace: null", "null = supervisor.stop_grace"),
+                line("      envelope: \(d(timeouts.envelope))", "longest work on one envelope before a retry"),
+                line("      hang: null", "heartbeat stall that counts as hung; null = lease"),
+                line("      stop_grace: null", "SIGTERM to SIGKILL; null = supervisor.stop_grace"),
             ]
         }
         return lines.joined(separator: "\n") + "\n"
@@ -116,7 +118,8 @@ enum ConfigText {
     /// `text` as a YAML scalar: plain when YAML reads it back as the same string, else quoted.
     static func scalar(_ text: String) -> String {
         let plain = text.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "_./-".unicodeScalars.contains($0)
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                || "_./-".unicodeScalars.contains($0)
         }
         guard plain, let first = text.first, first != "-" else { return quoted(text) }
         return Resolver.default.resolveTag(of: Node(text)) == .str ? text : quoted(text)

@@ -39,17 +39,29 @@ public struct PlanbusConfig: Sendable, Equatable {
 
 /// Bus tunables set in `planbus.yaml`'s `bus_settings`; `nil` leaves the bus's value alone.
 public struct BusSettingsOverrides: Sendable, Equatable {
+    /// `durable`: fsync payloads and directories on publish, claim, ack and nack.
     public var durable: Bool?
+    /// `max_attempts`: deliveries before an envelope is dead-lettered (1 to 1000).
     public var maxAttempts: Int?
+    /// `heartbeat`: how often a worker rewrites its heartbeat (10ms to 10m).
     public var heartbeat: Duration?
+    /// `lease`: how long a heartbeat may stand still before the worker's claims are taken over
+    /// (50ms to 24h, longer than `heartbeat`).
     public var lease: Duration?
+    /// `retry_base`: the first retry delay after a nack, doubled per attempt (0ms to 24h).
     public var retryBase: Duration?
+    /// `retry_cap`: the longest retry delay (0ms to 24h).
     public var retryCap: Duration?
+    /// `poll`: the poll period in poll mode (10ms to 10m).
     public var poll: Duration?
+    /// `janitor`: how often a worker runs its janitor pass (10ms to 10m).
     public var janitor: Duration?
+    /// `rescan`: the full rescan period in inotify mode (100ms to 24h).
     public var rescan: Duration?
+    /// `wake`: how a worker learns that work arrived.
     public var wake: WakeMode?
 
+    /// No overrides.
     public init() {}
 
     /// `settings` with these overrides applied.

@@ -16,7 +16,8 @@ import ServiceLifecycle
 ///   `restart_period` mark the role failed (`ctl/failed.<role>.<host>`); other roles go on.
 /// - A child whose heartbeat `progress` stalls past its hang timeout (the lease by default), or
 ///   that writes no heartbeat within `start_timeout`, is hung: SIGTERM to its group, SIGKILL
-///   after the stop grace, then a re-spawn.
+///   one second after its stop grace (the role's own grace ends first, so it can release its
+///   envelope), then a re-spawn.
 /// - `ctl/stop` (planbus down), SIGTERM or SIGINT stop every child gracefully, with the same
 ///   deadline; `ctl/restart.<role>` re-spawns that role's instances with the configuration re-read.
 ///

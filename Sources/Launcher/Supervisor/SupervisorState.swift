@@ -233,7 +233,8 @@ struct SupervisorState {
         guard let child = slots[index].child else { return }
         let grace = config.role(slots[index].role)?.timeouts.stopGrace ?? config.supervisor.stopGrace
         child.sendToGroup(SIGTERM)
-        slots[index].phase = .stopping(reason: reason, deadline: now + grace, killed: false)
+        // The role's own grace ends first: it releases its envelope and exits before the SIGKILL.
+        slots[index].phase = .stopping(reason: reason, deadline: now + grace + Self.killMargin, killed: false)
     }
 
     /// Counts a restart of the slot's role; marks the role failed past the intensity, or
@@ -429,6 +430,9 @@ struct SupervisorState {
                 heartbeatAge: slot.heartbeat == nil ? nil : now - slot.seqChangedAt, restarts: slot.restarts)
         }
     }
+
+    /// How long after a role's stop grace the supervisor sends SIGKILL.
+    static let killMargin: Duration = .seconds(1)
 
     static func format(_ d: Duration) -> String {
         let ms = d.milliseconds
