@@ -331,6 +331,7 @@ struct DoctorTests {
         #expect(check.status == .failure)
         #expect(check.detail.contains("a test write in \(tmp) failed"))
         #expect(check.detail.contains("Not a directory"))
+        #expect(check.fix == "move \(tmp) away if it is not a folder, then planbus init \(temporary.path)")
     }
 
     @Test("free space below 1 GiB is a warning")
@@ -388,7 +389,7 @@ struct DoctorTests {
         doctor.heartbeatWait = .milliseconds(200)
         let check = await doctor.clockSkew(bus: temporary.path, settings: skewSettings)
         #expect(check.status == .ok)
-        #expect(check.detail.contains("1 heartbeats from deadhost were not rewritten"))
+        #expect(check.detail.contains("1 heartbeat from deadhost was not rewritten"))
     }
 
     @Test("an old heartbeat that is rewritten while the doctor watches measures a clock that is behind")
@@ -415,6 +416,30 @@ struct DoctorTests {
             bus: temporary.path, settings: skewSettings)
         #expect(check.status == .ok)
         #expect(check.detail == "no heartbeats from other hosts")
+    }
+
+    @Test("planbus doctor --json prints the checks and ok, and exits 1 exactly when a check fails")
+    func command() async throws {
+        let folder = try Scratch()
+        let missing = folder.path + "/missing-bus"
+        let failed = try await runCommand(
+            [Executables.planbus, "doctor", "--bus", missing, "--json"], directory: folder.path)
+        #expect(failed.code == 1)
+        let report = try JSONValue.parse(failed.stdout)
+        #expect(report["ok"] == .bool(false))
+        let checks = try #require(report["checks"]?.arrayValue)
+        #expect(checks.count == 9)
+        let bus = try #require(checks.first { $0["name"] == "bus" })
+        #expect(bus["status"] == "failure")
+        #expect(bus["fix"] == .string("planbus init \(missing)"))
+
+        let temporary = try TemporaryBus()
+        let text = try await runCommand(
+            [Executables.planbus, "doctor", "--bus", temporary.path], directory: folder.path)
+        let lines = text.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("ok    bus ") })
+        #expect(lines.last?.contains(" ok, ") == true)
+        #expect(text.code == (lines.contains { $0.hasPrefix("FAIL") } ? 1 : 0))
     }
 
     @Test("run gives every check in order, and the text form marks problems with a fix line")

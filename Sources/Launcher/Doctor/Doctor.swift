@@ -126,7 +126,8 @@ public struct Doctor: Sendable {
         /// How to change the setting back to `auto`.
         var fix: String {
             switch self {
-            case .environment: return "unset PLANBUS_WAKE (or export PLANBUS_WAKE=poll), then planbus restart"
+            case .environment:
+                return "unset PLANBUS_WAKE (or export PLANBUS_WAKE=poll), then planbus down and planbus up"
             case .configuration(let file): return "set bus_settings.wake: auto in \(file), then planbus up"
             case .busFile(let file):
                 return "set bus_settings.wake: auto in planbus.yaml and run planbus up (or edit \"wake\" in \(file))"
@@ -307,8 +308,11 @@ public struct Doctor: Sendable {
         let name = "repository"
         let fix =
             "git -C \(repository) init (or set repository: in planbus.yaml to your project's work tree)"
-        guard let git else { return .warning(name, "\(repository) not checked: git does not run", fix: fix) }
-        guard FileOps.isDirectory(repository) else {
+        guard let git else {
+            return .warning(name, "\(repository) not checked: git does not run", fix: "install git (see the git check)")
+        }
+        var st = stat()
+        guard stat(repository, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
             return .warning(name, "\(repository) is not a directory", fix: fix)
         }
         let run = await capture([git, "-C", repository, "rev-parse", "--is-inside-work-tree"])
@@ -465,7 +469,16 @@ public struct Doctor: Sendable {
         do throws(BusError) {
             try Self.writeCycle(in: layout.tmp)
         } catch {
-            return .failure(name, "a test write in \(layout.tmp) failed: \(error.description)", fix: owner)
+            let fix: String
+            switch error.errno {
+            case EACCES, EPERM: fix = owner
+            case EROFS:
+                fix = "the filesystem is read-only: remount it read-write (mount -o remount,rw), or move the bus"
+            case ENOSPC, EDQUOT: fix = "free space (or raise the quota) on the filesystem holding \(path)"
+            case ENOTDIR, ENOENT: fix = "move \(layout.tmp) away if it is not a folder, then planbus init \(path)"
+            default: fix = "check the filesystem holding \(path) (mount; dmesg | tail)"
+            }
+            return .failure(name, "a test write in \(layout.tmp) failed: \(error.description)", fix: fix)
         }
         let elapsed = (ContinuousClock.now - started).components
         let ms = ((Double(elapsed.seconds) * 1_000 + Double(elapsed.attoseconds) / 1e15) * 10).rounded() / 10
@@ -489,7 +502,12 @@ public struct Doctor: Sendable {
             FileOps.removeFile(first)
             throw error
         }
-        try FileOps.closeChecked(fd, path: first)
+        do throws(BusError) {
+            try FileOps.closeChecked(fd, path: first)
+        } catch {
+            FileOps.removeFile(first)
+            throw error
+        }
         guard FileOps.renameReplacing(first, to: second) else {
             let code = errno
             FileOps.removeFile(first)
@@ -596,8 +614,9 @@ public struct Doctor: Sendable {
         let gone =
             silent.isEmpty
             ? nil
-            : "\(silent.count) heartbeats from \(hosts) were not rewritten while the doctor waited: their workers "
-                + "seem gone (planbus ps marks them), so they tell nothing about clocks"
+            : (silent.count == 1 ? "1 heartbeat from \(hosts) was" : "\(silent.count) heartbeats from \(hosts) were")
+                + " not rewritten while the doctor waited: the workers seem gone (see planbus ps), so this tells "
+                + "nothing about clocks"
         guard !samples.isEmpty else { return .ok(name, gone ?? "no heartbeats from other hosts") }
         let failAbove = Int64(settings.leaseMs / 2)
         var parts: [String] = []
