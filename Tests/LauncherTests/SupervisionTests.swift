@@ -37,6 +37,18 @@ struct SupervisionTests {
                     && session.runningPid("builder", instance: 1) != nil
             })
         let builders = [session.runningPid("builder"), session.runningPid("builder", instance: 1)]
+        // Each role is its own process group and inherits no descriptor (the supervisor's lock
+        // file above all).
+        let lock = SupervisorFiles(layout: session.bus.layout).lock
+        for pid in builders.compactMap({ $0 }) {
+            #expect(getpgid(pid) == pid)
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            let targets = fds.compactMap {
+                try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")
+            }
+            #expect(!targets.isEmpty)
+            #expect(!targets.contains(lock))
+        }
         let id = try session.send(to: "verifier", body: ["action": "gate", "gate": .string(session.gates)])
         #expect(await eventually { session.outLines.contains { $0.hasPrefix("claimed \(id) 1 ") } })
         let old = try #require(session.runningPid("verifier"))
@@ -252,6 +264,10 @@ struct SupervisionTests {
         #expect(killed.code == 0)
         #expect(await eventually { (session.runningPid("builder") ?? builder) != builder })
         #expect(session.snapshot?.instances.first { $0.role == "builder" }?.restarts == 1)
-        await stop(up)
+        // Ctrl-C: SIGINT stops everything gracefully.
+        up.send(SIGINT)
+        #expect(await up.wait() == .exited(0))
+        #expect(session.liveProcesses().isEmpty)
+        #expect(session.snapshot?.state == "stopped")
     }
 }
