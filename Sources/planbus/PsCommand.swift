@@ -28,10 +28,7 @@ struct PsCommand: AsyncParsableCommand {
             let bus = try busOptions.open()
             var rows = WorkerStatus.collect(bus: bus)
             if running { rows = rows.filter { $0.state != "stopped" } }
-            let supervisors = SupervisorSnapshot.all(layout: bus.layout).filter { snap in
-                snap.state != "stopped" && SupervisorLock.isHeld(SupervisorFiles(layout: bus.layout, host: snap.host))
-                    || snap.host != Host.name
-            }
+            let supervisors = SupervisorSnapshot.all(layout: bus.layout).filter { $0.isCurrent(layout: bus.layout) }
             if json {
                 emit(
                     JSONValue.object([

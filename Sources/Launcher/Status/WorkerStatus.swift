@@ -40,10 +40,10 @@ public struct WorkerStatus: Sendable, Equatable {
     /// Reads every worker on the bus.
     public static func collect(bus: Bus, now: Timestamp = .now()) -> [WorkerStatus] {
         let layout = bus.layout
-        let supervisors = SupervisorSnapshot.all(layout: layout)
+        let supervisors = SupervisorSnapshot.all(layout: layout).filter { $0.isCurrent(layout: layout, now: now) }
         var byWorker: [String: (SupervisorSnapshot, SupervisorSnapshot.Instance)] = [:]
         var byPid: [String: (SupervisorSnapshot, SupervisorSnapshot.Instance)] = [:]
-        for snap in supervisors where snap.state != "stopped" {
+        for snap in supervisors {
             for i in snap.instances {
                 if let w = i.worker { byWorker[w] = (snap, i) }
                 if let pid = i.pid { byPid["\(snap.host)/\(pid)"] = (snap, i) }
@@ -70,7 +70,7 @@ public struct WorkerStatus: Sendable, Equatable {
             }
         }
         // Instances with no heartbeat yet (starting, backing off, failed).
-        for snap in supervisors where snap.state != "stopped" {
+        for snap in supervisors {
             for i in snap.instances where !listed.contains("\(snap.host)/\(i.role)/\(i.instance)") {
                 rows.append(
                     WorkerStatus(

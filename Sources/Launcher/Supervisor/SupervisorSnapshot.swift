@@ -99,6 +99,14 @@ public struct SupervisorSnapshot: Sendable, Equatable {
             handledRestarts: (o["handled_restarts"]?.arrayValue ?? []).compactMap(\.stringValue))
     }
 
+    /// True when the supervisor that wrote this still runs: on this host, it holds the lock; on
+    /// another, its file says it runs and was rewritten within the last 10 s (it is rewritten at
+    /// least every 2 s).
+    public func isCurrent(layout: BusLayout, now: Timestamp = .now()) -> Bool {
+        if host == Host.name { return SupervisorLock.isHeld(SupervisorFiles(layout: layout, host: host)) }
+        return state != "stopped" && now.milliseconds - updated.milliseconds < 10_000
+    }
+
     /// Every supervisor snapshot on the bus, one per host.
     public static func all(layout: BusLayout) -> [SupervisorSnapshot] {
         let root = SupervisorFiles(layout: layout).root

@@ -364,7 +364,6 @@ struct SupervisorState {
         let configured = config.role(role)
         report("restarting \(role) (agent \(configured?.agent ?? "none"), model \(configured?.model ?? "default"))")
         for index in slots.indices where slots[index].role == role {
-            slots[index].restarts = slots[index].restarts
             if slots[index].hasProcess {
                 stop(index, reason: .restart, now: now)
             } else {
