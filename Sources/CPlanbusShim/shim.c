@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -27,8 +28,22 @@ static void child_fail(int report_fd, int err) {
     _exit(127);
 }
 
-int planbus_spawn(const char *const argv[], const char *const envp[], const char *cwd, int flags,
-                  int death_signal, int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
+// Closes every descriptor from `low` to `high` (inclusive), without close_range when it is missing
+// (ENOSYS before Linux 5.9, or EPERM under some seccomp filters).
+static void close_between(int low, int high) {
+    if (low > high) return;
+    if (syscall(SYS_close_range, (unsigned)low, (unsigned)high, 0) == 0) return;
+    struct rlimit limit;
+    int top = high;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && (rlim_t)top > limit.rlim_cur) {
+        top = (int)limit.rlim_cur - 1;
+    }
+    if (top > 65535) top = 65535;
+    for (int fd = low; fd <= top; fd++) close(fd);
+}
+
+int planbus_spawn(const char *path, const char *const argv[], const char *const envp[], const char *cwd,
+                  int flags, int death_signal, int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return errno;
     pid_t parent = getpid();
@@ -63,13 +78,13 @@ int planbus_spawn(const char *const argv[], const char *const envp[], const char
         if (stderr_fd >= 0 && dup2(stderr_fd, 2) < 0) child_fail(report[1], errno);
         // Keep only the report pipe (close-on-exec) above 2.
         int keep = report[1];
-        if (keep > 3) syscall(SYS_close_range, 3, keep - 1, 0);
-        syscall(SYS_close_range, keep + 1, ~0U, 0);
+        close_between(3, keep - 1);
+        close_between(keep + 1, 0x7fffffff);
         if (cwd != NULL && chdir(cwd) != 0) child_fail(report[1], errno);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        execvpe(argv[0], (char *const *)argv, (char *const *)envp);
+        execve(path, (char *const *)argv, (char *const *)envp);
         child_fail(report[1], errno);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -90,4 +105,16 @@ int planbus_spawn(const char *const argv[], const char *const envp[], const char
     // The child has exec'd, so its own setpgid/setsid is done: a signal to the group cannot miss.
     *pid_out = pid;
     return 0;
+}
+
+int planbus_lock(int fd) {
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0, .l_pid = 0};
+    if (fcntl(fd, F_OFD_SETLK, &lock) == 0) return 0;
+    return errno == EACCES ? EAGAIN : errno;
+}
+
+int planbus_lock_held(int fd) {
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0, .l_pid = 0};
+    if (fcntl(fd, F_OFD_GETLK, &lock) != 0) return -1;
+    return lock.l_type == F_UNLCK ? 0 : 1;
 }

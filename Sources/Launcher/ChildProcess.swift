@@ -39,9 +39,11 @@ public final class ChildProcess: Sendable {
     public let pid: Int32
     private let status = Mutex<Exit?>(nil)
     private let waiters = Mutex<[CheckedContinuation<Exit, Never>]>([])
+    private let killsGroupOnExit: Bool
 
-    private init(pid: Int32) {
+    private init(pid: Int32, killsGroupOnExit: Bool) {
         self.pid = pid
+        self.killsGroupOnExit = killsGroupOnExit
     }
 
     /// Starts `arguments[0]` (searched in `PATH` when it has no slash).
@@ -49,16 +51,28 @@ public final class ChildProcess: Sendable {
     /// The child is forked from the thread that will wait for it, which lives exactly as long as
     /// the child: with `diesWithParent`, the kernel SIGKILLs the child when that thread ends, which
     /// happens only when this process dies (a `SIGKILL` of the supervisor leaves no orphan).
+    ///
+    /// The child is reaped only after its exit has been seen (`waitid` with `WNOWAIT`), so its pid,
+    /// and so its process group id, cannot be reused while ``send(_:)`` or ``sendToGroup(_:)`` may
+    /// still signal it.
     /// - Parameters:
-    ///   - newSession: start a new session instead of only a new process group (for a daemon).
+    ///   - environment: the child's environment (this process's when `nil`); its `PATH` is where
+    ///     a command without a slash is looked for.
+    ///   - newSession: start a new session instead of only a new process group: no controlling
+    ///     terminal, so a program that opens `/dev/tty` gets an error rather than being stopped.
     ///   - diesWithParent: the child is killed when this process dies.
+    ///   - killsGroupOnExit: when the child exits, SIGKILL what is left of its process group (the
+    ///     processes it started and left behind).
     /// - Throws: ``LauncherError`` `spawnFailed` with the errno.
     public static func spawn(
         _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
-        stdout: Output = .inherit, stderr: Output = .inherit, newSession: Bool = false, diesWithParent: Bool = false
+        stdout: Output = .inherit, stderr: Output = .inherit, newSession: Bool = false, diesWithParent: Bool = false,
+        killsGroupOnExit: Bool = false
     ) throws(LauncherError) -> ChildProcess {
         guard !arguments.isEmpty else { throw LauncherError(.invalidArgument, "no command to run") }
-        let env = (environment ?? Foundation.ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        let environment = environment ?? Foundation.ProcessInfo.processInfo.environment
+        let program = try resolve(arguments[0], path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
+        let env = environment.map { "\($0.key)=\($0.value)" }
         func openTarget(_ output: Output) -> Int32 {
             switch output {
             case .inherit: return -1
@@ -78,14 +92,15 @@ public final class ChildProcess: Sendable {
             var pid: pid_t = 0
             let rc = withCStrings(arguments) { argv in
                 withCStrings(env) { envp in
-                    planbus_spawn(argv, envp, directory, flags, diesWithParent ? SIGKILL : 0, inFD, outFD, errFD, &pid)
+                    planbus_spawn(
+                        program, argv, envp, directory, flags, diesWithParent ? SIGKILL : 0, inFD, outFD, errFD, &pid)
                 }
             }
             guard rc == 0 else {
                 started.finish(.failure(rc))
                 return
             }
-            let child = ChildProcess(pid: pid)
+            let child = ChildProcess(pid: pid, killsGroupOnExit: killsGroupOnExit)
             started.finish(.success(child))
             child.reap()
         }
@@ -97,16 +112,37 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    private func reap() {
-        var raw: Int32 = 0
-        while waitpid(pid, &raw, 0) < 0 {
-            if errno != EINTR {
-                raw = 0
-                break
+    /// The program `name` runs: itself when it has a slash, else the first executable file of
+    /// that name in `path`.
+    static func resolve(_ name: String, path: String) throws(LauncherError) -> String {
+        if name.contains("/") { return name }
+        for folder in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (folder.isEmpty ? "." : String(folder)) + "/" + name
+            var info = stat()
+            if stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
             }
         }
-        let exit: Exit = (raw & 0x7f) == 0 ? .exited((raw >> 8) & 0xff) : .signaled(raw & 0x7f)
-        status.withLock { $0 = exit }
+        throw LauncherError(.spawnFailed, "cannot start \(name): not found in PATH (\(path))", errno: ENOENT)
+    }
+
+    private func reap() {
+        // See the exit first, leaving the child a zombie: its pid and group id stay reserved while
+        // the group is cleaned up and the status is recorded.
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+        var raw: Int32 = 0
+        status.withLock { status in
+            if killsGroupOnExit { kill(-pid, SIGKILL) }
+            while waitpid(pid, &raw, 0) < 0 {
+                if errno != EINTR {
+                    raw = 0
+                    break
+                }
+            }
+            status = (raw & 0x7f) == 0 ? .exited((raw >> 8) & 0xff) : .signaled(raw & 0x7f)
+        }
+        let exit = exitStatus!
         let pending = waiters.withLock { w -> [CheckedContinuation<Exit, Never>] in
             let all = w
             w = []
@@ -130,14 +166,15 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// Sends `signal` to the child alone.
+    /// Sends `signal` to the child alone, unless it has been reaped.
     public func send(_ signal: Int32) {
-        if exitStatus == nil { kill(pid, signal) }
+        status.withLock { if $0 == nil { kill(pid, signal) } }
     }
 
-    /// Sends `signal` to the child's whole process group.
+    /// Sends `signal` to the child's whole process group, unless the child has been reaped (its
+    /// group id may then belong to someone else).
     public func sendToGroup(_ signal: Int32) {
-        kill(-pid, signal)
+        status.withLock { if $0 == nil { kill(-pid, signal) } }
     }
 }
 

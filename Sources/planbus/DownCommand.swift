@@ -42,20 +42,26 @@ struct DownCommand: AsyncParsableCommand {
             try StopFiles(layout: bus.layout).requestStop()
             let files = SupervisorFiles(layout: bus.layout)
             let supervisorPid = SupervisorLock.isHeld(files) ? SupervisorLock.recordedPid(files) : nil
+            func supervisorRuns() -> Bool {
+                SupervisorLock.isHeld(files) || (supervisorPid.map { ProcessInfo.isRunning($0) } ?? false)
+            }
             let end = ContinuousClock.now + limit
             var running = live(bus)
             while ContinuousClock.now < end {
                 running = live(bus)
-                if running.isEmpty && !SupervisorLock.isHeld(files) { break }
+                if running.isEmpty && !supervisorRuns() { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
+            // Past the deadline: kill what runs here, but only processes proven to be the workers
+            // that wrote the heartbeats (a reused pid is left alone).
             var killed: [WorkerStatus] = []
-            for w in running where w.host == Host.name {
+            for w in running where w.verifiedLocal {
                 guard let pid = w.pid else { continue }
                 if getpgid(pid) == pid { kill(-pid, SIGKILL) } else { kill(pid, SIGKILL) }
                 killed.append(w)
             }
-            let remote = running.filter { $0.host != Host.name }
+            let remote = running.filter { !$0.verifiedLocal }
+            let supervisorLeft = supervisorRuns()
             if json {
                 emit(
                     JSONValue.object([
@@ -64,12 +70,17 @@ struct DownCommand: AsyncParsableCommand {
                         "killed": .array(killed.map(\.json)), "still_running": .array(remote.map(\.json)),
                     ]).serialized())
             } else {
-                if let supervisorPid { emit("supervisor (pid \(supervisorPid)) stopped") }
+                if let supervisorPid {
+                    emit(
+                        supervisorLeft
+                            ? "supervisor (pid \(supervisorPid)) still runs after the deadline"
+                            : "supervisor (pid \(supervisorPid)) stopped")
+                }
                 for w in killed { emit("killed \(w.worker ?? w.role) after the deadline") }
                 for w in remote { emit("still running on \(w.host): \(w.worker ?? w.role) (it will see ctl/stop)") }
-                if killed.isEmpty && remote.isEmpty { emit("every role stopped") }
+                if killed.isEmpty && remote.isEmpty && !supervisorLeft { emit("every role stopped") }
             }
-            if !remote.isEmpty { throw ExitCode(1) }
+            if !remote.isEmpty || supervisorLeft { throw ExitCode(1) }
         }
     }
 

@@ -37,6 +37,13 @@ struct RoleCommand: AsyncParsableCommand {
     @Option(help: "The model the agent uses (default: the configuration's).")
     var model: String?
 
+    @Option(help: "Longest work on one envelope, such as 30m (default: the configuration's timeouts.envelope).")
+    var envelopeTimeout: String?
+
+    @Option(
+        help: "After SIGTERM, time to finish the envelope in hand before releasing it (default: the configuration's).")
+    var stopGrace: String?
+
     @Flag(help: "Log every claim and janitor pass.")
     var verbose = false
 
@@ -50,13 +57,18 @@ struct RoleCommand: AsyncParsableCommand {
                         + "a role of another name runs its own program, set as its command in planbus.yaml",
                     code: 3)
             }
-            let config = try busOptions.loadConfig()
-            let roleConfig = config.role(role) ?? RoleConfig(name: role)
-            let bus = try Bus.open(at: config.bus)
+            let timeout = try envelopeTimeout.map { text throws(LauncherError) in try ConfigDuration.parse(text) }
+            let grace = try stopGrace.map { text throws(LauncherError) in try ConfigDuration.parse(text) }
+            // A supervisor passes every setting, so a later edit of the file cannot change a
+            // re-spawned role behind its back; by hand, the configuration fills in the rest.
+            let explicit = agent != nil && timeout != nil && grace != nil && busOptions.bus != nil
+            let config = explicit ? nil : try busOptions.loadConfig()
+            let roleConfig = config?.role(role) ?? RoleConfig(name: role)
+            let bus = try Bus.open(at: config?.bus ?? busOptions.bus!)
             var settings = RoleSettings(
                 role: role, instance: instance, host: host, agent: agent ?? roleConfig.agent,
-                model: model ?? roleConfig.model, envelopeTimeout: roleConfig.timeouts.envelope,
-                stopGrace: roleConfig.timeouts.stopGrace ?? config.supervisor.stopGrace)
+                model: model ?? roleConfig.model, envelopeTimeout: timeout ?? roleConfig.timeouts.envelope,
+                stopGrace: grace ?? roleConfig.timeouts.stopGrace ?? config?.supervisor.stopGrace ?? .seconds(10))
             if settings.agent.isEmpty { settings.agent = "none" }
             var logger = Logger(label: "planbus.\(role)")
             logger.logLevel = verbose ? .debug : .info

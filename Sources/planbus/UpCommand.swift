@@ -43,22 +43,28 @@ struct UpCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let config = try busOptions.loadConfig()
-            let bus = try prepareBus(config)
+            guard FileManager.default.fileExists(atPath: config.bus + "/VERSION") else {
+                throw CLIFailure("no bus at \(config.bus); create it with planbus init", code: 4)
+            }
             if detach {
-                try await startDetached(config: config, bus: bus)
+                try await startDetached(config: config, bus: try Bus.open(at: config.bus))
                 return
             }
             signal(SIGPIPE, SIG_IGN)
+            // The lock first: a refused up must change nothing of the running session.
+            let lock = try SupervisorLock.acquire(SupervisorFiles(layout: BusLayout(root: config.bus)))
+            let bus = try prepareBus(config)
             let display: Supervisor.Display = !lines && isatty(1) == 1 ? .table : .lines
             var logger = Logger(label: "planbus.supervisor")
             logger.logLevel = .warning
             let supervisor = Supervisor(
                 config: config, bus: bus,
-                options: .init(roleExecutable: Self.executable, display: display, output: { emit($0) }), logger: logger)
+                options: .init(roleExecutable: Self.executable, display: display, output: { emit($0) }), logger: logger,
+                lock: lock)
             let group = ServiceGroup(
                 configuration: .init(
                     services: [.init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup)],
-                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                    gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger))
             do {
                 try await group.run()
             } catch let error as LauncherError {
@@ -67,18 +73,27 @@ struct UpCommand: AsyncParsableCommand {
         }
     }
 
-    /// Opens the bus and writes the configuration's bus settings into it.
+    /// Opens the bus, writes the configuration's bus settings into it, and checks that each role's
+    /// hang timeout leaves room for the progress an idle role shows once per janitor pass.
     private func prepareBus(_ config: PlanbusConfig) throws -> Bus {
         do {
-            guard FileManager.default.fileExists(atPath: config.bus + "/VERSION") else {
-                throw CLIFailure("no bus at \(config.bus); create it with planbus init", code: 4)
-            }
             if let change = try Bus.updateSettings(at: config.bus, { config.busSettings.applied(to: $0) }) {
                 FileOps.standardErrorLine(
                     "planbus: bus settings updated from the configuration: \(change.new.json.serialized())")
             }
             let bus = try Bus.open(at: config.bus)
             for role in config.roles { try bus.ensureQueue(role.name) }
+            let janitor = Duration.milliseconds(bus.settings.janitorMs)
+            for role in config.roles where role.instances > 0 {
+                let hang = role.timeouts.hang ?? .milliseconds(bus.settings.leaseMs)
+                guard hang > janitor * 2 else {
+                    let field = role.timeouts.hang == nil ? "bus_settings.lease" : "roles.\(role.name).timeouts.hang"
+                    throw CLIFailure(
+                        "\(config.file ?? "the configuration"): \(field) (\(ConfigDuration.format(hang))) must be longer "
+                            + "than twice bus_settings.janitor (\(ConfigDuration.format(janitor))): an idle role shows "
+                            + "progress once per janitor pass, so it would be taken for hung", code: 3)
+                }
+            }
             return bus
         } catch let error as BusError {
             throw CLIFailure(error)
@@ -112,6 +127,11 @@ struct UpCommand: AsyncParsableCommand {
                 snap.instances.allSatisfy({ $0.phase == "running" || $0.phase == "failed" })
             {
                 report(pid: child.pid, files: files, snapshot: snap)
+                if !snap.failedRoles.isEmpty {
+                    throw CLIFailure(
+                        "the supervisor runs, but these roles failed to start: \(snap.failedRoles.joined(separator: ", ")) "
+                            + "(see \(files.logs))", code: 1)
+                }
                 return
             }
             if ContinuousClock.now > deadline {

@@ -120,6 +120,16 @@ public enum ProcessInfo {
     public static func exists(_ pid: Int32) -> Bool {
         kill(pid, 0) == 0 || errno != ESRCH
     }
+
+    /// True when `pid` is a process that has not exited (a zombie, exited but not yet reaped by its
+    /// parent, has).
+    public static func isRunning(_ pid: Int32) -> Bool {
+        guard case .bytes(let b) = FileOps.readRegular("/proc/\(pid)/stat", limit: 4096) else { return false }
+        let text = String(decoding: b, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return false }
+        let state = text[text.index(after: close)...].drop { $0 == " " }.first
+        return state != nil && state != "Z" && state != "X"
+    }
 }
 
 #if canImport(Glibc)

@@ -29,15 +29,14 @@ struct HandlerRun: Sendable {
             } catch {
                 disposition = .retry("handler error: \(error)")
             }
-            if !decision.resolve(.finished(disposition)) {
-                // Too late: the claim was settled without this call.
-                abandoned.remove()
-            }
+            // Too late: the claim was settled without this call, which no longer counts as stuck.
+            // (Under the decision's lock, so it always follows the `add()` of the limit that won.)
+            decision.resolve(.finished(disposition), otherwise: { abandoned.remove() })
         }
         let timer = timeout.map { timeout in
             Task {
                 try? await Task.sleep(for: timeout)
-                if !Task.isCancelled { _ = decision.resolve(.timedOut) }
+                if !Task.isCancelled { decision.resolve(.timedOut, then: { abandoned.add() }) }
             }
         }
         let grace = stopGrace
@@ -46,14 +45,13 @@ struct HandlerRun: Sendable {
         let token = stopping.onSet {
             Task {
                 try? await Task.sleep(for: grace)
-                _ = decision.resolve(.graceOver)
+                decision.resolve(.graceOver, then: { abandoned.add() })
             }
         }
         let outcome = await decision.value
         timer?.cancel()
         stopping.removeCallback(token)
         if case .finished = outcome { return outcome }
-        abandoned.add()
         work.cancel()
         return outcome
     }
@@ -88,18 +86,21 @@ final class AbandonedHandlers: Sendable {
 final class OneShot<Value: Sendable>: Sendable {
     private let state = Mutex<(value: Value?, waiters: [CheckedContinuation<Value, Never>])>((nil, []))
 
-    /// Sets the value; `false` when it was already set.
-    func resolve(_ value: Value) -> Bool {
+    /// Sets the value and runs `then`, or, when it was already set, runs `otherwise`; either runs
+    /// under the lock, so the actions of concurrent callers happen in the order of their calls.
+    func resolve(_ value: Value, then: () -> Void = {}, otherwise: () -> Void = {}) {
         let waiters = state.withLock { s -> [CheckedContinuation<Value, Never>]? in
-            if s.value != nil { return nil }
+            if s.value != nil {
+                otherwise()
+                return nil
+            }
             s.value = value
+            then()
             let w = s.waiters
             s.waiters = []
             return w
         }
-        guard let waiters else { return false }
-        for w in waiters { w.resume(returning: value) }
-        return true
+        for w in waiters ?? [] { w.resume(returning: value) }
     }
 
     /// The value, once set.

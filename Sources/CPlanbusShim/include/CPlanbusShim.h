@@ -14,7 +14,7 @@ enum {
     PLANBUS_SPAWN_NEW_SESSION = 2,
 };
 
-/// Spawns `argv[0]` (searched in PATH when it has no slash) with `envp`, by fork and exec:
+/// Spawns the program at `path` with `argv` and `envp`, by fork and execve:
 /// - in a new process group or session, as `flags` say,
 /// - with every file descriptor above 2 closed, so nothing is inherited,
 /// - with stdin/stdout/stderr replaced by `stdin_fd`/`stdout_fd`/`stderr_fd` when they are >= 0,
@@ -22,7 +22,15 @@ enum {
 /// - when `death_signal` is non-zero, with that signal delivered to the child when the calling
 ///   thread ends (prctl PR_SET_PDEATHSIG): call it from a thread that lives as long as the child.
 /// Returns 0 and stores the pid, or an errno value (also when exec fails in the child).
-int planbus_spawn(const char *const argv[], const char *const envp[], const char *cwd, int flags,
-                  int death_signal, int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
+int planbus_spawn(const char *path, const char *const argv[], const char *const envp[], const char *cwd,
+                  int flags, int death_signal, int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
+
+/// Takes an exclusive open-file-description lock (F_OFD_SETLK) on the whole of `fd`'s file.
+/// Returns 0, or an errno value (EAGAIN when another open file description holds it).
+int planbus_lock(int fd);
+
+/// Whether another open file description holds a lock on `fd`'s file (F_OFD_GETLK, which takes
+/// nothing): 1 held, 0 free, -1 with errno set.
+int planbus_lock_held(int fd);
 
 #endif

@@ -20,6 +20,9 @@ public struct WorkerStatus: Sendable, Equatable {
     /// Milliseconds since the heartbeat's `updated` time, by this machine's clock.
     public var heartbeatAgeMs: Int?
     public var restarts: Int?
+    /// True when the worker's process runs on this host and is the one that wrote the heartbeat
+    /// (same boot, same non-zero process start time): only such a process may be signalled.
+    public var verifiedLocal: Bool = false
     /// `dead` (this host, process gone), `stale` (another host, heartbeat older than the lease),
     /// `hung` (its supervisor is replacing it), `failed` (its role hit the restart intensity), or
     /// `nil` when healthy.
@@ -33,7 +36,7 @@ public struct WorkerStatus: Sendable, Equatable {
             "role": .string(role), "instance": num(instance), "host": .string(host), "pid": num(pid.map(Int.init)),
             "worker": opt(worker), "state": .string(state), "agent": opt(agent), "model": opt(model),
             "envelope": opt(envelope), "heartbeat_age_ms": num(heartbeatAgeMs), "restarts": num(restarts),
-            "mark": opt(mark),
+            "mark": opt(mark), "local_process": .bool(verifiedLocal),
         ])
     }
 

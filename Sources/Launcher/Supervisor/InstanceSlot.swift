@@ -13,6 +13,9 @@ struct InstanceSlot {
         case restart
         /// Its role hit the restart intensity: do not re-spawn.
         case failed
+        /// The role is stopping by itself (a stop file in `ctl/` names it): re-spawn only if the
+        /// stop file does not name its role or the whole bus.
+        case requested
     }
 
     enum Phase {
@@ -48,6 +51,8 @@ struct InstanceSlot {
     /// Bumped at every spawn, so a late exit event of an earlier process is recognised.
     var generation = 0
     var spawnedAt = ContinuousClock.now
+    /// The process's start time (`/proc/<pid>/stat` field 22), which its heartbeat must carry.
+    var processStart: Int64?
     var heartbeatPath: String?
     var heartbeat: Heartbeat?
     var seqChangedAt = ContinuousClock.now

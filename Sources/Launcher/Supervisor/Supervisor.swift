@@ -59,9 +59,13 @@ public final class Supervisor: Service, Sendable {
     private let logger: Logger
     private let events: AsyncStream<Event>
     private let sink: AsyncStream<Event>.Continuation
+    private let heldLock: SupervisorLock?
 
     /// A supervisor for `config`'s roles on `bus` (whose settings are already the configured ones).
-    public init(config: PlanbusConfig, bus: Bus, options: Options, logger: Logger) {
+    /// - Parameter lock: this host's supervisor lock, when the caller took it already; otherwise
+    ///   ``run()`` takes it.
+    public init(config: PlanbusConfig, bus: Bus, options: Options, logger: Logger, lock: SupervisorLock? = nil) {
+        self.heldLock = lock
         self.initialConfig = config
         self.bus = bus
         self.files = SupervisorFiles(layout: bus.layout)
@@ -71,7 +75,7 @@ public final class Supervisor: Service, Sendable {
     }
 
     public func run() async throws {
-        let lock = try SupervisorLock.acquire(files)
+        let lock = try heldLock ?? SupervisorLock.acquire(files)
         defer { lock.release() }
         var state = SupervisorState(
             config: initialConfig, bus: bus, files: files, options: options, logger: logger, now: .now)
@@ -112,7 +116,8 @@ public final class Supervisor: Service, Sendable {
         do {
             let child = try ChildProcess.spawn(
                 request.arguments, environment: request.environment, directory: request.directory,
-                stdout: .file(request.log), stderr: .file(request.log), diesWithParent: true)
+                stdout: .file(request.log), stderr: .file(request.log), newSession: true, diesWithParent: true,
+                killsGroupOnExit: true)
             state.spawned(role: request.role, instance: request.instance, child: child, now: now)
             let generation = state.generation(role: request.role, instance: request.instance)
             Task { [sink] in

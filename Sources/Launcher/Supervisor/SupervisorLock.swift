@@ -1,12 +1,15 @@
 import Bus
+import CPlanbusShim
 import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// The lock that allows one supervisor per bus per host: an exclusive `flock` on
-/// `sup/<host>/lock`, held for the supervisor's life and dropped by the kernel when it dies.
+/// The lock that allows one supervisor per bus per host: an exclusive open-file-description lock
+/// (`F_OFD_SETLK`) on `sup/<host>/lock`, held for the supervisor's life and dropped by the kernel
+/// when it dies. Whether it is held is asked with `F_OFD_GETLK`, which takes nothing, so `ps` or
+/// `down` never make a starting supervisor fail.
 public final class SupervisorLock: Sendable {
     private let fd: Int32
 
@@ -24,10 +27,10 @@ public final class SupervisorLock: Sendable {
         }
         let fd = open(files.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LauncherError(.io, "cannot open \(files.lock)", errno: errno) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let err = errno
+        let err = planbus_lock(fd)
+        guard err == 0 else {
             close(fd)
-            if err == EWOULDBLOCK {
+            if err == EAGAIN {
                 let pid = Self.recordedPid(files).map { " (pid \($0))" } ?? ""
                 throw LauncherError(
                     .conflict,
@@ -48,11 +51,7 @@ public final class SupervisorLock: Sendable {
         let fd = open(files.lock, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-            flock(fd, LOCK_UN)
-            return false
-        }
-        return errno == EWOULDBLOCK
+        return planbus_lock_held(fd) == 1
     }
 
     /// The pid in `supervisor.pid`, if any.
@@ -63,7 +62,6 @@ public final class SupervisorLock: Sendable {
 
     /// Drops the lock.
     public func release() {
-        flock(fd, LOCK_UN)
         close(fd)
     }
 }

@@ -30,7 +30,6 @@ struct SupervisorState {
     private var restartTimes: [String: [ContinuousClock.Instant]] = [:]
     private var failedRoles: Set<String> = []
     private var handledRestarts: Set<String> = []
-    private var stoppedRoles: Set<String> = []
     private var spawnRequests: [SpawnRequest] = []
     private(set) var shuttingDown = false
     private let started = Timestamp.now()
@@ -103,6 +102,14 @@ struct SupervisorState {
                 slot.phase = .backoff(until: now)
                 slot.nextBackoff = nil
                 report("\(slot.label) stopped for restart (\(exit))")
+            case .requested:
+                if roleStopRequested(role) || shuttingDown {
+                    slot.phase = .stopped
+                    report("\(slot.label) stopped by a stop file (\(exit))")
+                } else {
+                    slot.phase = .backoff(until: now)
+                    report("\(slot.label) stopped by a stop file naming it (\(exit)); starting a new one")
+                }
             case .hung:
                 report("\(slot.label) hung process ended (\(exit)); re-spawning")
                 slots[index] = slot
@@ -110,7 +117,7 @@ struct SupervisorState {
                 slot = slots[index]
             }
         default:
-            if exit == .exited(0), stoppedRoles.contains(role) || shuttingDown {
+            if exit == .exited(0), shuttingDown || roleStopRequested(role) {
                 slot.phase = .stopped
                 report("\(slot.label) stopped by a stop file (\(exit))")
                 return
@@ -148,6 +155,7 @@ struct SupervisorState {
         slots[index].child = child
         slots[index].generation += 1
         slots[index].spawnedAt = now
+        slots[index].processStart = ProcessInfo.startTime(of: child.pid)
         slots[index].phase = .starting
         slots[index].heartbeat = nil
         slots[index].heartbeatPath = nil
@@ -171,7 +179,13 @@ struct SupervisorState {
         let slot = slots[index]
         switch slot.phase {
         case .backoff(let until):
-            if !shuttingDown, !failedRoles.contains(slot.role), now >= until { requestSpawn(index) }
+            guard !shuttingDown, !failedRoles.contains(slot.role), now >= until else { return }
+            if roleStopRequested(slot.role) {
+                slots[index].phase = .stopped
+                report("\(slot.label) not started: ctl/stop.\(slot.role) asks the role to stop")
+                return
+            }
+            requestSpawn(index)
         case .starting, .running:
             guard slot.child != nil else { return }
             observeHeartbeat(index, now: now)
@@ -188,7 +202,14 @@ struct SupervisorState {
             if case .starting = updated.phase { slots[index].phase = .running }
             let limit = role?.timeouts.hang ?? .milliseconds(bus.settings.leaseMs)
             let state = updated.heartbeat?.state
-            if state != .stopping && state != .stopped && now - updated.progressChangedAt > limit {
+            if state == .stopping || state == .stopped {
+                // Stopping by itself (a stop file): it gets its grace, then SIGKILL like any stop.
+                let grace = role?.timeouts.stopGrace ?? config.supervisor.stopGrace
+                slots[index].phase = .stopping(
+                    reason: .requested, deadline: now + grace + Self.killMargin, killed: false)
+                return
+            }
+            if now - updated.progressChangedAt > limit {
                 report("\(slot.label) made no progress for \(Self.format(limit)): hung; sending SIGTERM")
                 stop(index, reason: .hung, now: now)
             }
@@ -208,7 +229,8 @@ struct SupervisorState {
     private mutating func observeHeartbeat(_ index: Int, now: ContinuousClock.Instant) {
         guard let pid = slots[index].child?.pid else { return }
         if slots[index].heartbeatPath == nil {
-            slots[index].heartbeatPath = Self.findHeartbeat(layout: bus.layout, role: slots[index].role, pid: pid)
+            slots[index].heartbeatPath = Self.findHeartbeat(
+                layout: bus.layout, role: slots[index].role, pid: pid, processStart: slots[index].processStart)
         }
         guard let path = slots[index].heartbeatPath else { return }
         if let hb = Heartbeat.read(path: path) {
@@ -216,17 +238,24 @@ struct SupervisorState {
         }
     }
 
-    /// The heartbeat file of the process `pid` of `role`, if it has written one.
-    static func findHeartbeat(layout: BusLayout, role: String, pid: Int32) -> String? {
+    /// The heartbeat file of the child `pid` of `role`, if it has written one: a file of
+    /// `hb/<role>/` whose worker id has that pid (under any host name, since a role may be run
+    /// under another) and whose `boot_id` and `process_start` are this boot's and this process's,
+    /// so an old heartbeat of an earlier process with the same pid is never taken for it.
+    static func findHeartbeat(layout: BusLayout, role: String, pid: Int32, processStart: Int64?) -> String? {
         let directory = layout.heartbeats(role)
         let names = (try? FileOps.list(directory)) ?? []
         let wanted = "\(pid)"
-        let name = names.first { name in
-            guard name.hasSuffix(".json") else { return false }
+        for name in names where name.hasSuffix(".json") {
             let parts = name.dropLast(5).split(separator: ".", omittingEmptySubsequences: false)
-            return parts.count == 4 && parts[0] == role && parts[2] == wanted
+            guard parts.count == 4, parts[0] == role, parts[2] == wanted,
+                let hb = Heartbeat.read(path: directory + "/" + name)
+            else { continue }
+            let sameBoot = hb.bootID.isEmpty || hb.bootID == Host.bootID
+            let sameProcess = hb.processStart == 0 || processStart == nil || hb.processStart == processStart
+            if sameBoot && sameProcess { return directory + "/" + name }
         }
-        return name.map { directory + "/" + $0 }
+        return nil
     }
 
     private mutating func stop(_ index: Int, reason: InstanceSlot.StopReason, now: ContinuousClock.Instant) {
@@ -335,7 +364,6 @@ struct SupervisorState {
         if present.contains("stop") {
             beginShutdown(reason: "ctl/stop", now: now)
         }
-        stoppedRoles = Set(config.roles.map(\.name).filter { present.contains("stop." + $0) })
         guard !shuttingDown else { return }
         for role in config.roles.map(\.name) where present.contains("restart." + role) {
             guard let id = Self.requestID(at: files.restartRequest(role)), !handledRestarts.contains(id) else {
@@ -371,6 +399,12 @@ struct SupervisorState {
                 slots[index].nextBackoff = nil
             }
         }
+    }
+
+    /// True when a stop file in `ctl/` asks `role` (or every worker) to stop, listed now.
+    private func roleStopRequested(_ role: String) -> Bool {
+        let present = Set((try? FileOps.list(bus.layout.ctl)) ?? [])
+        return present.contains("stop") || present.contains("stop." + role)
     }
 
     static func requestID(at path: String) -> String? {
