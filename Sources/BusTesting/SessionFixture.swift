@@ -45,11 +45,7 @@ public final class SessionFixture: Sendable {
               poll: 50ms
             \(settings)
             supervisor:
-              restart_backoff: 100ms
-              restart_backoff_max: 1s
-              stop_grace: 3s
-              start_timeout: 10s
-            \(supervisor)
+            \(Self.merged(defaults: Self.supervisorDefaults, with: supervisor))
             roles:
             \(roles)
             """
@@ -57,6 +53,17 @@ public final class SessionFixture: Sendable {
         let result = try await runCommand([Executables.planbus, "init", "--config", config, "--json"])
         guard result.code == 0 else { throw FixtureError("planbus init failed: \(result.stderr)") }
         bus = try Bus.open(at: root + "/bus")
+    }
+
+    static let supervisorDefaults = [
+        "  restart_backoff: 100ms", "  restart_backoff_max: 1s", "  stop_grace: 3s", "  start_timeout: 10s",
+    ]
+
+    /// The `defaults` lines (`  key: value`) whose keys `extra` does not set, then `extra`.
+    static func merged(defaults: [String], with extra: String) -> String {
+        let given = Set(extra.split(separator: "\n").compactMap { $0.split(separator: ":").first.map(String.init) })
+        let kept = defaults.filter { line in !given.contains(String(line.split(separator: ":")[0])) }
+        return (kept + extra.split(separator: "\n").map(String.init)).joined(separator: "\n")
     }
 
     deinit {

@@ -399,10 +399,18 @@ struct DoctorTests {
         try writeHeartbeat(bus: temporary, host: "slowhost", offsetMs: -3_000, seq: 7)
         var doctor = makeDoctor(bus: temporary.path, folder: folder)
         doctor.heartbeatWait = .seconds(5)
-        async let check = doctor.clockSkew(bus: temporary.path, settings: skewSettings)
-        try await Task.sleep(for: .milliseconds(120))
-        try writeHeartbeat(bus: temporary, host: "slowhost", offsetMs: -3_000, seq: 8)
-        let result = await check
+        // A live worker on that host: it rewrites its heartbeat on its own cadence, whenever the
+        // doctor happens to look.
+        let writer = Task {
+            var seq = 8
+            while !Task.isCancelled {
+                try? writeHeartbeat(bus: temporary, host: "slowhost", offsetMs: -3_000, seq: seq)
+                seq += 1
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        let result = await doctor.clockSkew(bus: temporary.path, settings: skewSettings)
+        writer.cancel()
         #expect(result.status == .warning)
         #expect(result.detail.contains("slowhost -3.0 s (its clock is behind this one's)"))
         #expect(!result.detail.contains("not rewritten"))

@@ -89,6 +89,9 @@ struct RoleRuntimeTests {
         func heartbeat() -> Heartbeat? {
             SupervisorStateProbe.heartbeats(session.bus, role: "verifier").first { $0.worker.pid == role.pid }
         }
+        // Let a few writes pass, so the file holds the counter as frozen at the time-out.
+        let before = try #require(heartbeat())
+        #expect(await eventually { (heartbeat()?.seq ?? 0) > before.seq + 2 })
         let first = try #require(heartbeat())
         #expect(await eventually { (heartbeat()?.seq ?? 0) > first.seq + 5 })
         #expect(heartbeat()?.progress == first.progress)

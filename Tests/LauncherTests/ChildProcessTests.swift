@@ -1,0 +1,92 @@
+import BusTesting
+import Foundation
+import Launcher
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `ChildProcess` with real processes: descriptors, groups, sessions, exits.
+@Suite("Child processes")
+struct ChildProcessTests {
+    func temporaryFile() -> String {
+        FileManager.default.temporaryDirectory.path + "/planbus-child-" + UUID().uuidString.prefix(8)
+    }
+
+    @Test("a child inherits no descriptor but 0, 1 and 2, even one opened without O_CLOEXEC")
+    func noInheritedDescriptors() async throws {
+        let leaky = temporaryFile()
+        let fd = open(leaky, O_WRONLY | O_CREAT, 0o600)
+        #expect(fd > 2)
+        defer {
+            close(fd)
+            unlink(leaky)
+        }
+        let out = temporaryFile()
+        defer { unlink(out) }
+        let child = try ChildProcess.spawn(["/bin/ls", "/proc/self/fd"], stdout: .file(out), stderr: .null)
+        #expect(await child.wait() == .exited(0))
+        // ls itself opens one descriptor to read the folder.
+        let fds = lines(of: out).compactMap(Int32.init).sorted()
+        #expect(Array(fds.prefix(3)) == [0, 1, 2])
+        #expect(fds.count == 4)
+        let target = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")
+        #expect(target == leaky)
+    }
+
+    @Test("a child leads its own process group, or its own session")
+    func groupsAndSessions() async throws {
+        let group = try ChildProcess.spawn(["/bin/sleep", "30"], stdout: .null, stderr: .null)
+        let session = try ChildProcess.spawn(["/bin/sleep", "30"], stdout: .null, stderr: .null, newSession: true)
+        #expect(getpgid(group.pid) == group.pid)
+        #expect(getsid(group.pid) == getsid(0))
+        #expect(getpgid(session.pid) == session.pid)
+        #expect(getsid(session.pid) == session.pid)
+        group.send(SIGKILL)
+        session.send(SIGKILL)
+        #expect(await group.wait() == .signaled(SIGKILL))
+        #expect(await session.wait() == .signaled(SIGKILL))
+    }
+
+    @Test("killsGroupOnExit: what the child left running in its group is killed when it exits")
+    func groupKilledOnExit() async throws {
+        let pidFile = temporaryFile()
+        defer { unlink(pidFile) }
+        let script = "sleep 60 & echo $! > \(pidFile); exit 0"
+        let keeping = try ChildProcess.spawn(["/bin/sh", "-c", script], stdout: .null, stderr: .null)
+        #expect(await keeping.wait() == .exited(0))
+        let leftover = try #require(lines(of: pidFile).first.flatMap { Int32($0) })
+        #expect(isLive(leftover))
+        kill(leftover, SIGKILL)
+
+        let cleaning = try ChildProcess.spawn(
+            ["/bin/sh", "-c", script], stdout: .null, stderr: .null, killsGroupOnExit: true)
+        #expect(await cleaning.wait() == .exited(0))
+        let orphan = try #require(lines(of: pidFile).first.flatMap { Int32($0) })
+        #expect(orphan != leftover)
+        #expect(await eventually(timeout: .seconds(5)) { !isLive(orphan) })
+    }
+
+    @Test("a command is looked for in the child's own PATH, and a missing one fails with ENOENT")
+    func pathAndFailures() async throws {
+        let folder = temporaryFile()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "#!/bin/sh\nexit 7\n".write(toFile: folder + "/planbus-probe", atomically: true, encoding: .utf8)
+        chmod(folder + "/planbus-probe", 0o755)
+        let probe = try ChildProcess.spawn(["planbus-probe"], environment: ["PATH": folder], stdout: .null)
+        #expect(await probe.wait() == .exited(7))
+
+        #expect(throws: LauncherError.self) {
+            try ChildProcess.spawn(["planbus-probe"], environment: ["PATH": "/nonexistent"], stdout: .null)
+        }
+        do {
+            _ = try ChildProcess.spawn([folder + "/missing"], stdout: .null)
+            Issue.record("spawning a missing program succeeded")
+        } catch {
+            #expect(error.code == .spawnFailed)
+            #expect(error.errno == ENOENT)
+        }
+    }
+}
