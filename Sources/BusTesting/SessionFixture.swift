@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Launcher
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -23,6 +24,9 @@ public final class SessionFixture: Sendable {
     public let out: String
     /// The gate folder: a `task` envelope with `"action": "gate"` waits for `gates/<id>`.
     public let gates: String
+    /// Supervisors started by ``up(_:)``, killed when the fixture goes (a test that stops early
+    /// must not leave one behind; their roles die with them).
+    private let supervisors = Mutex<[ChildProcess]>([])
 
     /// Creates the folder, the configuration (with `roles` as the YAML of the `roles:` mapping,
     /// indented by two spaces) and the bus.
@@ -67,6 +71,7 @@ public final class SessionFixture: Sendable {
     }
 
     deinit {
+        for supervisor in supervisors.withLock({ $0 }) { supervisor.send(SIGKILL) }
         try? FileManager.default.removeItem(atPath: root)
     }
 
@@ -84,9 +89,11 @@ public final class SessionFixture: Sendable {
 
     /// Starts `planbus up --lines` with this configuration; its output goes to `root/up.log`.
     public func up(_ extra: [String] = []) throws -> ChildProcess {
-        try ChildProcess.spawn(
+        let child = try ChildProcess.spawn(
             [Executables.planbus, "up", "--lines", "--config", config] + extra, directory: root,
             stdout: .file(root + "/up.log"), stderr: .file(root + "/up.log"))
+        supervisors.withLock { $0.append(child) }
+        return child
     }
 
     /// Runs a `planbus` command with this configuration.

@@ -142,11 +142,11 @@ struct BadInputTests {
                 outcome.value.withLock { $0 = result }
             }
             let finished = { outcome.value.withLock { $0 != nil } }
-            if try await !eventually(timeout: .seconds(20), interval: .milliseconds(5), finished) {
+            if await !eventually(timeout: .seconds(20), interval: .milliseconds(5), finished) {
                 Issue.record("the reader blocked: it opened a FIFO (or another special file) for reading")
                 let dirs = [layout.new("work"), layout.cur("work"), layout.dead("work")]
                 let fifos = dirs.flatMap { dir in names(dir).map { dir + "/" + $0 } } + extra
-                let released = try await eventually(timeout: .seconds(20), interval: .milliseconds(5)) {
+                let released = await eventually(timeout: .seconds(20), interval: .milliseconds(5)) {
                     for path in fifos where BadInputTests.fileType(path) == S_IFIFO {
                         let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
                         if fd >= 0 { close(fd) }
@@ -498,17 +498,17 @@ struct BadInputProcessTests {
         let me = try WorkerID.current(role: "test")
 
         try "{\"v\":1,".write(toFile: new + "/" + name(1), atomically: false, encoding: .utf8)
-        fm.createFile(atPath: new + "/" + name(2), contents: Data((0..<256).map { UInt8($0) }))
-        fm.createFile(atPath: new + "/" + name(3), contents: Data())
+        _ = fm.createFile(atPath: new + "/" + name(2), contents: Data((0..<256).map { UInt8($0) }))
+        _ = fm.createFile(atPath: new + "/" + name(3), contents: Data())
         try fm.createDirectory(atPath: new + "/" + name(4), withIntermediateDirectories: false)
         #expect(mkfifo(new + "/" + name(5), 0o600) == 0)
         try fm.createSymbolicLink(atPath: new + "/" + name(6), withDestinationPath: outside)
-        fm.createFile(atPath: new + "/hello world.txt", contents: Data("hi".utf8))
-        fm.createFile(atPath: new + "/" + name(7), contents: Data(repeating: 0x20, count: (1 << 20) + 10))
+        _ = fm.createFile(atPath: new + "/hello world.txt", contents: Data("hi".utf8))
+        _ = fm.createFile(atPath: new + "/" + name(7), contents: Data(repeating: 0x20, count: (1 << 20) + 10))
         let wrongRole = Envelope(
             id: String(name(8).dropLast(5)), run: "run1", kind: "item", from: me, to: "elsewhere")
-        fm.createFile(atPath: new + "/" + name(8), contents: Data(try wrongRole.encoded()))
-        fm.createFile(atPath: new + "/.in-progress", contents: Data("partial".utf8))
+        _ = fm.createFile(atPath: new + "/" + name(8), contents: Data(try wrongRole.encoded()))
+        _ = fm.createFile(atPath: new + "/.in-progress", contents: Data("partial".utf8))
         goods += try bus.publish(3)
 
         let worker = try WorkerFixture(bus: bus, name: "w")

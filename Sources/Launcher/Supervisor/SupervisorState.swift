@@ -74,6 +74,9 @@ struct SupervisorState {
     // MARK: - Events
 
     mutating func tick(now: ContinuousClock.Instant) {
+        if !shuttingDown, !FileOps.exists(bus.layout.versionFile) {
+            beginShutdown(reason: "the bus \(bus.layout.root) is gone", now: now)
+        }
         readControlFiles(now: now)
         for index in slots.indices { check(index, now: now) }
     }
