@@ -26,6 +26,7 @@ demo: build
 bench: deps
 	$(SWIFT) build -c release
 	.build/release/planbus bench bus
+	.build/release/planbus bench session
 
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests

@@ -64,7 +64,7 @@ let package = Package(
         // The bus benchmark behind `planbus bench bus`.
         .target(
             name: "BusBench",
-            dependencies: ["Bus", "Launcher"],
+            dependencies: ["Bus", "Roles", "Launcher"],
             swiftSettings: upcoming
         ),
         .executableTarget(

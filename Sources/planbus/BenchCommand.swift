@@ -8,12 +8,14 @@ import Logging
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the bus against the raw cost of its system calls.",
-        subcommands: [BusBenchmarkCommand.self, BusConsumerCommand.self]
+        abstract: "Measure the bus and its supervision against floors measured in the same run.",
+        subcommands: [
+            BusBenchmarkCommand.self, SessionBenchmarkCommand.self, BusConsumerCommand.self, SessionRoleCommand.self,
+        ]
     )
 
     func run() async throws {
-        throw ValidationError("name a benchmark: `planbus bench bus`")
+        throw ValidationError("name a benchmark: `planbus bench bus` or `planbus bench session`")
     }
 }
 
@@ -105,6 +107,141 @@ extension BenchCommand {
                 logger.logLevel = .warning
                 try await BenchConsumer.run(
                     busPath: bus, role: role, readyFile: ready, heartbeat: !noHeartbeat, logger: logger)
+            }
+        }
+    }
+
+    struct SessionBenchmarkCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "session",
+            abstract: "Benchmark supervision: up until every role heartbeats, and take-over after a SIGKILL.",
+            discussion: """
+                Runs the real supervisor, `planbus up`, as a child process, on scratch buses in a \
+                temporary directory (or --dir), removed at the end. The roles it starts are this \
+                program's hidden `planbus bench session-role`, a role that handles kind bench-work.
+
+                1. up → every role heartbeats: on a fresh bus with the default bus settings, the \
+                time from spawning `planbus up` with --instances instances until hb/<role>/ holds \
+                a heartbeat file for each, and until sup/<host>/state.json shows every instance \
+                running. The floor, measured just before each run: as many `planbus --version` \
+                processes started in parallel, until the last has exited. The report gives the \
+                ratio of the two, and the time a SIGTERM takes to stop everything.
+
+                2. SIGKILL → envelope completed: for each lease in --leases (heartbeat a fifth of \
+                the lease, at most 100ms; janitor 100ms, at most a quarter of the lease; restart \
+                backoff 100ms), one instance claims an envelope that waits for a gate file; the \
+                benchmark freezes it (SIGSTOP), opens the gate and SIGKILLs it, then times how long until the \
+                supervisor shows a new pid, until the replacement claims the envelope at epoch 2, \
+                and until the envelope is in done/. Twice: with the role under this host's name \
+                (the replacement's janitor sees the dead pid at once), and with --host \
+                bench-other (judged by heartbeats alone, so the take-over waits for the lease). \
+                Each run's journal must show the last ack at epoch 2 and the expected reason for \
+                the take-over; other outcomes are counted as errors in the report.
+
+                Every wait polls a real condition (every 2 ms) with a deadline. Figures are \
+                reported, never asserted: the command exits 0 whenever it measured, and non-zero \
+                only when it could not set a measurement up. Progress goes to stderr. About 30 s \
+                on 2 cores with the defaults, most of it waiting for leases; --quick (leases 500ms \
+                and 1s, 2 runs each) takes about 6 s. Build with -c release for real figures.
+                """
+        )
+
+        @Option(
+            help: ArgumentHelp(
+                "The leases of the kill measurement, comma-separated durations (at least 50ms).",
+                valueName: "durations"))
+        var leases: String?
+
+        @Option(help: "Repetitions of every measurement point (default 3; 2 with --quick).")
+        var runs: Int?
+
+        @Option(help: "Role instances in the up measurement (default 6, as in the default configuration).")
+        var instances = 6
+
+        @Option(help: ArgumentHelp("Make the scratch directory here (default: $TMPDIR, else /tmp).", valueName: "dir"))
+        var dir: String?
+
+        @Flag(help: "A short run (about 6 s): leases 500ms and 1s, 2 runs each.")
+        var quick = false
+
+        @Flag(help: "Print the report as one JSON document.")
+        var json = false
+
+        /// The parsed `--leases`.
+        func parsedLeases() throws -> [Duration]? {
+            guard let leases else { return nil }
+            let items = leases.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            guard !items.isEmpty, !items.contains(where: \.isEmpty) else {
+                throw ValidationError("--leases must be durations separated by commas, such as 500ms,1s,2s,4s")
+            }
+            return try items.map { item in
+                let lease: Duration
+                do {
+                    lease = try ConfigDuration.parse(item)
+                } catch {
+                    throw ValidationError("--leases: \(error)")
+                }
+                guard lease >= .milliseconds(50), lease <= .seconds(300) else {
+                    throw ValidationError("--leases: each lease must be from 50ms to 5m, got \(item)")
+                }
+                return lease
+            }
+        }
+
+        func validate() throws {
+            _ = try parsedLeases()
+            if let runs, !(1...100).contains(runs) { throw ValidationError("--runs must be from 1 to 100") }
+            if !(1...64).contains(instances) { throw ValidationError("--instances must be from 1 to 64") }
+        }
+
+        func run() async throws {
+            try await reportingFailures {
+                var configuration = SessionBenchmark.Configuration(
+                    quick: quick, leases: try parsedLeases(), runs: runs, instances: instances)
+                configuration.parentDirectory = dir
+                let benchmark = SessionBenchmark(configuration: configuration) { line in
+                    FileHandle.standardError.write(Data("planbus bench: \(line)\n".utf8))
+                }
+                let report: SessionReport
+                do {
+                    report = try await benchmark.run()
+                } catch let error as BenchError {
+                    throw CLIFailure(error.description, code: error.code == .invalidArgument ? 3 : 1)
+                } catch let error as LauncherError {
+                    throw CLIFailure(error.description, code: 1)
+                }
+                emit(json ? report.json.prettyPrinted() : report.text)
+            }
+        }
+    }
+
+    /// A role process of the session benchmark; `planbus up` starts it for `planbus bench session`.
+    struct SessionRoleCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "session-role",
+            abstract: "The session benchmark's role (kind bench-work), run by planbus up for `planbus bench session`.",
+            discussion: """
+                Reads PLANBUS_BUS, PLANBUS_ROLE, PLANBUS_INSTANCE, PLANBUS_STOP_GRACE_MS and \
+                PLANBUS_ENVELOPE_TIMEOUT_MS from the environment, as the supervisor sets them.
+                """,
+            shouldDisplay: false
+        )
+
+        @Option(help: "The host name to claim under (default: this machine's name).")
+        var host: String?
+
+        func run() async throws {
+            try await reportingFailures {
+                var logger = Logger(label: "planbus.bench-role")
+                logger.logLevel = .warning
+                do {
+                    try await BenchRole.serve(
+                        environment: Foundation.ProcessInfo.processInfo.environment, host: host, logger: logger)
+                } catch let error as BenchError {
+                    throw CLIFailure(error.description, code: 3)
+                }
             }
         }
     }

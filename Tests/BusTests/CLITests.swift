@@ -19,7 +19,8 @@ struct CLITests {
     @Test(
         "every command answers --help",
         arguments: [
-            "", "init", "send", "log", "show", "janitor", "demo", "bench", "bench bus", "up", "down", "ps", "restart",
+            "", "init", "send", "log", "show", "janitor", "demo", "bench", "bench bus", "bench session", "up", "down",
+            "ps", "restart",
             "kill", "role", "doctor",
         ])
     func help(command: String) async throws {
