@@ -122,13 +122,15 @@ public final class SessionFixture: Sendable {
         return envelope.id
     }
 
-    /// True once `id` is in `role`'s `done/`.
-    public func isDone(_ id: String, role: String) -> Bool {
+    /// True once `id` is in `role`'s `done/` and its ack is in the journal of `run` (the journal
+    /// line follows the rename into `done/`).
+    public func isDone(_ id: String, role: String, run: String = "r1") -> Bool {
         let days = (try? FileManager.default.contentsOfDirectory(atPath: bus.layout.done(role))) ?? []
-        return days.contains { day in
+        let inDone = days.contains { day in
             let names = (try? FileManager.default.contentsOfDirectory(atPath: bus.layout.done(role, day: day))) ?? []
             return names.contains { $0.hasPrefix(id + ".") }
         }
+        return inDone && events(id, run: run).contains { $0.event == .ack }
     }
 
     /// The journal events of run `run` for `id`.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import Foundation
 import Launcher
 
 #if canImport(Glibc)
@@ -30,8 +31,17 @@ struct DownCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let config = try busOptions.loadConfig()
-            let bus = try busOptions.open()
+            // A broken configuration must not keep anyone from stopping the roles: with --bus or
+            // $PLANBUS_BUS, the defaults do.
+            let config: PlanbusConfig
+            do {
+                config = try busOptions.loadConfig()
+            } catch let failure as CLIFailure {
+                guard let bus = busOptions.locator.overridingBus else { throw failure }
+                FileOps.standardErrorLine("planbus: \(failure.message); stopping \(bus) with the default stop grace")
+                config = ConfigLoader.defaults(directory: FileManager.default.currentDirectoryPath)
+            }
+            let bus = try Bus.open(at: busOptions.locator.overridingBus ?? config.bus)
             let limit: Duration
             if let deadline {
                 limit = try ConfigDuration.parse(deadline)

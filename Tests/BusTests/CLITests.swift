@@ -47,7 +47,7 @@ struct CLITests {
         #expect(try JSONValue.parse(again.stdout)["config_created"] == .bool(false))
 
         try FileManager.default.createDirectory(atPath: dir + "/other", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/other/precious.txt", contents: Data("keep".utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/other/precious.txt", contents: Data("keep".utf8))
         let foreign = try await planbus("init", dir + "/other", "--no-config")
         #expect(foreign.code == 3)
         #expect(foreign.stderr.contains("refusing"))
@@ -198,7 +198,7 @@ struct JanitorCLITests {
         try FileManager.default.moveItem(
             atPath: layout.new("work") + "/" + id + ".json",
             toPath: layout.cur("work") + "/" + QueueNames.claim(id: id, epoch: 1, worker: holder))
-        FileManager.default.createFile(
+        _ = FileManager.default.createFile(
             atPath: layout.tmp + "/.\(Host.name).\(ghost).abcdef.pub", contents: Data("x".utf8))
 
         let result = try await planbus("janitor", "--bus", bus.path, "--json")

@@ -178,8 +178,12 @@ struct SupervisionTests {
         let pings = try names.map { (role: $0, id: try session.send(to: $0, kind: "ping")) }
         for ping in pings {
             #expect(await eventually { session.isDone(ping.id, role: ping.role) })
-            let ack = session.events(ping.id).first { $0.event == .ack }
-            #expect(ack.flatMap { try? WorkerID(parsing: $0.worker) }?.role == ping.role)
+            // The journal line follows the rename into done/.
+            #expect(
+                await eventually {
+                    let ack = session.events(ping.id).first { $0.event == .ack }
+                    return ack.flatMap { try? WorkerID(parsing: $0.worker) }?.role == ping.role
+                })
         }
         let odd = try session.send(to: "builder", kind: "no-such-kind")
         #expect(
@@ -308,8 +312,13 @@ struct SupervisionTests {
             })
         let verifier = try #require(session.runningPid("verifier"))
         let builder = try #require(session.runningPid("builder"))
+        // In-flight work is finished by the old process within its grace before the restart.
+        let inFlight = try session.send(to: "verifier", body: ["action": "sleep", "ms": 800])
+        #expect(await eventually { session.outLines.contains { $0.hasPrefix("claimed \(inFlight) 1 \(verifier)") } })
         let result = try await session.planbus("restart", "verifier", "--agent", "codex", "--model", "gpt-5", "--json")
         #expect(result.code == 0, "\(result.stderr)")
+        #expect(session.isDone(inFlight, role: "verifier"))
+        #expect(session.events(inFlight).contains { $0.event == .ack && $0.epoch == 1 })
         let config = try ConfigLoader.load(path: session.config)
         #expect(config.role("verifier")?.agent == "codex")
         #expect(config.role("verifier")?.model == "gpt-5")
@@ -323,8 +332,11 @@ struct SupervisionTests {
                 return hb?.info["model"] == .string("gpt-5") && hb?.info["agent"] == .string("codex")
             })
         // kill: exactly like a crash.
-        let killed = try await session.planbus("kill", "builder", "--json")
+        let killed = try await session.planbus("kill", "builder", "--instance", "0", "--json")
         #expect(killed.code == 0)
+        #expect(try JSONValue.parse(killed.stdout)["killed"]?.arrayValue?.first?["pid"]?.intValue == Int(builder))
+        let none = try await session.planbus("kill", "builder", "--instance", "5")
+        #expect(none.code == 4)
         #expect(await eventually { (session.runningPid("builder") ?? builder) != builder })
         #expect(session.snapshot?.instances.first { $0.role == "builder" }?.restarts == 1)
         // Ctrl-C: SIGINT stops everything gracefully.
