@@ -44,6 +44,26 @@ struct RoleRuntimeTests {
         #expect(session.outLines.contains { $0.hasPrefix("processed \(good) 1 \(role.pid)") })
     }
 
+    @Test("a new incarnation is a new worker: a stop file naming the previous one does not stop it")
+    func newIncarnation() async throws {
+        let session = try await SessionFixture(roles: SessionFixture.testingRole("verifier"))
+        let first = try startRole(session, role: "verifier")
+        #expect(await eventually { session.outLines.contains { $0.hasPrefix("started verifier.") } })
+        let old = try WorkerID(parsing: String(try #require(session.outLines.last?.split(separator: " ").last)))
+        first.send(SIGKILL)
+        _ = await first.wait()
+        try StopFiles(layout: session.bus.layout).requestStop(old.description)
+        let second = try startRole(session, role: "verifier")
+        defer { second.send(SIGKILL) }
+        let id = try session.send(to: "verifier")
+        #expect(await eventually { session.isDone(id, role: "verifier") })
+        let ack = try #require(session.events(id).first { $0.event == .ack })
+        let now = try WorkerID(parsing: ack.worker)
+        #expect(now.pid == second.pid)
+        #expect(now.incarnation != old.incarnation)
+        #expect(second.exitStatus == nil)
+    }
+
     @Test("SIGTERM: the role stops claiming, releases the envelope it cannot finish in its grace, and exits 0")
     func sigtermReleases() async throws {
         let session = try await SessionFixture(roles: SessionFixture.testingRole("verifier"))

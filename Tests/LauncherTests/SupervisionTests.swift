@@ -168,13 +168,27 @@ struct SupervisionTests {
     @Test("up with the product roles as configured by default: each is a planbus role process answering ping")
     func productRoles() async throws {
         let names = ["planner", "builder", "verifier", "judge", "docs"]
-        let session = try await SessionFixture(roles: names.map { "  \($0):" }.joined(separator: "\n"))
+        let session = try await SessionFixture(
+            roles: names.map { "  \($0):" }.joined(separator: "\n")
+                + "\n    args: [\"--verbose\"]\n    env: {PLANBUS_TEST_MARK: \"42\"}\n    model: m-1")
         let up = try session.up()
         #expect(
             await eventually(timeout: .seconds(30)) {
                 let instances = session.snapshot?.instances ?? []
                 return instances.count == 6 && instances.allSatisfy { $0.phase == "running" }
             })
+        // The last role (docs) got its args, env and model; its process shows them.
+        let docs = try #require(session.runningPid("docs"))
+        let cmdline = String(
+            decoding: (FileManager.default.contents(atPath: "/proc/\(docs)/cmdline") ?? Data()).map {
+                $0 == 0 ? 32 : $0
+            },
+            as: UTF8.self)
+        #expect(cmdline.contains("role docs --instance 0"))
+        #expect(cmdline.contains("--model m-1"))
+        #expect(cmdline.hasSuffix("--verbose "))
+        let environ = FileManager.default.contents(atPath: "/proc/\(docs)/environ") ?? Data()
+        #expect(String(decoding: environ, as: UTF8.self).split(separator: "\0").contains("PLANBUS_TEST_MARK=42"))
         let pings = try names.map { (role: $0, id: try session.send(to: $0, kind: "ping")) }
         for ping in pings {
             #expect(await eventually { session.isDone(ping.id, role: ping.role) })

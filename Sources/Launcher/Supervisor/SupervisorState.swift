@@ -329,10 +329,14 @@ struct SupervisorState {
         if let command = role.command {
             arguments = command + role.args
         } else {
+            // The settings go on the command line, so a re-spawn after a crash runs with the same
+            // configuration as before (an edited file applies at planbus restart).
             arguments = [
                 options.roleExecutable, "role", role.name, "--instance", "\(slot.instance)", "--bus", config.bus,
+                "--agent", role.agent, "--envelope-timeout", ConfigDuration.format(role.timeouts.envelope),
+                "--stop-grace", ConfigDuration.format(role.timeouts.stopGrace ?? config.supervisor.stopGrace),
             ]
-            if let file = config.file { arguments += ["--config", file] }
+            if let model = role.model { arguments += ["--model", model] }
             arguments += role.args
         }
         var environment = Foundation.ProcessInfo.processInfo.environment
