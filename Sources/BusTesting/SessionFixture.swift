@@ -55,7 +55,10 @@ public final class SessionFixture: Sendable {
             """
         try yaml.replacingOccurrences(of: "@OUT@", with: out).write(toFile: config, atomically: true, encoding: .utf8)
         let result = try await runCommand([Executables.planbus, "init", "--config", config, "--json"])
-        guard result.code == 0 else { throw FixtureError("planbus init failed: \(result.stderr)") }
+        guard result.code == 0 else {
+            try? FileManager.default.removeItem(atPath: root)
+            throw FixtureError("planbus init failed: \(result.stderr)")
+        }
         bus = try Bus.open(at: root + "/bus")
     }
 
