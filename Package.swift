@@ -27,8 +27,14 @@ let package = Package(
             name: "CInotifyTools",
             providers: [.apt(["libinotifytools0-dev"])]
         ),
-        // Small C helpers Swift's Glibc module does not export (statfs, spawn with closefrom).
+        // Small C helpers Swift's Glibc module does not export (statfs, fork/exec, OFD locks).
         .target(name: "CPlanbusShim"),
+        // Child processes: own group or session, no inherited descriptors, waited on a thread.
+        .target(
+            name: "Processes",
+            dependencies: ["CPlanbusShim"],
+            swiftSettings: upcoming
+        ),
         .target(
             name: "Bus",
             dependencies: [
@@ -43,9 +49,10 @@ let package = Package(
             name: "Roles",
             dependencies: [
                 "Bus",
-                "CPlanbusShim",
+                "Processes",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: upcoming
         ),
@@ -54,6 +61,7 @@ let package = Package(
             dependencies: [
                 "Bus",
                 "Roles",
+                "Processes",
                 "CPlanbusShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -64,7 +72,7 @@ let package = Package(
         // The bus benchmark behind `planbus bench bus`.
         .target(
             name: "BusBench",
-            dependencies: ["Bus", "Roles", "Launcher"],
+            dependencies: ["Bus", "Roles", "Launcher", "Processes"],
             swiftSettings: upcoming
         ),
         .executableTarget(
@@ -73,6 +81,7 @@ let package = Package(
                 "Bus",
                 "Roles",
                 "Launcher",
+                "Processes",
                 "BusBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,7 +93,7 @@ let package = Package(
         // Testing support: helpers for tests, and a worker fixture process that tests drive.
         .target(
             name: "BusTesting",
-            dependencies: ["Bus", "Launcher"],
+            dependencies: ["Bus", "Launcher", "Processes"],
             swiftSettings: upcoming
         ),
         .executableTarget(
@@ -100,12 +109,12 @@ let package = Package(
         ),
         .testTarget(
             name: "BusTests",
-            dependencies: ["Bus", "BusTesting", "Launcher", "planbus", "PlanbusTestWorker"],
+            dependencies: ["Bus", "BusTesting", "Launcher", "Processes", "planbus", "PlanbusTestWorker"],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "LauncherTests",
-            dependencies: ["Bus", "Roles", "Launcher", "BusTesting", "planbus", "PlanbusTestWorker"],
+            dependencies: ["Bus", "Roles", "Launcher", "Processes", "BusTesting", "planbus", "PlanbusTestWorker"],
             swiftSettings: upcoming
         ),
     ]

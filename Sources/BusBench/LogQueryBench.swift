@@ -1,5 +1,6 @@
 import Bus
 import Launcher
+import Processes
 
 /// What the `planbus log --run R` measurement found.
 public struct LogQueryResult: Sendable {

@@ -1,5 +1,6 @@
 import Bus
 import Launcher
+import Processes
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Launcher
+import Processes
 
 /// Starts fixture processes that are not workers.
 public enum ChildProcessLauncher {

@@ -1,5 +1,6 @@
 import Foundation
 import Launcher
+import Processes
 
 /// The result of running a command to completion.
 public struct CommandResult: Sendable {

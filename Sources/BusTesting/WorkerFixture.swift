@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Launcher
+import Processes
 
 #if canImport(Glibc)
     import Glibc

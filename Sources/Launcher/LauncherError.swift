@@ -6,8 +6,6 @@
 public struct LauncherError: Error, Sendable, CustomStringConvertible {
     /// What went wrong, broadly.
     public enum Code: String, Sendable {
-        /// A child process could not be started.
-        case spawnFailed
         /// A caller passed a value that cannot work.
         case invalidArgument
         /// `planbus.yaml` is malformed; the message names the file, line and field.

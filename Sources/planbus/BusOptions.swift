@@ -2,6 +2,7 @@ import ArgumentParser
 import Bus
 import Foundation
 import Launcher
+import Processes
 
 /// `--bus DIR` and `--config FILE`, shared by every command that works on a bus.
 struct BusOptions: ParsableArguments {
@@ -68,8 +69,13 @@ struct CLIFailure: Error, CustomStringConvertible {
         switch error.code {
         case .invalidConfig, .invalidArgument: code = 3
         case .notFound: code = 4
-        case .conflict, .spawnFailed, .io: code = 1
+        case .conflict, .io: code = 1
         }
+    }
+
+    init(_ error: ProcessError) {
+        message = error.description
+        code = error.code == .invalidArgument ? 3 : 1
     }
 
     init(_ message: String, code: Int32) {
@@ -93,6 +99,10 @@ extension AsyncParsableCommand {
             FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
             throw ExitCode(failure.code)
         } catch let error as LauncherError {
+            let failure = CLIFailure(error)
+            FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
+            throw ExitCode(failure.code)
+        } catch let error as ProcessError {
             let failure = CLIFailure(error)
             FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
             throw ExitCode(failure.code)

@@ -3,6 +3,7 @@ import Bus
 import Foundation
 import Launcher
 import Logging
+import Processes
 import ServiceLifecycle
 import UnixSignals
 

@@ -1,6 +1,7 @@
 import BusTesting
 import Foundation
 import Launcher
+import Processes
 import Testing
 
 #if canImport(Glibc)
@@ -78,7 +79,7 @@ struct ChildProcessTests {
         let probe = try ChildProcess.spawn(["planbus-probe"], environment: ["PATH": folder], stdout: .null)
         #expect(await probe.wait() == .exited(7))
 
-        #expect(throws: LauncherError.self) {
+        #expect(throws: ProcessError.self) {
             try ChildProcess.spawn(["planbus-probe"], environment: ["PATH": "/nonexistent"], stdout: .null)
         }
         do {

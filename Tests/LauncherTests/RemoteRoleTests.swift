@@ -2,6 +2,7 @@ import Bus
 import BusTesting
 import Foundation
 import Launcher
+import Processes
 import Testing
 
 #if canImport(Glibc)

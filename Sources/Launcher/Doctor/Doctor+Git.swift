@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import Processes
 
 #if canImport(Glibc)
     import Glibc

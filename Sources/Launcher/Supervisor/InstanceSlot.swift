@@ -1,4 +1,5 @@
 import Bus
+import Processes
 
 /// One role instance the supervisor keeps running: its current process and what the supervisor
 /// has seen of it.

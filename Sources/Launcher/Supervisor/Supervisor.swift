@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Logging
+import Processes
 import ServiceLifecycle
 
 #if canImport(Glibc)

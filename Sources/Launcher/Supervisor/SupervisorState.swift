@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Logging
+import Processes
 
 #if canImport(Glibc)
     import Glibc

@@ -63,13 +63,13 @@ public final class ChildProcess: Sendable {
     ///   - diesWithParent: the child is killed when this process dies.
     ///   - killsGroupOnExit: when the child exits, SIGKILL what is left of its process group (the
     ///     processes it started and left behind).
-    /// - Throws: ``LauncherError`` `spawnFailed` with the errno.
+    /// - Throws: ``ProcessError`` `spawnFailed` with the errno.
     public static func spawn(
         _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
         stdout: Output = .inherit, stderr: Output = .inherit, newSession: Bool = false, diesWithParent: Bool = false,
         killsGroupOnExit: Bool = false
-    ) throws(LauncherError) -> ChildProcess {
-        guard !arguments.isEmpty else { throw LauncherError(.invalidArgument, "no command to run") }
+    ) throws(ProcessError) -> ChildProcess {
+        guard !arguments.isEmpty else { throw ProcessError(.invalidArgument, "no command to run") }
         let environment = environment ?? Foundation.ProcessInfo.processInfo.environment
         let program = try resolve(arguments[0], path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
         let env = environment.map { "\($0.key)=\($0.value)" }
@@ -108,13 +108,13 @@ public final class ChildProcess: Sendable {
         thread.start()
         switch started.wait() {
         case .success(let child): return child
-        case .failure(let rc): throw LauncherError(.spawnFailed, "cannot start \(arguments[0])", errno: rc)
+        case .failure(let rc): throw ProcessError(.spawnFailed, "cannot start \(arguments[0])", errno: rc)
         }
     }
 
     /// The program `name` runs: itself when it has a slash, else the first executable file of
     /// that name in `path`.
-    static func resolve(_ name: String, path: String) throws(LauncherError) -> String {
+    static func resolve(_ name: String, path: String) throws(ProcessError) -> String {
         if name.contains("/") { return name }
         for folder in path.split(separator: ":", omittingEmptySubsequences: false) {
             let candidate = (folder.isEmpty ? "." : String(folder)) + "/" + name
@@ -123,7 +123,7 @@ public final class ChildProcess: Sendable {
                 return candidate
             }
         }
-        throw LauncherError(.spawnFailed, "cannot start \(name): not found in PATH (\(path))", errno: ENOENT)
+        throw ProcessError(.spawnFailed, "cannot start \(name): not found in PATH (\(path))", errno: ENOENT)
     }
 
     private func reap() {
