@@ -59,40 +59,21 @@ extension Doctor {
 
     /// Runs `arguments` with this doctor's environment, for at most `timeout`.
     func capture(_ arguments: [String], timeout: Duration = .seconds(10)) async -> Captured {
-        let base = FileManager.default.temporaryDirectory.path + "/planbus-doctor-" + FileOps.randomHex(12)
-        defer {
-            FileOps.removeFile(base + ".out")
-            FileOps.removeFile(base + ".err")
-        }
         var env = environment
         env["PATH"] = searchPath
         env["LC_ALL"] = "C"
         env["GIT_TERMINAL_PROMPT"] = "0"
-        let child: ChildProcess
+        let run: ProgramRun
         do {
-            child = try ChildProcess.spawn(
-                arguments, environment: env, stdout: .file(base + ".out"), stderr: .file(base + ".err"))
+            run = try await ProgramRun.run(arguments, environment: env, timeout: timeout)
         } catch {
             return Captured(exit: nil, output: "", failure: error.description)
         }
-        let exit = await withTaskGroup(of: ChildProcess.Exit?.self) { group in
-            group.addTask { await child.wait() }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            if first == nil { child.sendToGroup(SIGKILL) }
-            group.cancelAll()
-            return first
+        func firstLine(_ text: String) -> String {
+            text.split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         }
-        func firstLine(_ path: String) -> String {
-            guard case .bytes(let bytes) = FileOps.readRegular(path, limit: 1 << 20) else { return "" }
-            let text = String(decoding: bytes, as: UTF8.self)
-            return text.split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        }
-        let out = firstLine(base + ".out")
-        return Captured(exit: exit, output: out.isEmpty ? firstLine(base + ".err") : out)
+        let out = firstLine(run.stdout)
+        return Captured(exit: run.exit, output: out.isEmpty ? firstLine(run.stderr) : out)
     }
 
     /// The executable regular file `name` in the first folder of `searchPath` that has one.
