@@ -117,5 +117,10 @@ let package = Package(
             dependencies: ["Bus", "Roles", "Launcher", "Processes", "BusTesting", "planbus", "PlanbusTestWorker"],
             swiftSettings: upcoming
         ),
+        .testTarget(
+            name: "RolesTests",
+            dependencies: ["Bus", "Roles", "BusTesting"],
+            swiftSettings: upcoming
+        ),
     ]
 )

@@ -1,0 +1,167 @@
+import Foundation
+import Processes
+
+/// Runs git in one repository or work tree, for the roles: worktrees, branches, commits, diffs,
+/// merges.
+///
+/// Every call is a `git` process (no library), run with `GIT_TERMINAL_PROMPT=0` and the C
+/// locale, in its own process group, killed at its time limit. A failure throws ``RoleError``
+/// `git` with git's own message.
+public struct Git: Sendable {
+    /// The work tree git runs in (`git -C`).
+    public let directory: String
+    /// The environment of every git process.
+    public let environment: [String: String]
+    /// The name and email commits are made with, when git has none configured.
+    public let identity: (name: String, email: String)
+    /// The longest a git command may take.
+    public let timeout: Duration
+
+    public init(
+        directory: String, environment: [String: String] = Foundation.ProcessInfo.processInfo.environment,
+        identity: (name: String, email: String) = ("planbus", "planbus@localhost"), timeout: Duration = .seconds(300)
+    ) {
+        var env = environment
+        env["GIT_TERMINAL_PROMPT"] = "0"
+        env["LC_ALL"] = "C"
+        self.directory = directory
+        self.environment = env
+        self.identity = identity
+        self.timeout = timeout
+    }
+
+    /// The same repository seen from another work tree.
+    public func at(_ directory: String) -> Git {
+        Git(directory: directory, environment: environment, identity: identity, timeout: timeout)
+    }
+
+    /// Runs `git -C <directory> <arguments>` and returns its standard output without the final
+    /// newline.
+    /// - Throws: ``RoleError`` `git` when git cannot start, times out or fails.
+    @discardableResult
+    public func run(_ arguments: [String]) async throws(RoleError) -> String {
+        let run = try await attempt(arguments)
+        guard run.succeeded else {
+            let what = run.timedOut ? "timed out after \(timeout)" : "failed (\(run.exit!))"
+            let said = (run.stderr.isEmpty ? run.stdout : run.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw RoleError(.git, "git \(arguments.joined(separator: " ")) in \(directory) \(what): \(said)")
+        }
+        return run.stdout.hasSuffix("\n") ? String(run.stdout.dropLast()) : run.stdout
+    }
+
+    /// Runs git and returns the whole result, whatever its exit status.
+    /// - Throws: ``RoleError`` `git` only when git cannot be started.
+    public func attempt(_ arguments: [String]) async throws(RoleError) -> ProgramRun {
+        do {
+            return try await ProgramRun.run(
+                ["git", "-C", directory] + arguments, environment: environment, timeout: timeout)
+        } catch {
+            throw RoleError(.git, "cannot run git: \(error)")
+        }
+    }
+
+    /// True when `directory` is inside a git work tree.
+    public func isWorkTree() async -> Bool {
+        (try? await run(["rev-parse", "--is-inside-work-tree"])) == "true"
+    }
+
+    /// The commit `ref` names.
+    public func commit(of ref: String) async throws(RoleError) -> String {
+        try await run(["rev-parse", "--verify", "--quiet", ref + "^{commit}"])
+    }
+
+    /// True when the branch exists.
+    public func branchExists(_ branch: String) async -> Bool {
+        (try? await run(["rev-parse", "--verify", "--quiet", "refs/heads/" + branch])) != nil
+    }
+
+    /// Creates `branch` at `ref` (or leaves it when it already points there).
+    public func createBranch(_ branch: String, at ref: String) async throws(RoleError) {
+        if await branchExists(branch) {
+            guard try await commit(of: branch) == commit(of: ref) else {
+                throw RoleError(.git, "branch \(branch) already exists at another commit than \(ref)")
+            }
+            return
+        }
+        try await run(["branch", branch, ref])
+    }
+
+    /// Adds a work tree at `path` on a new branch `branch` made from `base`.
+    /// - Returns: a ``Git`` for the new work tree.
+    public func addWorktree(at path: String, branch: String, from base: String) async throws(RoleError) -> Git {
+        try await run(["worktree", "add", "-b", branch, path, base])
+        return at(path)
+    }
+
+    /// Adds a work tree at `path` with `commit` checked out, on no branch.
+    public func addDetachedWorktree(at path: String, commit: String) async throws(RoleError) -> Git {
+        try await run(["worktree", "add", "--detach", path, commit])
+        return at(path)
+    }
+
+    /// Removes the work tree at `path` (whatever it holds) and forgets it.
+    public func removeWorktree(at path: String) async throws(RoleError) {
+        if FileManager.default.fileExists(atPath: path) {
+            try await run(["worktree", "remove", "--force", "--force", path])
+        }
+        try await run(["worktree", "prune"])
+    }
+
+    /// Stages every change and commits it with `message` and the trailers (`Key: value` lines).
+    /// - Returns: the new commit, or `nil` when there was nothing to commit.
+    public func commitAll(message: String, trailers: [(String, String)]) async throws(RoleError) -> String? {
+        try await run(["add", "--all"])
+        let status = try await run(["status", "--porcelain"])
+        if status.isEmpty { return nil }
+        var text = message + "\n"
+        if !trailers.isEmpty { text += "\n" + trailers.map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n" }
+        try await run(
+            [
+                "-c", "user.name=\(identity.name)", "-c", "user.email=\(identity.email)", "commit", "--no-verify", "-q",
+                "-m", text,
+            ])
+        return try await commit(of: "HEAD")
+    }
+
+    /// What changed between two commits.
+    public func diff(from base: String, to head: String) async throws(RoleError) -> DiffSummary {
+        let numstat = try await run(["diff", "--numstat", "-z", "--no-renames", base, head])
+        return DiffSummary(numstatZ: numstat)
+    }
+
+    /// Merges `commit` into the branch checked out here with a merge commit.
+    /// - Returns: the merge commit, or the conflicting paths (the merge is then aborted).
+    public func merge(_ commit: String, message: String) async throws(RoleError) -> MergeOutcome {
+        let run = try await attempt(
+            [
+                "-c", "user.name=\(identity.name)", "-c", "user.email=\(identity.email)", "merge", "--no-ff",
+                "--no-edit", "-m", message, commit,
+            ])
+        if run.succeeded { return .merged(try await self.commit(of: "HEAD")) }
+        let conflicts = try await self.run(["diff", "--name-only", "--diff-filter=U"])
+            .split(separator: "\n").map(String.init)
+        _ = try? await self.run(["merge", "--abort"])
+        if conflicts.isEmpty {
+            throw RoleError(
+                .git, "git merge \(commit) failed: \(run.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return .conflict(conflicts, output: (run.stdout + run.stderr).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Moves `branch` forward to `commit`, refusing anything but a fast-forward.
+    public func fastForward(_ branch: String, to commit: String) async throws(RoleError) {
+        let ancestor = try await attempt(["merge-base", "--is-ancestor", branch, commit])
+        guard ancestor.succeeded else {
+            throw RoleError(.git, "\(branch) cannot be fast-forwarded to \(commit): it has commits \(commit) lacks")
+        }
+        try await run(["update-ref", "refs/heads/" + branch, commit, try await self.commit(of: branch)])
+    }
+}
+
+/// What a merge came to.
+public enum MergeOutcome: Sendable, Equatable {
+    /// Merged, with this merge commit.
+    case merged(String)
+    /// Not merged: these paths conflicted; git's own words.
+    case conflict([String], output: String)
+}

@@ -1,0 +1,107 @@
+import BusTesting
+import Foundation
+import Roles
+import Testing
+
+/// `Git` against real repositories made by the tests.
+@Suite("Git")
+struct GitTests {
+    /// A fresh repository with one commit on `main`, in a temporary folder.
+    func repository() async throws -> (root: String, git: Git) {
+        let root = FileManager.default.temporaryDirectory.path + "/planbus-git-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: root + "/repo", withIntermediateDirectories: true)
+        let git = Git(directory: root + "/repo")
+        try await git.run(["init", "-q", "-b", "main"])
+        try "one\ntwo\n".write(toFile: root + "/repo/a.txt", atomically: true, encoding: .utf8)
+        _ = try await git.commitAll(message: "start", trailers: [])
+        return (root, git)
+    }
+
+    @Test("a worktree on its own branch, a commit with trailers, and its diff")
+    func worktreeCommitDiff() async throws {
+        let (root, git) = try await repository()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(await git.isWorkTree())
+        let base = try await git.commit(of: "main")
+        let tree = try await git.addWorktree(at: root + "/wt", branch: "planbus/r1/t1/1", from: "main")
+        try "one\n2\nthree\n".write(toFile: root + "/wt/a.txt", atomically: true, encoding: .utf8)
+        try "new\n".write(toFile: root + "/wt/b.txt", atomically: true, encoding: .utf8)
+        let commit = try #require(
+            try await tree.commitAll(message: "t1: change", trailers: [("Planbus-Run", "r1"), ("Planbus-Task", "t1")]))
+        let body = try await git.run(["log", "-1", "--format=%B", commit])
+        #expect(body.contains("Planbus-Run: r1"))
+        #expect(body.contains("Planbus-Task: t1"))
+        let diff = try await git.diff(from: base, to: commit)
+        #expect(diff.paths == ["a.txt", "b.txt"])
+        #expect(diff.insertions == 3)
+        #expect(diff.deletions == 1)
+        #expect(try await git.commit(of: "main") == base)
+        // Nothing left to commit.
+        #expect(try await tree.commitAll(message: "again", trailers: []) == nil)
+        try await git.removeWorktree(at: root + "/wt")
+        #expect(!FileManager.default.fileExists(atPath: root + "/wt"))
+        #expect(await git.branchExists("planbus/r1/t1/1"))
+    }
+
+    @Test("merges apply cleanly or report their conflicting paths and leave the branch as it was")
+    func merges() async throws {
+        let (root, git) = try await repository()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try await git.createBranch("integration", at: "main")
+        let integration = try await git.addWorktree(at: root + "/int", branch: "int-work", from: "integration")
+        let left = try await git.addWorktree(at: root + "/left", branch: "left", from: "main")
+        let right = try await git.addWorktree(at: root + "/right", branch: "right", from: "main")
+        try "LEFT\ntwo\n".write(toFile: root + "/left/a.txt", atomically: true, encoding: .utf8)
+        try "RIGHT\ntwo\n".write(toFile: root + "/right/a.txt", atomically: true, encoding: .utf8)
+        let l = try #require(try await left.commitAll(message: "left", trailers: []))
+        let r = try #require(try await right.commitAll(message: "right", trailers: []))
+        guard case .merged(let merged) = try await integration.merge(l, message: "merge left") else {
+            Issue.record("the first merge did not apply")
+            return
+        }
+        let outcome = try await integration.merge(r, message: "merge right")
+        guard case .conflict(let paths, let output) = outcome else {
+            Issue.record("a conflicting merge applied: \(outcome)")
+            return
+        }
+        #expect(paths == ["a.txt"])
+        #expect(output.contains("CONFLICT"))
+        #expect(try await integration.commit(of: "HEAD") == merged)
+        #expect(try await integration.run(["status", "--porcelain"]).isEmpty)
+    }
+
+    @Test("fast-forward only: a branch moves to a descendant and refuses anything else")
+    func fastForward() async throws {
+        let (root, git) = try await repository()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let start = try await git.commit(of: "main")
+        let side = try await git.addWorktree(at: root + "/side", branch: "side", from: "main")
+        try "x\n".write(toFile: root + "/side/x.txt", atomically: true, encoding: .utf8)
+        let ahead = try #require(try await side.commitAll(message: "x", trailers: []))
+        try await git.createBranch("copy", at: start)
+        try await git.fastForward("copy", to: ahead)
+        #expect(try await git.commit(of: "copy") == ahead)
+        do {
+            try await git.fastForward("copy", to: start)
+            Issue.record("moved a branch backwards")
+        } catch {
+            #expect(error.code == .git)
+            #expect(error.message.contains("cannot be fast-forwarded"))
+        }
+        #expect(try await git.commit(of: "copy") == ahead)
+    }
+
+    @Test("a failing git command throws with git's own message")
+    func failures() async throws {
+        let (root, git) = try await repository()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        do {
+            _ = try await git.commit(of: "no-such-branch")
+            Issue.record("resolved a missing branch")
+        } catch {
+            #expect(error.code == .git)
+        }
+        let outside = Git(directory: root)
+        #expect(await !outside.isWorkTree())
+    }
+}
