@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RolesTests",
-            dependencies: ["Bus", "Roles", "BusTesting"],
+            dependencies: ["Bus", "Roles", "Processes", "BusTesting", "planbus"],
             swiftSettings: upcoming
         ),
     ]

@@ -5,7 +5,10 @@ public enum ProductRoles {
     /// The role implementation for `name`, or `nil` when it is not a product role.
     public static func role(named name: String) -> (any Role)? {
         guard let product = RoleName(rawValue: name) else { return nil }
-        return ServingRole(name: product)
+        switch product {
+        case .builder: return BuilderRole()
+        default: return ServingRole(name: product)
+        }
     }
 }
 

@@ -15,6 +15,8 @@ public struct RoleError: Error, Sendable, Equatable, CustomStringConvertible {
         case io
         /// A git command failed; the message carries git's own words.
         case git
+        /// An envelope's body lacks a field a role needs, or has it of the wrong type.
+        case invalidRequest
     }
 
     /// The broad kind of failure.

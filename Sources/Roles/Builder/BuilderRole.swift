@@ -1,0 +1,169 @@
+import Bus
+import Foundation
+import Processes
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The builder: makes one attempt of one task in its own git work tree and reports the commit.
+///
+/// For a `build` envelope (``BuildRequest``) it:
+/// 1. removes the work trees earlier holders of the same envelope left (their claims are dead:
+///    this one holds it now, at a higher epoch), and adds its own, owned by its claim:
+///    `runs/<run>/trees/<task>.<attempt>.<candidate>.e<epoch>`, on the branch
+///    ``BuildRequest/branch`` reset to the base commit;
+/// 2. runs the step with `/bin/sh -c` in it, with `PLANBUS_RUN`, `PLANBUS_TASK`,
+///    `PLANBUS_ATTEMPT`, `PLANBUS_CANDIDATE` and `PLANBUS_FEEDBACK` (a file holding the previous
+///    verdict's reasons, empty on the first attempt) in its environment, its output streamed to
+///    `runs/<run>/<task>/<attempt>/builder.log` as it runs;
+/// 3. commits every change with the trailers `Planbus-Run`, `Planbus-Task`, `Planbus-Attempt`
+///    (and `Planbus-Candidate`), removes the work tree (the branch keeps the commit);
+/// 4. acks with a `built` envelope to the verifier: the commit (or none), the step's exit, the
+///    diff's files and lines, the log.
+///
+/// The builder judges nothing: a failed step is reported as it is, and the verifier decides.
+public struct BuilderRole: Role {
+    public init() {}
+
+    public var kinds: Set<String> { ["build"] }
+
+    public func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition {
+        let request: BuildRequest
+        do {
+            request = try BuildRequest(claim.envelope)
+        } catch {
+            return .dead(error.message)
+        }
+        guard let step = request.step else {
+            return .dead(
+                "task \(request.task) has no run step and role builder drives agent \(context.settings.agent): "
+                    + "nothing can build it offline")
+        }
+        let layout = context.bus.layout
+        let trees = layout.run(request.run) + "/trees"
+        let name = "\(request.task).\(request.attempt).\(request.candidate)"
+        let tree = trees + "/\(name).e\(claim.epoch)"
+        let folder = request.attemptDirectory(in: layout)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: trees, withIntermediateDirectories: true)
+        let log = folder + "/builder.log"
+        let git = Git(directory: request.repository)
+
+        // Work trees of earlier epochs of this envelope belong to dead claims.
+        for stale in (try? FileManager.default.contentsOfDirectory(atPath: trees)) ?? []
+        where stale.hasPrefix(name + ".e") && stale != "\(name).e\(claim.epoch)" {
+            try? await git.removeWorktree(at: trees + "/" + stale)
+        }
+        _ = try? await git.run(["worktree", "prune"])
+        try await git.run(["worktree", "add", "--force", "-B", request.branch, tree, request.base])
+        do {
+            return try await build(
+                request, step: step, in: tree, git: git, folder: folder, log: log, claim: claim, context: context)
+        } catch {
+            // Left as it is, the tree would be removed by the next holder of this envelope; a
+            // failure here is retried, so clean up now.
+            try? await git.removeWorktree(at: tree)
+            throw error
+        }
+    }
+
+    private func build(
+        _ request: BuildRequest, step: String, in tree: String, git: Git, folder: String, log: String, claim: Claim,
+        context: RoleContext
+    ) async throws -> Disposition {
+        let work = git.at(tree)
+        let feedbackFile = folder + "/feedback.txt"
+        try (request.feedback ?? "").write(toFile: feedbackFile, atomically: true, encoding: .utf8)
+        var environment = Foundation.ProcessInfo.processInfo.environment
+        environment["PLANBUS_RUN"] = request.run
+        environment["PLANBUS_TASK"] = request.task
+        environment["PLANBUS_ATTEMPT"] = "\(request.attempt)"
+        environment["PLANBUS_CANDIDATE"] = "\(request.candidate)"
+        environment["PLANBUS_FEEDBACK"] = feedbackFile
+        appendLine(log, "# \(Timestamp.now()) attempt \(request.attempt) of \(request.task) by \(context.worker)")
+        appendLine(log, "$ \(step)")
+        let exit = try await runStep(step, in: tree, environment: environment, log: log, timeout: request.timeout)
+        appendLine(
+            log, "# \(Timestamp.now()) step ended: \(exit.map { "\($0)" } ?? "timed out after \(request.timeout)")")
+        context.heartbeat.progressed()
+
+        var trailers = [
+            ("Planbus-Run", request.run), ("Planbus-Task", request.task), ("Planbus-Attempt", "\(request.attempt)"),
+        ]
+        if request.candidate > 1 { trailers.append(("Planbus-Candidate", "\(request.candidate)")) }
+        let commit = try await work.commitAll(message: "\(request.task): \(request.title)", trailers: trailers)
+        let diff = try await commit.asyncMap { c throws(RoleError) in try await git.diff(from: request.base, to: c) }
+        try await git.removeWorktree(at: tree)
+
+        var exitJSON: JSONValue = .null
+        if case .exited(let code) = exit { exitJSON = .number(Double(code)) }
+        let body: [String: JSONValue] = [
+            "repository": .string(request.repository), "base": .string(request.base),
+            "attempt": .number(Double(request.attempt)), "candidate": .number(Double(request.candidate)),
+            "title": .string(request.title), "branch": .string(request.branch),
+            "commit": commit.map(JSONValue.string) ?? .null, "step_exit": exitJSON,
+            "step_signal": exit.flatMap {
+                if case .signaled(let s) = $0 { return .number(Double(s)) } else { return nil }
+            }
+                ?? .null,
+            "step_timed_out": .bool(exit == nil), "log": .string(log), "diff": diff?.json ?? .null,
+            "summary": .string(
+                commit == nil
+                    ? "attempt \(request.attempt) of \(request.task): no change"
+                    : "attempt \(request.attempt) of \(request.task): \(diff?.files.count ?? 0) files, +\(diff?.insertions ?? 0) -\(diff?.deletions ?? 0)"
+            ),
+        ]
+        let built = Envelope(
+            run: request.run, task: request.task, kind: "built", from: context.worker, to: "verifier",
+            causation: claim.envelope.id, attempt: request.attempt, body: body)
+        return .ack([built])
+    }
+
+    /// Runs the step in its own process group, output appended to `log`; SIGKILLs the group at the
+    /// time limit or when the handler is cancelled.
+    /// - Returns: how it ended, or `nil` when it timed out.
+    private func runStep(
+        _ step: String, in directory: String, environment: [String: String], log: String, timeout: Duration
+    ) async throws -> ChildProcess.Exit? {
+        let child = try ChildProcess.spawn(
+            ["/bin/sh", "-c", step], environment: environment, directory: directory, stdout: .file(log),
+            stderr: .file(log), diesWithParent: true, killsGroupOnExit: true)
+        return await withTaskCancellationHandler {
+            await withTaskGroup(of: ChildProcess.Exit?.self) { group in
+                group.addTask { await child.wait() }
+                group.addTask {
+                    try? await Task.sleep(for: timeout)
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                if first == nil { child.sendToGroup(SIGKILL) }
+                group.cancelAll()
+                return first
+            }
+        } onCancel: {
+            child.sendToGroup(SIGKILL)
+        }
+    }
+
+    private func appendLine(_ path: String, _ line: String) {
+        guard
+            let handle = FileHandle(forWritingAtPath: path)
+                ?? {
+                    _ = FileManager.default.createFile(atPath: path, contents: nil)
+                    return FileHandle(forWritingAtPath: path)
+                }()
+        else { return }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: Data((line + "\n").utf8))
+    }
+}
+
+extension Optional {
+    /// `map` for an async, throwing transform.
+    func asyncMap<T, E: Error>(_ transform: (Wrapped) async throws(E) -> T) async throws(E) -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}

@@ -1,0 +1,130 @@
+import Bus
+import BusTesting
+import Foundation
+import Processes
+import Roles
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The builder role in a real `planbus role builder` process, on a real git repository.
+@Suite("Builder", .serialized)
+struct BuilderTests {
+    struct Setup {
+        let bus: TemporaryBus
+        let repository: String
+        let git: Git
+        let base: String
+        let role: ChildProcess
+    }
+
+    func setUp() async throws -> Setup {
+        let bus = try TemporaryBus(settings: .testing, roles: ["builder", "verifier"])
+        let repository = bus.root + "/repo"
+        try FileManager.default.createDirectory(atPath: repository, withIntermediateDirectories: true)
+        let git = Git(directory: repository)
+        try await git.run(["init", "-q", "-b", "main"])
+        try "hello\n".write(toFile: repository + "/README", atomically: true, encoding: .utf8)
+        _ = try await git.commitAll(message: "start", trailers: [])
+        let base = try await git.commit(of: "main")
+        let role = try ChildProcess.spawn(
+            [
+                Executables.planbus, "role", "builder", "--bus", bus.path, "--agent", "none", "--envelope-timeout",
+                "5m",
+                "--stop-grace", "2s",
+            ], stdout: .file(bus.root + "/builder.out"), stderr: .file(bus.root + "/builder.out"))
+        return Setup(bus: bus, repository: repository, git: git, base: base, role: role)
+    }
+
+    func build(_ setup: Setup, task: String, attempt: Int, step: String?, feedback: String? = nil) throws -> String {
+        let worker = try WorkerID.current(role: "planner")
+        var body: [String: JSONValue] = [
+            "repository": .string(setup.repository), "base": .string(setup.base), "attempt": .number(Double(attempt)),
+            "title": "make out.txt",
+        ]
+        if let step { body["step"] = .string(step) }
+        if let feedback { body["feedback"] = .string(feedback) }
+        let envelope = Envelope(run: "r1", task: task, kind: "build", from: worker, to: "builder", body: body)
+        try Publisher(bus: setup.bus.bus, worker: worker).publish(envelope)
+        return envelope.id
+    }
+
+    /// The `built` envelope caused by `id`, once it is in the verifier's queue.
+    func built(_ setup: Setup, causedBy id: String) -> Envelope? {
+        let folder = setup.bus.bus.layout.new("verifier")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            guard let data = FileManager.default.contents(atPath: folder + "/" + name),
+                let envelope = try? Envelope(decoding: Array(data))
+            else { continue }
+            if envelope.causation == id { return envelope }
+        }
+        return nil
+    }
+
+    @Test("a step builds in its own work tree; the commit carries trailers; built goes to the verifier")
+    func buildsAndCommits() async throws {
+        let setup = try await setUp()
+        defer { setup.role.send(SIGKILL) }
+        let step =
+            "echo \"built $PLANBUS_TASK $PLANBUS_ATTEMPT\" > out.txt; echo step-output; cat \"$PLANBUS_FEEDBACK\""
+        let id = try build(setup, task: "t1", attempt: 2, step: step, feedback: "the gate said: fix it")
+        #expect(await eventually { built(setup, causedBy: id) != nil })
+        let envelope = try #require(built(setup, causedBy: id))
+        #expect(envelope.kind == "built")
+        #expect(envelope.task == "t1")
+        let body = envelope.body
+        #expect(body["step_exit"] == 0)
+        #expect(body["branch"] == "planbus/r1/t1/2")
+        let commit = try #require(body["commit"]?.stringValue)
+        #expect(body["diff"]?["paths"] == .array(["out.txt"]))
+        #expect(body["diff"]?["insertions"] == 1)
+
+        // The commit is on the attempt's branch, with its trailers, on top of the base.
+        #expect(try await setup.git.commit(of: "planbus/r1/t1/2") == commit)
+        let message = try await setup.git.run(["log", "-1", "--format=%B", commit])
+        #expect(message.contains("t1: make out.txt"))
+        #expect(message.contains("Planbus-Run: r1"))
+        #expect(message.contains("Planbus-Task: t1"))
+        #expect(message.contains("Planbus-Attempt: 2"))
+        #expect(try await setup.git.run(["show", "\(commit):out.txt"]) == "built t1 2")
+        #expect(try await setup.git.run(["rev-parse", "\(commit)^"]) == setup.base)
+        // The user's branch is untouched, and the work tree is gone.
+        #expect(try await setup.git.commit(of: "main") == setup.base)
+        let trees = try await setup.git.run(["worktree", "list", "--porcelain"])
+        #expect(trees.components(separatedBy: "worktree ").count == 2)
+
+        // The log streamed the step's output and the feedback it was given.
+        let log = try #require(body["log"]?.stringValue)
+        #expect(log == setup.bus.bus.layout.run("r1") + "/t1/2/builder.log")
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("step-output"))
+        #expect(text.contains("the gate said: fix it"))
+    }
+
+    @Test("a failing step is reported as it is, for the verifier to judge; no step is a dead letter")
+    func failuresAreReported() async throws {
+        let setup = try await setUp()
+        defer { setup.role.send(SIGKILL) }
+        let failing = try build(setup, task: "t2", attempt: 1, step: "echo partial > p.txt; exit 3")
+        #expect(await eventually { built(setup, causedBy: failing) != nil })
+        let body = try #require(built(setup, causedBy: failing)).body
+        #expect(body["step_exit"] == 3)
+        #expect(body["step_timed_out"] == false)
+
+        let nothing = try build(setup, task: "t3", attempt: 1, step: "true")
+        #expect(await eventually { built(setup, causedBy: nothing) != nil })
+        #expect(built(setup, causedBy: nothing)?.body["commit"] == .null)
+
+        let stepless = try build(setup, task: "t4", attempt: 1, step: nil)
+        let dead = setup.bus.bus.layout.dead("builder")
+        #expect(
+            await eventually {
+                ((try? FileManager.default.contentsOfDirectory(atPath: dead)) ?? []).contains {
+                    $0.hasPrefix(stepless) && $0.hasSuffix(".reason.json")
+                }
+            })
+        #expect(setup.role.exitStatus == nil)
+    }
+}
