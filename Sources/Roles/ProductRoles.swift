@@ -7,6 +7,7 @@ public enum ProductRoles {
         guard let product = RoleName(rawValue: name) else { return nil }
         switch product {
         case .builder: return BuilderRole()
+        case .planner: return PlannerRole()
         default: return ServingRole(name: product)
         }
     }

@@ -1,0 +1,96 @@
+import Bus
+import Foundation
+
+/// The planner: turns a `goal` into builds, and each `verdict` into the next builds, until every
+/// task is integrated, failed or blocked.
+///
+/// Its state is not kept in memory between envelopes: for every input it folds the run's earlier
+/// inputs (``RunHistory``) into a ``RunState``, applies the new one, and answers with the builds
+/// ``RunState/release()`` decides, whose ids derive from the input's. It writes the state to
+/// `runs/<run>/status.json` for `planbus status`.
+public struct PlannerRole: Role {
+    public init() {}
+
+    public var kinds: Set<String> { [RunMessages.goal, RunMessages.verdict] }
+
+    public func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition {
+        let envelope = claim.envelope
+        let layout = context.bus.layout
+        var state: RunState?
+        for input in RunHistory(layout: layout, run: envelope.run).inputs() where input.id != envelope.id {
+            Self.apply(input, to: &state)
+        }
+        if envelope.kind == RunMessages.goal, state != nil {
+            return .dead("run \(envelope.run) already has a goal")
+        }
+        if envelope.kind == RunMessages.goal {
+            do {
+                state = try Self.start(envelope)
+            } catch {
+                return .dead(error.message)
+            }
+        }
+        guard state != nil else { return .dead("run \(envelope.run) has no goal: a verdict cannot be placed") }
+        if envelope.kind == RunMessages.verdict { Self.apply(envelope, to: &state) }
+        let releases = state!.release()
+
+        let plan = state!.plan
+        let git = Git(directory: plan.repository)
+        let branch = RunMessages.integrationBranch(envelope.run)
+        if !(await git.branchExists(branch)) { try await git.createBranch(branch, at: plan.baseBranch) }
+        let base = try await git.commit(of: branch)
+        var outputs: [Envelope] = []
+        for release in releases {
+            guard let task = plan.task(release.task) else { continue }
+            var body: [String: JSONValue] = [
+                "repository": .string(plan.repository), "base": .string(base),
+                "attempt": .number(Double(release.attempt)),
+                "candidate": 1, "title": .string(task.title), "prompt": .string(task.prompt),
+                "scope": .array(task.scope.map(JSONValue.string)),
+            ]
+            if let step = task.run { body["step"] = .string(step) }
+            if let feedback = release.feedback { body["feedback"] = .string(feedback) }
+            outputs.append(
+                Envelope(
+                    id: RunMessages.derivedID(from: envelope.id, "build-\(task.id)-\(release.attempt)"),
+                    run: envelope.run, task: task.id, kind: RunMessages.build, from: context.worker, to: "builder",
+                    causation: envelope.id, attempt: release.attempt, body: body))
+        }
+        try Self.writeStatus(state!, layout: layout)
+        return .ack(outputs)
+    }
+
+    /// A run's state from its goal.
+    static func start(_ goal: Envelope) throws(RoleError) -> RunState {
+        guard let text = goal.body["plan_text"]?.stringValue, let file = goal.body["plan_file"]?.stringValue else {
+            throw RoleError(.invalidRequest, "goal \(goal.id): \"plan_text\" and \"plan_file\" are required")
+        }
+        return RunState(run: goal.run, plan: try PlanLoader.parse(text, file: file))
+    }
+
+    /// Folds one earlier input into `state`.
+    static func apply(_ input: Envelope, to state: inout RunState?) {
+        switch input.kind {
+        case RunMessages.goal:
+            if state == nil, var fresh = try? start(input) {
+                _ = fresh.release()
+                state = fresh
+            }
+        case RunMessages.verdict:
+            guard state != nil, let task = input.task, let attempt = input.body["attempt"]?.intValue else { return }
+            state!.apply(
+                verdictOn: task, attempt: attempt, approved: input.body["approved"] == .bool(true),
+                integrated: input.body["integrated"]?.stringValue, feedback: input.body["feedback"]?.stringValue ?? "")
+            _ = state!.release()
+        default:
+            return
+        }
+    }
+
+    static func writeStatus(_ state: RunState, layout: BusLayout) throws {
+        let folder = layout.run(state.run)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let data = Data((state.json.serialized() + "\n").utf8)
+        try data.write(to: URL(fileURLWithPath: folder + "/status.json"), options: .atomic)
+    }
+}

@@ -1,0 +1,32 @@
+import Bus
+import Foundation
+
+/// The envelope kinds of a run, and how their ids are made.
+///
+/// A run is a conversation on the bus: `goal` (to the planner) → `build` (to a builder) → `built`
+/// (to the verifier) → `verdict` (to the planner) → the next `build`s. Envelopes a role sends in
+/// answer to another have ids derived from what they answer (``derivedID(from:_:)``), so a role
+/// that handles the same input twice (after a crash between its work and its ack) sends the same
+/// ids, and the bus's duplicate detection drops the second copies.
+public enum RunMessages {
+    public static let goal = "goal"
+    public static let build = "build"
+    public static let built = "built"
+    public static let verdict = "verdict"
+
+    /// The integration branch of `run`: every approved change is merged there; the user's base
+    /// branch moves only by `planbus merge`.
+    public static func integrationBranch(_ run: String) -> String { "planbus/\(run)/integration" }
+
+    /// A deterministic envelope id for an answer to `source`: the source's 13-digit time, then
+    /// `suffix` reduced to `[A-Za-z0-9_-]` (at most 100 bytes in all).
+    public static func derivedID(from source: String, _ suffix: String) -> String {
+        let time = source.prefix(13)
+        let clean = String(
+            suffix.unicodeScalars.map { scalar -> Character in
+                let ok = CharacterSet.alphanumerics.contains(scalar) && scalar.isASCII || scalar == "-" || scalar == "_"
+                return ok ? Character(scalar) : "_"
+            })
+        return String((time + "-" + clean).prefix(100))
+    }
+}
