@@ -11,7 +11,9 @@ struct Planbus: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, SendCommand.self, LogCommand.self, ShowCommand.self, JanitorCommand.self,
+            InitCommand.self, SubmitCommand.self, StatusCommand.self, SendCommand.self, LogCommand.self,
+            ShowCommand.self,
+            JanitorCommand.self,
             UpCommand.self, DownCommand.self, PsCommand.self, RestartCommand.self, KillCommand.self, DoctorCommand.self,
             RoleCommand.self, DemoCommand.self, BenchCommand.self,
         ]

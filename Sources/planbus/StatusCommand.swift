@@ -1,0 +1,93 @@
+import ArgumentParser
+import Bus
+import Foundation
+import Launcher
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show a run's tasks: state, attempt, last verdict, and who holds each now.",
+        discussion: """
+            Reads the planner's runs/RUN/status.json (the run's state, folded from the bus) and the \
+            claims in the builder and verifier queues. Without RUN, the most recently updated run.
+            """
+    )
+
+    @Argument(help: "The run id (default: the most recent run).")
+    var run: String?
+
+    @Flag(help: "Print the status as JSON.")
+    var json = false
+
+    @OptionGroup var busOptions: BusOptions
+
+    func run() async throws {
+        try await reportingFailures {
+            let bus = try busOptions.open()
+            guard let runID = run ?? latestRun(bus.layout) else {
+                throw CLIFailure(
+                    "no run on \(bus.layout.root) has a status yet (planbus submit PLAN starts one)", code: 4)
+            }
+            let file = bus.layout.run(runID) + "/status.json"
+            guard case .bytes(let b) = FileOps.readRegular(file, limit: 16 << 20), var status = try? JSONValue.parse(b)
+            else {
+                throw CLIFailure("run \(runID) has no status yet (\(file))", code: 4)
+            }
+            let holders = self.holders(bus.layout, run: runID)
+            if case .object(var o) = status {
+                o["tasks"] = .array(
+                    (o["tasks"]?.arrayValue ?? []).map { task in
+                        guard case .object(var t) = task, let id = t["id"]?.stringValue else { return task }
+                        t["held_by"] = holders[id].map(JSONValue.string) ?? .null
+                        return .object(t)
+                    })
+                status = .object(o)
+            }
+            if json {
+                emit(status.serialized())
+                return
+            }
+            let finished = status["finished"] == .bool(true)
+            emit(
+                "run \(runID) · plan \(status["plan"]?.stringValue ?? "?") · "
+                    + (status["halted"]?.stringValue.map { "HALTED: \($0)" } ?? (finished ? "finished" : "running")))
+            let rows = (status["tasks"]?.arrayValue ?? []).map { t -> [String] in
+                let detail =
+                    t["commit"]?.stringValue.map { "commit \($0.prefix(12))" } ?? t["reason"]?.stringValue
+                    ?? t["by"]?.stringValue.map { "blocked by \($0)" } ?? t["last_feedback"]?.stringValue ?? ""
+                return [
+                    t["id"]?.stringValue ?? "?", t["state"]?.stringValue ?? "?",
+                    (t["attempt"] ?? t["attempts"])?.intValue.map { "\($0)" } ?? "-",
+                    t["held_by"]?.stringValue ?? "-",
+                    String(detail.split(separator: "\n").first ?? "").prefix(70).description,
+                ]
+            }
+            emit(TextTable.format([["TASK", "STATE", "ATTEMPT", "HELD BY", "DETAIL"]] + rows))
+        }
+    }
+
+    /// The run whose status file changed last.
+    private func latestRun(_ layout: BusLayout) -> String? {
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: layout.runs)) ?? []
+        return runs.compactMap { run -> (String, Date)? in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: layout.run(run) + "/status.json")
+            return (attributes?[.modificationDate] as? Date).map { (run, $0) }
+        }.max { $0.1 < $1.1 }?.0
+    }
+
+    /// Which worker holds an envelope of each task of the run now, from the claim files.
+    private func holders(_ layout: BusLayout, run: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for role in ["builder", "verifier", "judge", "docs"] {
+            let cur = layout.cur(role)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: cur)) ?? [] {
+                guard let at = name.firstIndex(of: "@"),
+                    let data = FileManager.default.contents(atPath: cur + "/" + name),
+                    let envelope = try? Envelope(decoding: Array(data)), envelope.run == run, let task = envelope.task
+                else { continue }
+                out[task] = String(name[name.index(after: at)...].dropLast(5))
+            }
+        }
+        return out
+    }
+}

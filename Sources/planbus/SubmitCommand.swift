@@ -1,0 +1,103 @@
+import ArgumentParser
+import Bus
+import Foundation
+import Roles
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit a plan: the planner turns it into builds, verifications and integrations.",
+        discussion: """
+            The plan is validated first (docs/PLAN.md); an invalid plan is refused with the file, \
+            line and field of each mistake (exit 3). Then a goal envelope carrying the plan goes to \
+            the planner, and the run id is printed. With --dry-run, nothing is sent: the route is \
+            printed (stages, waves of tasks, gates).
+
+            With --wait the command follows the run until it ends. Exit codes: 0 every task \
+            integrated; 1 the run ended with failed or blocked tasks; 2 the run was halted (circuit \
+            breaker); 3 invalid plan or configuration; 4 the bus is unavailable; 130 interrupted.
+            """
+    )
+
+    @Argument(help: "The plan file (YAML).")
+    var plan: String
+
+    @Flag(help: "Validate and print the route; send nothing.")
+    var dryRun = false
+
+    @Flag(help: "Follow the run until it ends; the exit code tells how it ended.")
+    var wait = false
+
+    @Option(help: "The run id (default: a new one).")
+    var run: String?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    @OptionGroup var busOptions: BusOptions
+
+    func run() async throws {
+        try await reportingFailures {
+            let path = plan.hasPrefix("/") ? plan : FileManager.default.currentDirectoryPath + "/" + plan
+            let loaded: Plan
+            do {
+                loaded = try PlanLoader.load(path: path)
+            } catch let error as RoleError {
+                throw CLIFailure(error.message, code: error.code == .notFound ? 4 : 3)
+            }
+            let route = PlanRoute(plan: loaded)
+            if dryRun {
+                emit(json ? route.json.serialized() : route.text)
+                return
+            }
+            let bus: Bus
+            do { bus = try busOptions.open() } catch let failure as CLIFailure {
+                throw CLIFailure(failure.message, code: 4)
+            }
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let runID = run ?? SendCommand.newRunID()
+            try Limits.checkName(runID, field: "--run")
+            let worker = try WorkerID.current(role: "cli")
+            let goal = Envelope(
+                run: runID, kind: RunMessages.goal, from: worker, to: "planner",
+                body: [
+                    "plan_file": .string(path), "plan_text": .string(text), "summary": .string("plan \(loaded.name)"),
+                ])
+            try Publisher(bus: bus, worker: worker).publish(goal)
+            if json {
+                emit(JSONValue.object(["run": .string(runID), "goal": .string(goal.id)]).serialized())
+            } else {
+                emit("submitted \(loaded.name) as run \(runID) (\(loaded.tasks.count) tasks); planbus status \(runID)")
+            }
+            if wait { try await follow(bus: bus, run: runID) }
+        }
+    }
+
+    /// Waits for the run's status to say it finished, printing task changes as they come.
+    private func follow(bus: Bus, run: String) async throws {
+        let file = bus.layout.run(run) + "/status.json"
+        var last: [String: String] = [:]
+        while true {
+            if case .bytes(let b) = FileOps.readRegular(file, limit: 16 << 20), let status = try? JSONValue.parse(b) {
+                for task in status["tasks"]?.arrayValue ?? [] {
+                    guard let id = task["id"]?.stringValue, let state = task["state"]?.stringValue else { continue }
+                    let line = state + (task["attempt"]?.intValue.map { " (attempt \($0))" } ?? "")
+                    if last[id] != line, !json { emit("\(id): \(line)") }
+                    last[id] = line
+                }
+                if status["finished"] == .bool(true) {
+                    let states = (status["tasks"]?.arrayValue ?? []).compactMap { $0["state"]?.stringValue }
+                    if json { emit(status.serialized()) }
+                    if status["halted"]?.stringValue != nil { throw ExitCode(2) }
+                    if !states.allSatisfy({ $0 == "integrated" }) { throw ExitCode(1) }
+                    return
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
