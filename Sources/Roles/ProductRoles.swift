@@ -8,6 +8,7 @@ public enum ProductRoles {
         switch product {
         case .builder: return BuilderRole()
         case .planner: return PlannerRole()
+        case .verifier: return VerifierRole()
         default: return ServingRole(name: product)
         }
     }

@@ -31,7 +31,7 @@ public struct PlannerRole: Role {
             }
         }
         guard state != nil else { return .dead("run \(envelope.run) has no goal: a verdict cannot be placed") }
-        if envelope.kind == RunMessages.verdict { Self.apply(envelope, to: &state) }
+        if envelope.kind == RunMessages.verdict { Self.applyVerdict(envelope, to: &state!) }
         let releases = state!.release()
 
         let plan = state!.plan
@@ -68,7 +68,7 @@ public struct PlannerRole: Role {
         return RunState(run: goal.run, plan: try PlanLoader.parse(text, file: file))
     }
 
-    /// Folds one earlier input into `state`.
+    /// Folds one earlier input into `state`, with the builds it released.
     static func apply(_ input: Envelope, to state: inout RunState?) {
         switch input.kind {
         case RunMessages.goal:
@@ -77,14 +77,20 @@ public struct PlannerRole: Role {
                 state = fresh
             }
         case RunMessages.verdict:
-            guard state != nil, let task = input.task, let attempt = input.body["attempt"]?.intValue else { return }
-            state!.apply(
-                verdictOn: task, attempt: attempt, approved: input.body["approved"] == .bool(true),
-                integrated: input.body["integrated"]?.stringValue, feedback: input.body["feedback"]?.stringValue ?? "")
+            guard state != nil else { return }
+            applyVerdict(input, to: &state!)
             _ = state!.release()
         default:
             return
         }
+    }
+
+    /// Applies one verdict (without releasing builds).
+    static func applyVerdict(_ verdict: Envelope, to state: inout RunState) {
+        guard let task = verdict.task, let attempt = verdict.body["attempt"]?.intValue else { return }
+        state.apply(
+            verdictOn: task, attempt: attempt, approved: verdict.body["approved"] == .bool(true),
+            integrated: verdict.body["integrated"]?.stringValue, feedback: verdict.body["feedback"]?.stringValue ?? "")
     }
 
     static func writeStatus(_ state: RunState, layout: BusLayout) throws {
