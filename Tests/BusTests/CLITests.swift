@@ -20,7 +20,8 @@ struct CLITests {
     @Test(
         "every command answers --help",
         arguments: [
-            "", "init", "send", "log", "show", "janitor", "demo", "bench", "bench bus", "bench session", "up", "down",
+            "", "init", "submit", "status", "send", "log", "show", "janitor", "demo", "bench", "bench bus",
+            "bench session", "up", "down",
             "ps", "restart",
             "kill", "role", "doctor",
         ])

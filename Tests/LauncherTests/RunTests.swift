@@ -1,0 +1,158 @@
+import Bus
+import BusTesting
+import Foundation
+import Processes
+import Roles
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A plan run end to end by real role processes under `planbus up`, on a real git repository.
+@Suite("Runs", .serialized)
+struct RunTests {
+    /// A session running the planner, two builders and the verifier, and a repository with one
+    /// commit on `main`.
+    func session() async throws -> (SessionFixture, Git) {
+        let session = try await SessionFixture(
+            roles: """
+                  planner:
+                  builder:
+                    instances: 2
+                  verifier:
+                """)
+        let git = Git(directory: session.root + "/repo")
+        try FileManager.default.createDirectory(atPath: session.root + "/repo", withIntermediateDirectories: true)
+        try await git.run(["init", "-q", "-b", "main"])
+        try "start\n".write(toFile: session.root + "/repo/README", atomically: true, encoding: .utf8)
+        _ = try await git.commitAll(message: "start", trailers: [])
+        return (session, git)
+    }
+
+    @Test("build, verify, retry with the feedback, reject a scope violation, block its dependent; submit --wait says 1")
+    func planRuns() async throws {
+        let (session, git) = try await session()
+        let plan = session.root + "/plan.yaml"
+        try """
+        version: 1
+        name: e2e
+        goal: exercise the run
+        risk: low
+        repository: repo
+        max_attempts: 2
+        tasks:
+          - id: plain
+            title: write a.txt
+            prompt: write a.txt
+            scope: [a.txt]
+            run: echo a > a.txt
+            gates:
+              - name: exists
+                command: [test, -f, a.txt]
+          - id: retry
+            title: write r.txt, right the second time
+            prompt: write r.txt
+            scope: [r.txt]
+            run: if [ -s "$PLANBUS_FEEDBACK" ]; then echo good > r.txt; else echo bad > r.txt; fi
+            gates:
+              - name: good
+                command: grep -q good r.txt
+          - id: sprawl
+            title: writes outside its scope
+            prompt: write s.txt
+            scope: [s.txt]
+            run: echo s > s.txt; echo x > outside.txt
+          - id: after
+            title: needs sprawl
+            prompt: write t.txt
+            scope: [t.txt]
+            depends_on: [sprawl]
+            run: echo t > t.txt
+        """.write(toFile: plan, atomically: true, encoding: .utf8)
+        let base = try await git.commit(of: "main")
+        let up = try session.up()
+        defer { up.send(SIGTERM) }
+        let submitted = try await runCommand(
+            [Executables.planbus, "submit", plan, "--wait", "--json", "--run", "e2e1", "--config", session.config],
+            directory: session.root)
+        #expect(submitted.code == 1, "\(submitted.stdout)\n\(submitted.stderr)")
+
+        let status = try JSONValue.parse(
+            String(contentsOfFile: session.bus.layout.run("e2e1") + "/status.json", encoding: .utf8))
+        let tasks = Dictionary(
+            uniqueKeysWithValues: (status["tasks"]?.arrayValue ?? []).compactMap { t in
+                t["id"]?.stringValue.map { ($0, t) }
+            })
+        #expect(tasks["plain"]?["state"] == "integrated")
+        #expect(tasks["plain"]?["attempts"] == 1)
+        #expect(tasks["retry"]?["state"] == "integrated")
+        #expect(tasks["retry"]?["attempts"] == 2)
+        #expect(tasks["sprawl"]?["state"] == "failed")
+        #expect((tasks["sprawl"]?["reason"]?.stringValue ?? "").contains("outside.txt"))
+        #expect(tasks["after"]?["state"] == "blocked")
+        #expect(tasks["after"]?["by"] == "sprawl")
+
+        // The integration branch has both approved changes; the user's branch is untouched.
+        let integration = RunMessages.integrationBranch("e2e1")
+        #expect(try await git.run(["show", "\(integration):a.txt"]) == "a")
+        #expect(try await git.run(["show", "\(integration):r.txt"]) == "good")
+        #expect(try await git.attempt(["cat-file", "-e", "\(integration):outside.txt"]).succeeded == false)
+        #expect(try await git.commit(of: "main") == base)
+        // Evidence: the failed gate of the first attempt kept its log, and the second got its feedback.
+        let gateLogs = try FileManager.default.contentsOfDirectory(
+            atPath: session.bus.layout.run("e2e1") + "/retry/1/gates")
+        #expect(gateLogs.count == 1)
+        let feedback = try String(
+            contentsOfFile: session.bus.layout.run("e2e1") + "/retry/2/feedback.txt", encoding: .utf8)
+        #expect(feedback.contains("good"))
+        // No work tree is left behind.
+        let trees = try await git.run(["worktree", "list", "--porcelain"])
+        #expect(trees.components(separatedBy: "worktree ").count == 2)
+
+        let shown = try await session.planbus("status", "e2e1")
+        #expect(shown.code == 0)
+        #expect(shown.stdout.contains("blocked by sprawl"))
+    }
+
+    @Test("submit refuses an invalid plan with its file and line; --dry-run prints the route")
+    func submitChecks() async throws {
+        let (session, _) = try await session()
+        let plan = session.root + "/plan.yaml"
+        try """
+        version: 1
+        name: bad
+        goal: g
+        risk: low
+        repository: repo
+        tasks:
+          - id: a
+            title: a
+            prompt: a
+            scope: [a.txt]
+            depends_on: [nope]
+        """.write(toFile: plan, atomically: true, encoding: .utf8)
+        let bad = try await session.planbus("submit", plan)
+        #expect(bad.code == 3)
+        #expect(bad.stderr.contains("plan.yaml:11:"))
+        #expect(bad.stderr.contains("nope"))
+        try """
+        version: 1
+        name: good
+        goal: g
+        risk: low
+        repository: repo
+        tasks:
+          - id: a
+            title: a
+            prompt: a
+            scope: [a.txt]
+            run: echo a > a.txt
+        """.write(toFile: plan, atomically: true, encoding: .utf8)
+        let dry = try await session.planbus("submit", plan, "--dry-run")
+        #expect(dry.code == 0)
+        #expect(dry.stdout.contains("Wave 1: a"))
+        let queued = try FileManager.default.contentsOfDirectory(atPath: session.bus.layout.new("planner"))
+        #expect(queued.isEmpty)
+    }
+}
