@@ -225,7 +225,8 @@ struct SupervisionTests {
         #expect(await eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: marker) })
         let missing = SupervisorFiles(layout: session.bus.layout).failed("missing")
         #expect(await eventually { FileManager.default.fileExists(atPath: missing) })
-        #expect(session.snapshot?.failedRoles == ["crasher", "missing"])
+        // state.json follows the markers within a turn of the supervisor's loop.
+        #expect(await eventually { session.snapshot?.failedRoles == ["crasher", "missing"] })
         let lastExit = session.snapshot?.instances.first { $0.role == "missing" }?.lastExit ?? ""
         #expect(lastExit.contains("spawn failed") && lastExit.contains("No such file"))
         #expect(session.snapshot?.instances.first { $0.role == "crasher" }?.phase == "failed")
