@@ -54,6 +54,12 @@ struct SubmitCommand: AsyncParsableCommand {
                 emit(json ? route.json.serialized() : route.text)
                 return
             }
+            let unsupported = RunSupport.unsupported(loaded)
+            guard unsupported.isEmpty else {
+                throw CLIFailure(
+                    "\(path): this plan cannot be run yet:\n" + unsupported.map { "  - " + $0 }.joined(separator: "\n"),
+                    code: 3)
+            }
             let bus: Bus
             do { bus = try busOptions.open() } catch let failure as CLIFailure {
                 throw CLIFailure(failure.message, code: 4)

@@ -152,6 +152,25 @@ struct RunTests {
         let dry = try await session.planbus("submit", plan, "--dry-run")
         #expect(dry.code == 0)
         #expect(dry.stdout.contains("Wave 1: a"))
+        // A plan that needs what runs cannot do yet is refused with the reasons, nothing sent.
+        try """
+        version: 1
+        name: later
+        goal: g
+        risk: medium
+        repository: repo
+        tasks:
+          - id: a
+            title: a
+            prompt: a
+            scope: [a.txt]
+            needs_approval: true
+        """.write(toFile: plan, atomically: true, encoding: .utf8)
+        let later = try await session.planbus("submit", plan)
+        #expect(later.code == 3)
+        #expect(later.stderr.contains("risk medium"))
+        #expect(later.stderr.contains("task a: needs_approval"))
+        #expect(later.stderr.contains("task a has no run step"))
         let queued = try FileManager.default.contentsOfDirectory(atPath: session.bus.layout.new("planner"))
         #expect(queued.isEmpty)
     }

@@ -29,6 +29,8 @@ public struct PlannerRole: Role {
             } catch {
                 return .dead(error.message)
             }
+            let unsupported = RunSupport.unsupported(state!.plan)
+            if !unsupported.isEmpty { return .dead("the plan cannot be run: " + unsupported.joined(separator: "; ")) }
         }
         guard state != nil else { return .dead("run \(envelope.run) has no goal: a verdict cannot be placed") }
         if envelope.kind == RunMessages.verdict { Self.applyVerdict(envelope, to: &state!) }
