@@ -174,4 +174,72 @@ struct RunTests {
         let queued = try FileManager.default.contentsOfDirectory(atPath: session.bus.layout.new("planner"))
         #expect(queued.isEmpty)
     }
+
+    @Test(
+        "the builder killed mid-build and the verifier killed mid-verification: their work is taken over and the task integrated"
+    )
+    func killedMidWork() async throws {
+        let (session, git) = try await session()
+        let buildGate = session.root + "/build-may-finish"
+        let verifyGate = session.root + "/verify-may-finish"
+        let plan = session.root + "/plan.yaml"
+        try """
+        version: 1
+        name: kills
+        goal: survive crashes
+        risk: low
+        repository: repo
+        tasks:
+          - id: slow
+            title: wait, then write s.txt
+            prompt: write s.txt
+            scope: [s.txt]
+            run: while [ ! -f \(buildGate) ]; do sleep 0.05; done; echo s > s.txt
+            gates:
+              - name: slow-gate
+                command: while [ ! -f \(verifyGate) ]; do sleep 0.05; done
+        """.write(toFile: plan, atomically: true, encoding: .utf8)
+        let up = try session.up()
+        defer { up.send(SIGTERM) }
+        #expect(await eventually(timeout: .seconds(30)) { session.runningPid("verifier") != nil })
+        let submitted = try await session.planbus("submit", plan, "--run", "kills")
+        #expect(submitted.code == 0, "\(submitted.stderr)")
+
+        /// The pid of the worker holding the task's envelope in `role`'s queue.
+        func holder(_ role: String) -> Int32? {
+            let cur = session.bus.layout.cur(role)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: cur)) ?? []
+            return names.compactMap { name -> Int32? in
+                guard let at = name.firstIndex(of: "@") else { return nil }
+                return (try? WorkerID(parsing: String(name[name.index(after: at)...].dropLast(5))))?.pid
+            }.first
+        }
+        let log = session.bus.layout.run("kills") + "/slow/1/builder.log"
+        #expect(await eventually { FileManager.default.fileExists(atPath: log) && holder("builder") != nil })
+        let builder = try #require(holder("builder"))
+        #expect(kill(builder, SIGKILL) == 0)
+        _ = FileManager.default.createFile(atPath: buildGate, contents: Data())
+
+        let gates = session.bus.layout.run("kills") + "/slow/1/gates"
+        #expect(await eventually { FileManager.default.fileExists(atPath: gates) && holder("verifier") != nil })
+        let verifier = try #require(holder("verifier"))
+        #expect(kill(verifier, SIGKILL) == 0)
+        _ = FileManager.default.createFile(atPath: verifyGate, contents: Data())
+
+        let status = session.bus.layout.run("kills") + "/status.json"
+        #expect(
+            await eventually(timeout: .seconds(60)) {
+                guard let data = FileManager.default.contents(atPath: status), let v = try? JSONValue.parse(Array(data))
+                else { return false }
+                return v["finished"] == .bool(true)
+            })
+        let final = try JSONValue.parse(Array(try #require(FileManager.default.contents(atPath: status))))
+        #expect(final["tasks"]?.arrayValue?.first?["state"] == "integrated")
+        #expect(try await git.run(["show", "\(RunMessages.integrationBranch("kills")):s.txt"]) == "s")
+        // Both take-overs are in the journal, and no work tree is left.
+        let expired = JournalReader(layout: session.bus.layout).events(run: "kills").filter { $0.event == .expire }
+        #expect(Set(expired.map(\.role)) == ["builder", "verifier"])
+        let trees = try await git.run(["worktree", "list", "--porcelain"])
+        #expect(trees.components(separatedBy: "worktree ").count == 2)
+    }
 }

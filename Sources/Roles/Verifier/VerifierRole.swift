@@ -55,8 +55,14 @@ public struct VerifierRole: Role {
             findings.append(Finding(.gate, "the build step \(how) (log: \(built.body["log"]?.stringValue ?? "?"))"))
         }
         if let commit = built.body["commit"]?.stringValue {
-            let tree = layout.run(built.run) + "/verify/\(taskID).\(attempt).e\(claim.epoch)"
-            try? await git.removeWorktree(at: tree)
+            let trees = layout.run(built.run) + "/verify"
+            let name = "\(taskID).\(attempt)"
+            let tree = trees + "/\(name).e\(claim.epoch)"
+            // Work trees of earlier epochs of this envelope belong to dead claims.
+            for stale in (try? FileManager.default.contentsOfDirectory(atPath: trees)) ?? []
+            where stale.hasPrefix(name + ".e") {
+                try? await git.removeWorktree(at: trees + "/" + stale)
+            }
             let work = try await git.addDetachedWorktree(at: tree, commit: commit)
             do {
                 let diff = try await work.diff(from: base, to: commit)
