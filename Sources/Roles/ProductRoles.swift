@@ -9,6 +9,7 @@ public enum ProductRoles {
         case .builder: return BuilderRole()
         case .planner: return PlannerRole()
         case .verifier: return VerifierRole()
+        case .docs: return DocsRole()
         default: return ServingRole(name: product)
         }
     }

@@ -21,6 +21,7 @@ struct RunTests {
                   builder:
                     instances: 2
                   verifier:
+                  docs:
                 """)
         let git = Git(directory: session.root + "/repo")
         try FileManager.default.createDirectory(atPath: session.root + "/repo", withIntermediateDirectories: true)
@@ -113,6 +114,27 @@ struct RunTests {
         let shown = try await session.planbus("status", "e2e1")
         #expect(shown.code == 0)
         #expect(shown.stdout.contains("blocked by sprawl"))
+
+        // The handoff: what shipped with its proof, what did not and why, and a next plan that
+        // submit accepts as it is.
+        let folder = session.bus.layout.run("e2e1")
+        #expect(await eventually { FileManager.default.fileExists(atPath: folder + "/HANDOFF.html") })
+        let handoff = try String(contentsOfFile: folder + "/HANDOFF.md", encoding: .utf8)
+        #expect(handoff.contains("### plain: write a.txt"))
+        #expect(handoff.contains("gate `good`: exit 0"))
+        #expect(handoff.contains("### sprawl: writes outside its scope (failed)"))
+        #expect(handoff.contains("outside.txt"))
+        #expect(handoff.contains("Blocked: it depends on sprawl"))
+        #expect(handoff.contains("| retry | integrated | 2 |"))
+        #expect(handoff.contains("Usage and cost"))
+        let html = try String(contentsOfFile: folder + "/HANDOFF.html", encoding: .utf8)
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(!html.contains("<script") && !html.contains("<link"))
+        let next = try await session.planbus("submit", folder + "/next-plan.yaml", "--dry-run")
+        #expect(next.code == 0, "\(next.stderr)")
+        #expect(next.stdout.contains("Wave 1: sprawl"))
+        #expect(next.stdout.contains("Wave 2: after"))
+        #expect(!next.stdout.contains("Task plain"))
     }
 
     @Test("submit refuses an invalid plan with its file and line; --dry-run prints the route")

@@ -17,7 +17,8 @@ public struct PlannerRole: Role {
         let envelope = claim.envelope
         let layout = context.bus.layout
         var state: RunState?
-        for input in RunHistory(layout: layout, run: envelope.run).inputs() where input.id != envelope.id {
+        let history = RunHistory(layout: layout, run: envelope.run).inputs().filter { $0.id != envelope.id }
+        for input in history {
             Self.apply(input, to: &state)
         }
         if envelope.kind == RunMessages.goal, state != nil {
@@ -59,6 +60,20 @@ public struct PlannerRole: Role {
                     causation: envelope.id, attempt: release.attempt, body: body))
         }
         try Self.writeStatus(state!, layout: layout)
+        if state!.isFinished {
+            // Its id derives from the goal's, so however many inputs find the run finished, the
+            // docs role hears it once.
+            let goalID = envelope.kind == RunMessages.goal ? envelope.id : (history.first?.id ?? envelope.id)
+            outputs.append(
+                Envelope(
+                    id: RunMessages.derivedID(from: goalID, "finished"), run: envelope.run,
+                    kind: RunMessages.runFinished,
+                    from: context.worker, to: "docs", causation: envelope.id,
+                    body: [
+                        "halted": state!.halted.map(JSONValue.string) ?? .null,
+                        "summary": .string(state!.halted.map { "run halted: \($0)" } ?? "run finished"),
+                    ]))
+        }
         return .ack(outputs)
     }
 

@@ -13,6 +13,7 @@ public enum RunMessages {
     public static let build = "build"
     public static let built = "built"
     public static let verdict = "verdict"
+    public static let runFinished = "run_finished"
 
     /// The integration branch of `run`: every approved change is merged there; the user's base
     /// branch moves only by `planbus merge`.
