@@ -53,6 +53,15 @@ public struct DocsRole: Role {
                 reason: s?["reason"]?.stringValue, blockedBy: s?["by"]?.stringValue, gates: gates,
                 evidence: v?["evidence"]?.stringValue, diff: nil, elapsed: elapsed)
         }
+        // The size of each shipped change: its integration merge against the merge's first parent.
+        let git = Git(directory: plan.repository)
+        var reportsWithDiff = reports
+        for index in reportsWithDiff.indices {
+            guard let merge = reportsWithDiff[index].commit,
+                let diff = try? await git.diff(from: merge + "^1", to: merge)
+            else { continue }
+            reportsWithDiff[index].diff = "\(diff.files.count) files, +\(diff.insertions) -\(diff.deletions)"
+        }
         var handoff = Handoff(
             run: run, plan: plan, halted: status["halted"]?.stringValue, tasks: reports, nextPlan: nil,
             nextPlanFile: nil)

@@ -31,7 +31,7 @@ struct Handoff {
     var nextPrompt: String {
         if unfinished.isEmpty {
             return "Run \(run) of plan \"\(plan.name)\" integrated every task on branch "
-                + "\(RunMessages.integrationBranch(run)). Review it and merge it into \(plan.baseBranch)."
+                + "\(RunMessages.integrationBranch(run)). Review it and merge it into \(plan.baseBranch).\n"
         }
         var text = "Continue plan \"\(plan.name)\" (goal: \(plan.goal)). Run \(run) integrated "
         text += "\(shipped.count) of \(tasks.count) tasks on \(RunMessages.integrationBranch(run)). Still to do:\n"
