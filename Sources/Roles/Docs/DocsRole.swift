@@ -63,7 +63,7 @@ public struct DocsRole: Role {
             reportsWithDiff[index].diff = "\(diff.files.count) files, +\(diff.insertions) -\(diff.deletions)"
         }
         var handoff = Handoff(
-            run: run, plan: plan, halted: status["halted"]?.stringValue, tasks: reports, nextPlan: nil,
+            run: run, plan: plan, halted: status["halted"]?.stringValue, tasks: reportsWithDiff, nextPlan: nil,
             nextPlanFile: nil)
         let remaining = plan.tasks.filter { states[$0.id]?["state"]?.stringValue != "integrated" }
         if !remaining.isEmpty {
