@@ -265,4 +265,63 @@ struct RunTests {
         let trees = try await git.run(["worktree", "list", "--porcelain"])
         #expect(trees.components(separatedBy: "worktree ").count == 2)
     }
+
+    @Test("the whole system killed mid-run: the next up resumes the run from the bus alone and finishes it")
+    func wholeSystemKilled() async throws {
+        let (session, git) = try await session()
+        let gate = session.root + "/may-finish"
+        let plan = session.root + "/plan.yaml"
+        try """
+        version: 1
+        name: resume
+        goal: survive everything dying
+        risk: low
+        repository: repo
+        tasks:
+          - id: first
+            title: write f.txt
+            prompt: write f.txt
+            scope: [f.txt]
+            run: echo f > f.txt
+          - id: held
+            title: wait, then write h.txt
+            prompt: write h.txt
+            scope: [h.txt]
+            depends_on: [first]
+            run: while [ ! -f \(gate) ]; do sleep 0.05; done; echo h > h.txt
+          - id: last
+            title: write l.txt
+            prompt: write l.txt
+            scope: [l.txt]
+            depends_on: [held]
+            run: echo l > l.txt
+        """.write(toFile: plan, atomically: true, encoding: .utf8)
+        let up = try session.up()
+        #expect(await eventually(timeout: .seconds(30)) { session.runningPid("docs") != nil })
+        #expect(try await session.planbus("submit", plan, "--run", "resume").code == 0)
+        let log = session.bus.layout.run("resume") + "/held/1/builder.log"
+        #expect(await eventually { FileManager.default.fileExists(atPath: log) })
+
+        up.send(SIGKILL)
+        _ = await up.wait()
+        #expect(await eventually(timeout: .seconds(10)) { session.liveProcesses().isEmpty })
+        _ = FileManager.default.createFile(atPath: gate, contents: Data())
+
+        let again = try session.up()
+        defer { again.send(SIGTERM) }
+        let status = session.bus.layout.run("resume") + "/status.json"
+        #expect(
+            await eventually(timeout: .seconds(60)) {
+                guard let data = FileManager.default.contents(atPath: status), let v = try? JSONValue.parse(Array(data))
+                else { return false }
+                return v["finished"] == .bool(true)
+            })
+        let final = try JSONValue.parse(Array(try #require(FileManager.default.contents(atPath: status))))
+        #expect(final["tasks"]?.arrayValue?.map { $0["state"] } == ["integrated", "integrated", "integrated"])
+        #expect(try await git.run(["show", "\(RunMessages.integrationBranch("resume")):l.txt"]) == "l")
+        #expect(
+            await eventually {
+                FileManager.default.fileExists(atPath: session.bus.layout.run("resume") + "/HANDOFF.md")
+            })
+    }
 }

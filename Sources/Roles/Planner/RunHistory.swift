@@ -8,25 +8,32 @@ struct RunHistory {
     let layout: BusLayout
     let run: String
 
-    /// The acked `goal` and `verdict` envelopes of the run, oldest first.
+    /// The acked `goal` and `verdict` envelopes of the run, oldest first: in the order of the
+    /// journal's `ack` lines, then any acked envelope the journal does not list yet (the ack's
+    /// rename happened, its journal line did not: a crash in between), in id order.
     func inputs() -> [Envelope] {
         let acks = JournalReader(layout: layout).events(run: run).filter { $0.event == .ack && $0.role == "planner" }
-        var seen = Set<String>()
-        let order = acks.compactMap { event -> String? in seen.insert(event.id).inserted ? event.id : nil }
-        guard !order.isEmpty else { return [] }
-        var byID: [String: Envelope] = [:]
-        let wanted = Set(order)
+        var position: [String: Int] = [:]
+        for event in acks where position[event.id] == nil { position[event.id] = position.count }
+        var found: [Envelope] = []
         let done = layout.done("planner")
         for day in (try? FileManager.default.contentsOfDirectory(atPath: done)) ?? [] {
             let folder = done + "/" + day
             for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-                guard let dot = name.firstIndex(of: "."), wanted.contains(String(name[..<dot])),
-                    let data = FileManager.default.contents(atPath: folder + "/" + name),
-                    let envelope = try? Envelope(decoding: Array(data))
+                guard let data = FileManager.default.contents(atPath: folder + "/" + name),
+                    let envelope = try? Envelope(decoding: Array(data)), envelope.run == run,
+                    envelope.kind == RunMessages.goal || envelope.kind == RunMessages.verdict
                 else { continue }
-                byID[envelope.id] = envelope
+                found.append(envelope)
             }
         }
-        return order.compactMap { byID[$0] }.filter { $0.kind == RunMessages.goal || $0.kind == RunMessages.verdict }
+        return found.sorted { a, b in
+            switch (position[a.id], position[b.id]) {
+            case (let x?, let y?): return x < y
+            case (.some, nil): return true
+            case (nil, .some): return false
+            case (nil, nil): return a.id < b.id
+            }
+        }
     }
 }
