@@ -11,7 +11,8 @@ struct Planbus: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, SubmitCommand.self, StatusCommand.self, SendCommand.self, LogCommand.self,
+            InitCommand.self, SubmitCommand.self, StatusCommand.self, MergeCommand.self, SendCommand.self,
+            LogCommand.self,
             ShowCommand.self,
             JanitorCommand.self,
             UpCommand.self, DownCommand.self, PsCommand.self, RestartCommand.self, KillCommand.self, DoctorCommand.self,

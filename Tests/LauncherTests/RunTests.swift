@@ -136,6 +136,15 @@ struct RunTests {
         #expect(next.stdout.contains("Wave 1: sprawl"))
         #expect(next.stdout.contains("Wave 2: after"))
         #expect(!next.stdout.contains("Task plain"))
+
+        // planbus merge moves the base branch, checked out here, with its work tree.
+        let integrationHead = try await git.commit(of: integration)
+        let merged = try await session.planbus("merge", "e2e1", "--json")
+        #expect(merged.code == 0, "\(merged.stderr)")
+        #expect(try JSONValue.parse(merged.stdout)["merged"] == .string(integrationHead))
+        #expect(try await git.commit(of: "main") == integrationHead)
+        #expect(try String(contentsOfFile: session.root + "/repo/r.txt", encoding: .utf8) == "good\n")
+        #expect(try await session.planbus("merge", "no-such-run").code == 4)
     }
 
     @Test("submit refuses an invalid plan with its file and line; --dry-run prints the route")

@@ -15,7 +15,7 @@ public struct DocsRole: Role {
     public func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition {
         let run = claim.envelope.run
         let layout = context.bus.layout
-        guard let goal = VerifierRole.goal(of: run, layout: layout),
+        guard let goal = RunMessages.goal(of: run, layout: layout),
             let text = goal.body["plan_text"]?.stringValue, let file = goal.body["plan_file"]?.stringValue,
             let plan = try? PlanLoader.parse(text, file: file)
         else { return .dead("run \(run) has no goal with a plan that loads") }

@@ -30,4 +30,32 @@ public enum RunMessages {
             })
         return String((time + "-" + clean).prefix(100))
     }
+    /// The run's goal, as the planner took it (from `q/planner/done/`).
+    public static func goal(of run: String, layout: BusLayout) -> Envelope? {
+        let done = layout.done("planner")
+        for day in ((try? FileManager.default.contentsOfDirectory(atPath: done)) ?? []).sorted().reversed() {
+            let folder = done + "/" + day
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+                guard let data = FileManager.default.contents(atPath: folder + "/" + name),
+                    let envelope = try? Envelope(decoding: Array(data)), envelope.run == run,
+                    envelope.kind == RunMessages.goal
+                else { continue }
+                return envelope
+            }
+        }
+        return nil
+    }
+
+    /// The plan of the run, from its goal.
+    /// - Throws: ``RoleError`` `notFound` when the run has no goal, `invalidPlan` when its plan
+    ///   no longer loads.
+    public static func plan(of run: String, layout: BusLayout) throws(RoleError) -> Plan {
+        guard let goal = goal(of: run, layout: layout) else {
+            throw RoleError(.notFound, "run \(run) has no goal taken by the planner on \(layout.root)")
+        }
+        guard let text = goal.body["plan_text"]?.stringValue, let file = goal.body["plan_file"]?.stringValue else {
+            throw RoleError(.invalidPlan, "the goal of run \(run) carries no plan")
+        }
+        return try PlanLoader.parse(text, file: file)
+    }
 }

@@ -27,7 +27,7 @@ public struct VerifierRole: Role {
             return .dead("built envelope \(built.id) lacks a task or an attempt")
         }
         let layout = context.bus.layout
-        guard let goal = Self.goal(of: built.run, layout: layout) else {
+        guard let goal = RunMessages.goal(of: built.run, layout: layout) else {
             return .dead("run \(built.run) has no goal in the planner's done queue: nothing to verify against")
         }
         let plan: Plan
@@ -116,22 +116,6 @@ public struct VerifierRole: Role {
             kind: RunMessages.verdict, from: context.worker, to: "planner", causation: built.id, attempt: attempt,
             body: body)
         return .ack([verdict])
-    }
-
-    /// The run's goal, as the planner took it.
-    static func goal(of run: String, layout: BusLayout) -> Envelope? {
-        let done = layout.done("planner")
-        for day in ((try? FileManager.default.contentsOfDirectory(atPath: done)) ?? []).sorted().reversed() {
-            let folder = done + "/" + day
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-                guard let data = FileManager.default.contents(atPath: folder + "/" + name),
-                    let envelope = try? Envelope(decoding: Array(data)), envelope.run == run,
-                    envelope.kind == RunMessages.goal
-                else { continue }
-                return envelope
-            }
-        }
-        return nil
     }
 
     /// Merges `commit` into the run's integration branch, moving the branch by compare-and-swap
