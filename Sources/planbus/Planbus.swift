@@ -11,7 +11,8 @@ struct Planbus: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, SubmitCommand.self, StatusCommand.self, MergeCommand.self, SendCommand.self,
+            InitCommand.self, SubmitCommand.self, StatusCommand.self, TailCommand.self, MergeCommand.self,
+            SendCommand.self,
             LogCommand.self,
             ShowCommand.self,
             JanitorCommand.self,

@@ -20,7 +20,8 @@ struct CLITests {
     @Test(
         "every command answers --help",
         arguments: [
-            "", "init", "submit", "status", "merge", "send", "log", "show", "janitor", "demo", "bench", "bench bus",
+            "", "init", "submit", "status", "tail", "merge", "send", "log", "show", "janitor", "demo", "bench",
+            "bench bus",
             "bench session", "up", "down",
             "ps", "restart",
             "kill", "role", "doctor",

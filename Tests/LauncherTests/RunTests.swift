@@ -137,6 +137,13 @@ struct RunTests {
         #expect(next.stdout.contains("Wave 2: after"))
         #expect(!next.stdout.contains("Task plain"))
 
+        // planbus tail prints a task's build output, latest attempt first.
+        let tail = try await session.planbus("tail", "e2e1", "retry", "--no-follow")
+        #expect(tail.code == 0)
+        #expect(tail.stdout.contains("attempt 2 of retry"))
+        #expect(tail.stderr.contains("/retry/2/builder.log"))
+        #expect(try await session.planbus("tail", "e2e1", "nope").code == 4)
+
         // planbus merge moves the base branch, checked out here, with its work tree.
         let integrationHead = try await git.commit(of: integration)
         let merged = try await session.planbus("merge", "e2e1", "--json")
@@ -248,6 +255,10 @@ struct RunTests {
         }
         let log = session.bus.layout.run("kills") + "/slow/1/builder.log"
         #expect(await eventually { FileManager.default.fileExists(atPath: log) && holder("builder") != nil })
+        // Someone follows the build live; it ends by itself once the task is integrated.
+        let follower = try ChildProcess.spawn(
+            [Executables.planbus, "tail", "kills", "slow", "--config", session.config],
+            stdout: .file(session.root + "/tail.out"), stderr: .file(session.root + "/tail.err"))
         let builder = try #require(holder("builder"))
         #expect(kill(builder, SIGKILL) == 0)
         _ = FileManager.default.createFile(atPath: buildGate, contents: Data())
@@ -271,6 +282,9 @@ struct RunTests {
         // Both take-overs are in the journal, and no work tree is left.
         let expired = JournalReader(layout: session.bus.layout).events(run: "kills").filter { $0.event == .expire }
         #expect(Set(expired.map(\.role)) == ["builder", "verifier"])
+        #expect(await follower.wait() == .exited(0))
+        // Both holders of attempt 1 wrote their header to the same log, the follower saw both.
+        #expect(lines(of: session.root + "/tail.out").filter { $0.contains("attempt 1 of slow") }.count == 2)
         let trees = try await git.run(["worktree", "list", "--porcelain"])
         #expect(trees.components(separatedBy: "worktree ").count == 2)
     }
