@@ -29,6 +29,12 @@ let package = Package(
         ),
         // Small C helpers Swift's Glibc module does not export (statfs, fork/exec, OFD locks).
         .target(name: "CPlanbusShim"),
+        // What configuration and plan files share: durations, paths, quoting, YAML places.
+        .target(
+            name: "FileFormats",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: upcoming
+        ),
         // Child processes: own group or session, no inherited descriptors, waited on a thread.
         .target(
             name: "Processes",
@@ -49,6 +55,7 @@ let package = Package(
             name: "Roles",
             dependencies: [
                 "Bus",
+                "FileFormats",
                 "Processes",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -60,6 +67,7 @@ let package = Package(
             name: "Launcher",
             dependencies: [
                 "Bus",
+                "FileFormats",
                 "Roles",
                 "Processes",
                 "CPlanbusShim",
@@ -114,12 +122,14 @@ let package = Package(
         ),
         .testTarget(
             name: "LauncherTests",
-            dependencies: ["Bus", "Roles", "Launcher", "Processes", "BusTesting", "planbus", "PlanbusTestWorker"],
+            dependencies: [
+                "Bus", "FileFormats", "Roles", "Launcher", "Processes", "BusTesting", "planbus", "PlanbusTestWorker",
+            ],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "RolesTests",
-            dependencies: ["Bus", "Roles", "Processes", "BusTesting", "planbus"],
+            dependencies: ["Bus", "FileFormats", "Roles", "Processes", "BusTesting", "planbus"],
             swiftSettings: upcoming
         ),
     ]

@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Launcher
 
 /// The supervision benchmark behind `planbus bench session`.
@@ -97,7 +98,7 @@ public struct SessionBenchmark: Sendable {
             throw BenchError(.invalidArgument, "--runs must be at least 1, --instances from 1 to 64, and a lease given")
         }
         for lease in c.leases where lease < .milliseconds(50) {
-            throw BenchError(.invalidArgument, "a lease must be at least 50ms, got \(ConfigDuration.format(lease))")
+            throw BenchError(.invalidArgument, "a lease must be at least 50ms, got \(DurationText.format(lease))")
         }
         let scratch = try BenchDirectory(parent: c.parentDirectory)
         defer {
@@ -124,7 +125,7 @@ public struct SessionBenchmark: Sendable {
         for mode in SessionKillMode.allCases {
             for lease in c.leases {
                 progress(
-                    "SIGKILL of a working role, \(mode.label), lease \(ConfigDuration.format(lease)): \(c.runs) runs")
+                    "SIGKILL of a working role, \(mode.label), lease \(DurationText.format(lease)): \(c.runs) runs")
                 let point = try await kill.measure(mode: mode, lease: lease) { run, outcome in
                     progress("  run \(run): \(outcome)")
                 }

@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Launcher
 import Processes
 
@@ -51,12 +52,12 @@ struct SessionKillBench: Sendable {
             folder: try scratch.phase("kill-\(mode.rawValue)-\(lease.milliseconds)ms"), executable: c.executable,
             instances: 1,
             busSettings: [
-                "heartbeat: \(ConfigDuration.format(heartbeat))", "lease: \(ConfigDuration.format(lease))",
-                "janitor: \(ConfigDuration.format(c.janitor(for: lease)))",
+                "heartbeat: \(DurationText.format(heartbeat))", "lease: \(DurationText.format(lease))",
+                "janitor: \(DurationText.format(c.janitor(for: lease)))",
             ],
             supervisor: [
-                "restart_backoff: \(ConfigDuration.format(c.restartBackoff))",
-                "restart_backoff_max: \(ConfigDuration.format(c.restartBackoff))", "stable_after: 0s",
+                "restart_backoff: \(DurationText.format(c.restartBackoff))",
+                "restart_backoff_max: \(DurationText.format(c.restartBackoff))", "stable_after: 0s",
                 "restart_intensity: 1000", "restart_period: 1s", "stop_grace: 2s", "start_timeout: 1m",
             ],
             args: mode == .otherHost ? ["--host", Self.otherHost] : [])
@@ -88,7 +89,7 @@ struct SessionKillBench: Sendable {
             case .failure(let failure):
                 if let pid = failure.killed { killed.insert(pid) }
                 outcome.point.errors += 1
-                let message = "\(mode.label), lease \(ConfigDuration.format(lease)), run \(run): \(failure.message)"
+                let message = "\(mode.label), lease \(DurationText.format(lease)), run \(run): \(failure.message)"
                 outcome.messages.append(message)
                 report(run, "ERROR " + failure.message)
             }
@@ -158,7 +159,7 @@ struct SessionKillBench: Sendable {
         guard let done else {
             return .failure(
                 RunFailure(
-                    message: "envelope \(id) was not done \(ConfigDuration.format(limit)) after the kill", killed: pid))
+                    message: "envelope \(id) was not done \(DurationText.format(limit)) after the kill", killed: pid))
         }
         // Journal lines follow the moves they describe: the ack's follows the move into done/,
         // and the expire's can come after both, as the janitor fsyncs the folders of a durable

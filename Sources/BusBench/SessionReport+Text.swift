@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Launcher
 
 extension SessionReport {
@@ -32,7 +33,7 @@ extension SessionReport {
         lines += Self.table(up, indent: "  ")
         lines.append(
             "SIGKILL of a role holding an envelope → envelope acked by the replacement (1 instance; restart "
-                + "backoff \(ConfigDuration.format(c.restartBackoff)); "
+                + "backoff \(DurationText.format(c.restartBackoff)); "
                 + "min / median / max from the kill)")
         var kill: [[String]] = [
             [
@@ -43,8 +44,8 @@ extension SessionReport {
         ]
         for p in kills {
             kill.append([
-                p.mode.label, ConfigDuration.format(p.lease), ConfigDuration.format(p.heartbeat),
-                ConfigDuration.format(p.janitor), spread(p.respawn),
+                p.mode.label, DurationText.format(p.lease), DurationText.format(p.heartbeat),
+                DurationText.format(p.janitor), spread(p.respawn),
                 spread(p.reclaim), spread(p.done), p.mode == .otherHost ? spread(p.doneMinusLease) : "-",
                 p.mode == .otherHost && !p.samples.isEmpty
                     ? "\(format(p.overLease.min, 2)) / \(format(p.overLease.median, 2)) / \(format(p.overLease.max, 2))"
@@ -60,7 +61,7 @@ extension SessionReport {
             var rows: [[String]] = [["lease", "difference", "difference / lease"]]
             for cost in costs {
                 let lease = Double(cost.lease.milliseconds) / 1000
-                rows.append([ConfigDuration.format(cost.lease), ms(cost.seconds), format(cost.seconds / lease, 2)])
+                rows.append([DurationText.format(cost.lease), ms(cost.seconds), format(cost.seconds / lease, 2)])
             }
             lines += Self.table(rows, indent: "  ")
         }

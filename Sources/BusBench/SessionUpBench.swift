@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Launcher
 import Processes
 
@@ -45,7 +46,7 @@ struct SessionUpBench: Sendable {
         guard let running, exit == nil else {
             let what =
                 exit.map { "planbus up ended (\($0)) before every role ran" }
-                ?? "not every role heartbeats \(ConfigDuration.format(Self.timeout)) after planbus up started"
+                ?? "not every role heartbeats \(DurationText.format(Self.timeout)) after planbus up started"
             throw BenchError(.process, what + "\n" + session.logTail())
         }
         return SessionUpSample(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bus
 import BusBench
+import FileFormats
 import Foundation
 import Launcher
 import Logging
@@ -179,7 +180,7 @@ extension BenchCommand {
             return try items.map { item in
                 let lease: Duration
                 do {
-                    lease = try ConfigDuration.parse(item)
+                    lease = try DurationText.parse(item)
                 } catch {
                     throw ValidationError("--leases: \(error)")
                 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import FileFormats
 import Foundation
 import Launcher
 import Processes
@@ -100,6 +101,10 @@ extension AsyncParsableCommand {
             throw ExitCode(failure.code)
         } catch let error as LauncherError {
             let failure = CLIFailure(error)
+            FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
+            throw ExitCode(failure.code)
+        } catch let error as FileFormatError {
+            let failure = CLIFailure(error.description, code: error.code == .notFound ? 4 : (error.code == .io ? 1 : 3))
             FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
             throw ExitCode(failure.code)
         } catch let error as ProcessError {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import FileFormats
 import Foundation
 import Launcher
 
@@ -44,7 +45,7 @@ struct DownCommand: AsyncParsableCommand {
             let bus = try Bus.open(at: busOptions.locator.overridingBus ?? config.bus)
             let limit: Duration
             if let deadline {
-                limit = try ConfigDuration.parse(deadline)
+                limit = try DurationText.parse(deadline)
             } else {
                 let graces = config.roles.compactMap(\.timeouts.stopGrace) + [config.supervisor.stopGrace]
                 limit = graces.max()! + .seconds(5)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import FileFormats
 import Foundation
 import Launcher
 import Logging
@@ -57,8 +58,8 @@ struct RoleCommand: AsyncParsableCommand {
                         + "a role of another name runs its own program, set as its command in planbus.yaml",
                     code: 3)
             }
-            let timeout = try envelopeTimeout.map { text throws(LauncherError) in try ConfigDuration.parse(text) }
-            let grace = try stopGrace.map { text throws(LauncherError) in try ConfigDuration.parse(text) }
+            let timeout = try envelopeTimeout.map { text throws(FileFormatError) in try DurationText.parse(text) }
+            let grace = try stopGrace.map { text throws(FileFormatError) in try DurationText.parse(text) }
             // A supervisor passes every setting, so a later edit of the file cannot change a
             // re-spawned role behind its back; by hand, the configuration fills in the rest.
             let explicit = agent != nil && timeout != nil && grace != nil && busOptions.bus != nil

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import FileFormats
 import Foundation
 import Launcher
 import Logging
@@ -90,8 +91,8 @@ struct UpCommand: AsyncParsableCommand {
                 guard hang > janitor * 2 else {
                     let field = role.timeouts.hang == nil ? "bus_settings.lease" : "roles.\(role.name).timeouts.hang"
                     throw CLIFailure(
-                        "\(config.file ?? "the configuration"): \(field) (\(ConfigDuration.format(hang))) must be longer "
-                            + "than twice bus_settings.janitor (\(ConfigDuration.format(janitor))): an idle role shows "
+                        "\(config.file ?? "the configuration"): \(field) (\(DurationText.format(hang))) must be longer "
+                            + "than twice bus_settings.janitor (\(DurationText.format(janitor))): an idle role shows "
                             + "progress once per janitor pass, so it would be taken for hung", code: 3)
                 }
             }

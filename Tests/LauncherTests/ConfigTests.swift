@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Foundation
 import Launcher
 import Testing
@@ -422,29 +423,29 @@ struct ConfigDurationTests {
             ("0s", .zero), ("1500ms", .milliseconds(1_500)), ("90s", .seconds(90)),
         ])
     func roundTrip(text: String, duration: Duration) throws {
-        #expect(try ConfigDuration.parse(text) == duration)
-        #expect(ConfigDuration.format(duration) == text)
+        #expect(try DurationText.parse(text) == duration)
+        #expect(DurationText.format(duration) == text)
     }
 
     @Test("the shortest exact form is written")
     func shortest() {
-        #expect(ConfigDuration.format(.milliseconds(60_000)) == "1m")
-        #expect(ConfigDuration.format(.milliseconds(7_200_000)) == "2h")
-        #expect(ConfigDuration.format(.milliseconds(61_000)) == "61s")
-        #expect(ConfigDuration.format(.milliseconds(0)) == "0s")
+        #expect(DurationText.format(.milliseconds(60_000)) == "1m")
+        #expect(DurationText.format(.milliseconds(7_200_000)) == "2h")
+        #expect(DurationText.format(.milliseconds(61_000)) == "61s")
+        #expect(DurationText.format(.milliseconds(0)) == "0s")
     }
 
     @Test("a bare number asks for a unit")
     func bareNumber() {
-        let error = launcherError { () throws(LauncherError) in _ = try ConfigDuration.parse("30") }
-        #expect(error?.code == .invalidArgument)
+        let error = durationError("30")
+        #expect(error?.code == .invalidValue)
         #expect(error?.message == "30 has no unit (write 30s for seconds or 30ms for milliseconds; units: ms, s, m, h)")
     }
 
     @Test("malformed durations are rejected", arguments: ["", "s", "5 s", "-5s", "1.5s", "5sec", "99999999999999999h"])
     func malformed(text: String) {
-        let error = launcherError { () throws(LauncherError) in _ = try ConfigDuration.parse(text) }
-        #expect(error?.code == .invalidArgument)
+        let error = durationError(text)
+        #expect(error?.code == .invalidValue)
     }
 }
 
@@ -615,5 +616,15 @@ struct ConfigEditorTests {
         #expect(error?.code == .invalidConfig)
         #expect(error?.message.contains("roles.builder is written on one line") == true)
         #expect(try folder.read() == before)
+    }
+}
+
+/// The error reading `text` as a duration gives, if any.
+func durationError(_ text: String) -> FileFormatError? {
+    do {
+        _ = try DurationText.parse(text)
+        return nil
+    } catch {
+        return error
     }
 }

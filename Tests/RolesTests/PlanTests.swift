@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Foundation
 import Roles
 import Testing
@@ -222,8 +223,8 @@ struct PlanTests {
             ("1500ms", .milliseconds(1_500), "1500ms"), ("0s", .zero, "0s"), ("0ms", .zero, "0s"),
         ])
     func durations(text: String, duration: Duration, formatted: String) throws {
-        #expect(try PlanDuration.parse(text) == duration)
-        #expect(PlanDuration.format(duration) == formatted)
+        #expect(try DurationText.parse(text) == duration)
+        #expect(DurationText.format(duration) == formatted)
     }
 
     @Test(
@@ -247,7 +248,11 @@ struct PlanTests {
             ("9999999999999h", "\"9999999999999h\" is too long a duration"),
         ])
     func badDurations(text: String, message: String) {
-        let error = planError { () throws(RoleError) in _ = try PlanDuration.parse(text) }
-        #expect(error == RoleError(.invalidPlan, message))
+        do {
+            _ = try DurationText.parse(text)
+            Issue.record("\(text) was read as a duration")
+        } catch {
+            #expect(error == FileFormatError(.invalidValue, message))
+        }
     }
 }

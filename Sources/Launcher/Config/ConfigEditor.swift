@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Foundation
 
 #if canImport(Glibc)
@@ -36,14 +37,12 @@ public enum ConfigEditor {
         } catch {
             throw LauncherError(
                 .invalidArgument,
-                "invalid role name \(ConfigText.quoted(role)) (a lower-case letter, then up to 31 lower-case "
+                "invalid role name \(QuotedText.quoted(role)) (a lower-case letter, then up to 31 lower-case "
                     + "letters, digits and dashes)")
         }
         guard agent != nil || model != nil else { return }
-        let file = try resolvedFile(ConfigPath.absolute(path))
-        guard let text = String(bytes: try ConfigPath.contents(of: file), encoding: .utf8) else {
-            throw LauncherError(.invalidConfig, "\(file): not UTF-8 text")
-        }
+        let file = try resolvedFile(FilePaths.absolute(path))
+        let text = try ConfigLoader.text(of: file)
         var values: [(key: String, value: String)] = []
         if let agent { values.append(("agent", ConfigText.scalar(agent))) }
         if let model { values.append(("model", ConfigText.scalar(model))) }
@@ -89,7 +88,7 @@ public enum ConfigEditor {
         var info = stat()
         guard stat(file, &info) == 0 else { throw LauncherError(.io, "cannot stat \(file)", errno: errno) }
         let mode = info.st_mode & 0o7777
-        let folder = ConfigPath.folder(of: file)
+        let folder = FilePaths.folder(of: file)
         let name = file.split(separator: "/").last.map(String.init) ?? "planbus.yaml"
         let temporary = "\(folder)/.\(name).\(getpid()).\(UInt32.random(in: .min ... .max)).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)

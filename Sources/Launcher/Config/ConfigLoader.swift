@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Foundation
 import Roles
 import Yams
@@ -29,12 +30,26 @@ public enum ConfigLoader {
     /// - Throws: ``LauncherError`` `notFound` when there is no file at `path`, `io` when it cannot
     ///   be read, and `invalidConfig` when it is not a valid configuration.
     public static func load(path: String) throws(LauncherError) -> PlanbusConfig {
-        let file = ConfigPath.absolute(path)
-        let bytes = try ConfigPath.contents(of: file)
+        let file = FilePaths.absolute(path)
+        return try parse(text(of: file), file: file)
+    }
+
+    /// The text of the configuration file `file` (absolute).
+    /// - Throws: ``LauncherError`` `notFound`, `io`, or `invalidConfig` when it is not UTF-8.
+    static func text(of file: String) throws(LauncherError) -> String {
+        let bytes: [UInt8]
+        do {
+            bytes = try FilePaths.contents(of: file)
+        } catch {
+            if error.code == .notFound {
+                throw LauncherError(.notFound, "no configuration at \(file) (create one with planbus init)")
+            }
+            throw LauncherError(.io, error.message, errno: error.errno)
+        }
         guard let text = String(bytes: bytes, encoding: .utf8) else {
             throw LauncherError(.invalidConfig, "\(file): not UTF-8 text")
         }
-        return try parse(text, file: file)
+        return text
     }
 
     /// Reads configuration text.
@@ -53,7 +68,7 @@ public enum ConfigLoader {
         } catch {
             throw syntaxError(error, text: text, file: file)
         }
-        let reader = ConfigReader(file: file, folder: ConfigPath.folder(of: file))
+        let reader = ConfigReader(file: file, folder: FilePaths.folder(of: file))
         return try reader.read(root)
     }
 
@@ -63,8 +78,8 @@ public enum ConfigLoader {
     /// - Returns: The bus at `directory/bus`, the repository at `directory`, default settings and the
     ///   five product roles.
     public static func defaults(directory: String) -> PlanbusConfig {
-        let folder = ConfigPath.absolute(directory)
-        return PlanbusConfig(bus: ConfigPath.resolve("bus", against: folder), repository: folder)
+        let folder = FilePaths.absolute(directory)
+        return PlanbusConfig(bus: FilePaths.resolve("bus", against: folder), repository: folder)
     }
 
     /// An `invalidConfig` error for YAML that Yams could not read.
@@ -81,7 +96,7 @@ public enum ConfigLoader {
             }
             return LauncherError(.invalidConfig, message)
         case .reader(let problem, let offset, _, _):
-            let (line, column) = position(ofCharacter: offset ?? 0, in: text)
+            let (line, column) = YAMLMarks.position(ofCharacter: offset ?? 0, in: text)
             return LauncherError(.invalidConfig, "\(file):\(line):\(column): invalid text: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             return duplicateError(key: duplicates.first ?? "", first: context.mark, text: text, file: file)
@@ -97,7 +112,7 @@ public enum ConfigLoader {
     static func duplicateError(key: String, first: Mark, text: String, file: String) -> LauncherError {
         let fallback = LauncherError(
             .invalidConfig,
-            "\(file):\(first.line):\(first.column): \(key): duplicate key \(ConfigText.quoted(key)) (each key once)")
+            "\(file):\(first.line):\(first.column): \(key): duplicate key \(QuotedText.quoted(key)) (each key once)")
         let marker = "planbus-renamed-"
         var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard first.line >= 1, first.line <= lines.count else { return fallback }
@@ -106,8 +121,8 @@ public enum ConfigLoader {
         scalars.insert(contentsOf: marker.unicodeScalars, at: first.column - 1)
         lines[first.line - 1] = String(String.UnicodeScalarView(scalars))
         guard let root = try? Yams.compose(yaml: lines.joined(separator: "\n")),
-            let (path, mapping) = mapping(in: root, path: "", withKeyAt: first),
-            let second = mapping.keys.first(where: { $0.scalar?.string == key && !sameMark($0.mark, first) }),
+            let (path, mapping) = YAMLMarks.mapping(in: root, path: "", withKeyAt: first),
+            let second = mapping.keys.first(where: { $0.scalar?.string == key && !YAMLMarks.sameMark($0.mark, first) }),
             let mark = second.mark
         else { return fallback }
         var column = mark.column
@@ -115,48 +130,8 @@ public enum ConfigLoader {
         let field = path.isEmpty ? key : "\(path).\(key)"
         let what =
             path == "roles"
-            ? "role \(ConfigText.quoted(key)) is defined twice (first at line \(first.line)); define each role once"
-            : "duplicate key \(ConfigText.quoted(key)) (first at line \(first.line)); write each key once"
+            ? "role \(QuotedText.quoted(key)) is defined twice (first at line \(first.line)); define each role once"
+            : "duplicate key \(QuotedText.quoted(key)) (first at line \(first.line)); write each key once"
         return LauncherError(.invalidConfig, "\(file):\(mark.line):\(column): \(field): \(what)")
-    }
-
-    /// The mapping under `node` holding a key that starts at `mark`, and its field path.
-    static func mapping(in node: Node, path: String, withKeyAt mark: Mark) -> (String, Node.Mapping)? {
-        switch node {
-        case .mapping(let mapping):
-            if mapping.keys.contains(where: { sameMark($0.mark, mark) }) { return (path, mapping) }
-            for (key, value) in mapping {
-                let name = key.scalar?.string ?? "?"
-                if let found = Self.mapping(in: value, path: path.isEmpty ? name : "\(path).\(name)", withKeyAt: mark) {
-                    return found
-                }
-            }
-        case .sequence(let sequence):
-            for (index, value) in sequence.enumerated() {
-                if let found = Self.mapping(in: value, path: "\(path)[\(index)]", withKeyAt: mark) { return found }
-            }
-        default:
-            break
-        }
-        return nil
-    }
-
-    static func sameMark(_ a: Mark?, _ b: Mark) -> Bool {
-        a?.line == b.line && a?.column == b.column
-    }
-
-    /// The 1-based line and column of the character at `offset` in `text`.
-    static func position(ofCharacter offset: Int, in text: String) -> (line: Int, column: Int) {
-        var line = 1
-        var column = 1
-        for character in text.prefix(offset) {
-            if character == "\n" || character == "\r\n" {
-                line += 1
-                column = 1
-            } else {
-                column += 1
-            }
-        }
-        return (line, column)
     }
 }

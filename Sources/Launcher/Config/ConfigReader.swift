@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Foundation
 import Roles
 import Yams
@@ -89,7 +90,7 @@ struct ConfigReader {
         if let lease, let heartbeat, let l = o.lease, let h = o.heartbeat, l <= h {
             throw fail(
                 lease,
-                "must be longer than \(heartbeat.field) (\(ConfigDuration.format(h))), got \(ConfigDuration.format(l))")
+                "must be longer than \(heartbeat.field) (\(DurationText.format(h))), got \(DurationText.format(l))")
         }
         return o
     }
@@ -115,8 +116,8 @@ struct ConfigReader {
         if let backoffMax, p.restartBackoffMax < p.restartBackoff {
             throw fail(
                 backoffMax,
-                "must be at least \(section.field).restart_backoff (\(ConfigDuration.format(p.restartBackoff))), got "
-                    + ConfigDuration.format(p.restartBackoffMax))
+                "must be at least \(section.field).restart_backoff (\(DurationText.format(p.restartBackoff))), got "
+                    + DurationText.format(p.restartBackoffMax))
         }
         return p
     }
@@ -138,7 +139,7 @@ struct ConfigReader {
         } catch {
             throw LauncherError(
                 .invalidConfig,
-                "\(location(entry.keyNode)): \(entry.field): invalid role name \(ConfigText.quoted(name)) (a role "
+                "\(location(entry.keyNode)): \(entry.field): invalid role name \(QuotedText.quoted(name)) (a role "
                     + "name is a lower-case letter, then up to 31 lower-case letters, digits and dashes)")
         }
         let product = RoleConfig.productDefaults.first { $0.name == name }
@@ -158,7 +159,7 @@ struct ConfigReader {
             let names = RoleConfig.productDefaults.map(\.name).joined(separator: ", ")
             throw LauncherError(
                 .invalidConfig,
-                "\(location(entry.keyNode)): \(entry.field): \(ConfigText.quoted(name)) is not a product role "
+                "\(location(entry.keyNode)): \(entry.field): \(QuotedText.quoted(name)) is not a product role "
                     + "(\(names)), so it must set command (the program that runs it)")
         }
         return role
@@ -169,7 +170,7 @@ struct ConfigReader {
         if case .scalar(let scalar) = entry.value {
             throw fail(
                 entry,
-                "must be a list of words such as [\(ConfigText.quoted(scalar.string))], got \(describe(entry.value))")
+                "must be a list of words such as [\(QuotedText.quoted(scalar.string))], got \(describe(entry.value))")
         }
         let words = try strings(entry)
         guard let first = words.first, !first.isEmpty else {
@@ -190,7 +191,7 @@ struct ConfigReader {
             guard valid else {
                 throw LauncherError(
                     .invalidConfig,
-                    "\(location(item.keyNode)): \(item.field): invalid variable name \(ConfigText.quoted(item.key)) "
+                    "\(location(item.keyNode)): \(item.field): invalid variable name \(QuotedText.quoted(item.key)) "
                         + "(names match [A-Za-z_][A-Za-z0-9_]*)")
             }
             env[item.key] = try string(item, allowEmpty: true)
@@ -233,8 +234,8 @@ struct ConfigReader {
             let keyField = field.isEmpty ? key : "\(field).\(key)"
             if let known, !known.contains(key) {
                 var what = "unknown key"
-                if let suggestion = Self.closest(to: key, in: known) {
-                    what += ", did you mean \(ConfigText.quoted(suggestion))?"
+                if let suggestion = KeySuggestion.closest(to: key, in: known) {
+                    what += ", did you mean \(QuotedText.quoted(suggestion))?"
                 }
                 throw LauncherError(
                     .invalidConfig,
@@ -244,41 +245,13 @@ struct ConfigReader {
                 let line = earlier.mark.map { " (first at line \($0.line))" } ?? ""
                 throw LauncherError(
                     .invalidConfig,
-                    "\(location(keyNode)): \(keyField): duplicate key \(ConfigText.quoted(key))\(line); write each key once"
+                    "\(location(keyNode)): \(keyField): duplicate key \(QuotedText.quoted(key))\(line); write each key once"
                 )
             }
             seen[key] = keyNode
             result.append(Entry(key: key, keyNode: keyNode, value: value, field: keyField))
         }
         return result
-    }
-
-    /// The word in `known` that `key` was probably meant to be: the same apart from case, dashes
-    /// and underscores, or with a `_ms` suffix dropped (as in `bus.json`), or else the nearest within
-    /// two edits.
-    static func closest(to key: String, in known: [String]) -> String? {
-        let squash = { (s: String) in s.lowercased().filter { $0 != "_" && $0 != "-" } }
-        if let same = known.first(where: { squash($0) == squash(key) }) { return same }
-        if key.hasSuffix("_ms"), let same = known.first(where: { $0 == key.dropLast(3) }) { return same }
-        let scored = known.map { ($0, distance(key.lowercased(), $0)) }.filter { $0.1 <= 2 }
-        return scored.min { $0.1 < $1.1 }?.0
-    }
-
-    /// The Levenshtein distance between `a` and `b`.
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a)
-        let b = Array(b)
-        var row = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var previous = row[0]
-            row[0] = i
-            for j in stride(from: 1, through: b.count, by: 1) {
-                let current = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                previous = current
-            }
-        }
-        return row[b.count]
     }
 
     // MARK: Values
@@ -321,8 +294,9 @@ struct ConfigReader {
         guard case .scalar(let scalar) = entry.value, options.contains(scalar.string) else {
             let list = options.dropLast().joined(separator: ", ") + " or " + (options.last ?? "")
             var what = "must be one of \(list), got \(describe(entry.value))"
-            if case .scalar(let scalar) = entry.value, let near = Self.closest(to: scalar.string, in: options) {
-                what += "; did you mean \(ConfigText.quoted(near))?"
+            if case .scalar(let scalar) = entry.value, let near = KeySuggestion.closest(to: scalar.string, in: options)
+            {
+                what += "; did you mean \(QuotedText.quoted(near))?"
             }
             throw fail(entry, what)
         }
@@ -342,25 +316,25 @@ struct ConfigReader {
     }
 
     func duration(_ entry: Entry, _ range: ClosedRange<Duration>) throws(LauncherError) -> Duration {
-        let expected = "a duration \(ConfigDuration.format(range))"
+        let expected = "a duration \(DurationText.format(range))"
         guard case .scalar(let scalar) = entry.value, !isNull(entry.value) else {
             throw fail(entry, "must be \(expected), got \(describe(entry.value))")
         }
         let value: Duration
         do {
-            value = try ConfigDuration.parse(scalar.string)
+            value = try DurationText.parse(scalar.string)
         } catch {
             throw fail(entry, error.message)
         }
         guard range.contains(value) else {
-            throw fail(entry, "must be \(expected), got \(ConfigDuration.format(value))")
+            throw fail(entry, "must be \(expected), got \(DurationText.format(value))")
         }
         return value
     }
 
     /// The absolute path an entry names, resolved against the file's folder.
     func path(_ entry: Entry) throws(LauncherError) -> String {
-        ConfigPath.resolve(try string(entry), against: folder)
+        FilePaths.resolve(try string(entry), against: folder)
     }
 
     // MARK: Messages
@@ -379,7 +353,7 @@ struct ConfigReader {
         switch node {
         case .scalar(let scalar):
             if hasTag(node, .null) { return scalar.string.isEmpty ? "nothing" : scalar.string }
-            return hasTag(node, .str) ? ConfigText.quoted(scalar.string) : scalar.string
+            return hasTag(node, .str) ? QuotedText.quoted(scalar.string) : scalar.string
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         case .alias: return "an alias"

@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Yams
 
 /// The commented `planbus.yaml` that `planbus init` writes.
@@ -19,8 +20,8 @@ public enum ConfigTemplate {
         let settings = BusSettings()
         let policy = SupervisorPolicy()
         let timeouts = RoleTimeouts()
-        let ms = { (value: Int) in ConfigDuration.format(.milliseconds(value)) }
-        let d = { (value: Duration) in ConfigDuration.format(value) }
+        let ms = { (value: Int) in DurationText.format(.milliseconds(value)) }
+        let d = { (value: Duration) in DurationText.format(value) }
         var lines = [
             "# planbus configuration, read from ./planbus.yaml (or --config FILE, or $PLANBUS_CONFIG).",
             "# Durations take a unit: 250ms, 5s, 2m, 1h. Relative paths are relative to this file's folder.",
@@ -96,32 +97,13 @@ public enum ConfigTemplate {
 
 /// Quoting for messages and for YAML written by planbus.
 enum ConfigText {
-    /// `text` in double quotes, with backslash escapes; valid in messages and as a YAML scalar.
-    static func quoted(_ text: some StringProtocol) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16, uppercase: true)
-                out += "\\x" + String(repeating: "0", count: 2 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
     /// `text` as a YAML scalar: plain when YAML reads it back as the same string, else quoted.
     static func scalar(_ text: String) -> String {
         let plain = text.unicodeScalars.allSatisfy {
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
                 || "_./-".unicodeScalars.contains($0)
         }
-        guard plain, let first = text.first, first != "-" else { return quoted(text) }
-        return Resolver.default.resolveTag(of: Node(text)) == .str ? text : quoted(text)
+        guard plain, let first = text.first, first != "-" else { return QuotedText.quoted(text) }
+        return Resolver.default.resolveTag(of: Node(text)) == .str ? text : QuotedText.quoted(text)
     }
 }

@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Foundation
 
 #if canImport(Glibc)
@@ -99,7 +100,7 @@ public struct Doctor: Sendable {
     /// The defaults, with `--bus` or `PLANBUS_BUS` applied.
     func fallbackConfig() -> PlanbusConfig {
         var config = ConfigLoader.defaults(directory: locator.directory)
-        if let bus = locator.overridingBus { config.bus = ConfigPath.resolve(bus, against: locator.directory) }
+        if let bus = locator.overridingBus { config.bus = FilePaths.resolve(bus, against: locator.directory) }
         return config
     }
 

@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 import Foundation
 import Logging
 import Processes
@@ -334,8 +335,8 @@ struct SupervisorState {
             // configuration as before (an edited file applies at planbus restart).
             arguments = [
                 options.roleExecutable, "role", role.name, "--instance", "\(slot.instance)", "--bus", config.bus,
-                "--agent", role.agent, "--envelope-timeout", ConfigDuration.format(role.timeouts.envelope),
-                "--stop-grace", ConfigDuration.format(role.timeouts.stopGrace ?? config.supervisor.stopGrace),
+                "--agent", role.agent, "--envelope-timeout", DurationText.format(role.timeouts.envelope),
+                "--stop-grace", DurationText.format(role.timeouts.stopGrace ?? config.supervisor.stopGrace),
             ]
             if let model = role.model { arguments += ["--model", model] }
             arguments += role.args

@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 
 /// Writes a plan as YAML that ``PlanLoader`` reads back: the handoff's next plan.
 ///
@@ -15,7 +16,7 @@ enum PlanWriter {
                 case .argv(let argv): lines.append("\(indent)  command: \(list(argv))")
                 case .shell(let line): lines.append("\(indent)  command: \(q(line))")
                 }
-                lines.append("\(indent)  timeout: \(PlanDuration.format(gate.timeout))")
+                lines.append("\(indent)  timeout: \(DurationText.format(gate.timeout))")
                 if !gate.protects.isEmpty { lines.append("\(indent)  protects: \(list(gate.protects))") }
                 return lines
             }

@@ -1,3 +1,5 @@
+import FileFormats
+
 /// The checks across fields of a plan that has been read: unique task ids, known dependencies, no
 /// dependency cycles, and a git repository.
 struct PlanChecks {
@@ -22,7 +24,7 @@ struct PlanChecks {
                 let firstPlace = read.tasks[earlier].id
                 throw fail(
                     place,
-                    "duplicate task id \(PlanText.quoted(task.id)) (first at line \(firstPlace.line), "
+                    "duplicate task id \(QuotedText.quoted(task.id)) (first at line \(firstPlace.line), "
                         + "\(firstPlace.field)); give each task its own id")
             }
             first[task.id] = index
@@ -36,9 +38,9 @@ struct PlanChecks {
         for (index, task) in tasks.enumerated() {
             for (position, dependency) in task.dependsOn.enumerated() where !known.contains(dependency) {
                 var what =
-                    "task \(PlanText.quoted(task.id)) depends on \(PlanText.quoted(dependency)), which is not a task of this plan"
-                if let near = PlanReader.closest(to: dependency, in: ids) {
-                    what += "; did you mean \(PlanText.quoted(near))?"
+                    "task \(QuotedText.quoted(task.id)) depends on \(QuotedText.quoted(dependency)), which is not a task of this plan"
+                if let near = KeySuggestion.closest(to: dependency, in: ids) {
+                    what += "; did you mean \(QuotedText.quoted(near))?"
                 }
                 if ids.count <= 20 { what += " (tasks: \(ids.joined(separator: ", ")))" }
                 throw fail(read.tasks[index].dependsOn[position], what)
@@ -97,13 +99,13 @@ struct PlanChecks {
     /// The repository must be a folder with a `.git` folder or file in it (git is not run).
     func repository() throws(RoleError) {
         let path = read.plan.repository
-        switch PlanPath.kind(of: path) {
+        switch FilePaths.kind(of: path) {
         case .missing:
             throw fail(read.repository, "\(path) does not exist; name an existing git repository")
         case .file:
             throw fail(read.repository, "\(path) is a file, not a folder; name a git repository")
         case .folder:
-            guard PlanPath.kind(of: path + "/.git") != .missing else {
+            guard FilePaths.kind(of: path + "/.git") != .missing else {
                 throw fail(
                     read.repository,
                     "\(path) is not a git repository (it has no .git); run git init there or name another folder")

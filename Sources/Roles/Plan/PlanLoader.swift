@@ -1,3 +1,4 @@
+import FileFormats
 import Yams
 
 /// Reads and checks plan files.
@@ -19,8 +20,14 @@ public enum PlanLoader {
     /// - Throws: ``RoleError`` `notFound` when there is no file at `path`, `io` when it cannot be
     ///   read, and `invalidPlan` when it is not a valid plan.
     public static func load(path: String) throws(RoleError) -> Plan {
-        let file = PlanPath.absolute(path)
-        let bytes = try PlanPath.contents(of: file)
+        let file = FilePaths.absolute(path)
+        let bytes: [UInt8]
+        do {
+            bytes = try FilePaths.contents(of: file)
+        } catch {
+            throw error.code == .notFound
+                ? RoleError(.notFound, "no plan file at \(file)") : RoleError(.io, error.description)
+        }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw RoleError(.invalidPlan, "\(file): not UTF-8 text")
         }
@@ -43,7 +50,7 @@ public enum PlanLoader {
         } catch {
             throw syntaxError(error, text: text, file: file)
         }
-        let reader = PlanReader(file: file, folder: PlanPath.folder(of: file))
+        let reader = PlanReader(file: file, folder: FilePaths.folder(of: file))
         let read = try reader.read(root)
         try PlanChecks(read: read).check()
         return read.plan
@@ -67,7 +74,7 @@ public enum PlanLoader {
             }
             return RoleError(.invalidPlan, message)
         case .reader(let problem, let offset, _, _):
-            let (line, column) = position(ofCharacter: offset ?? 0, in: text)
+            let (line, column) = YAMLMarks.position(ofCharacter: offset ?? 0, in: text)
             return RoleError(.invalidPlan, "\(file):\(line):\(column): invalid text: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             return duplicateError(key: duplicates.first ?? "", first: context.mark, text: text, file: file)
@@ -83,7 +90,8 @@ public enum PlanLoader {
     static func duplicateError(key: String, first: Mark, text: String, file: String) -> RoleError {
         let fallback = RoleError(
             .invalidPlan,
-            "\(file):\(first.line):\(first.column): \(key): duplicate key \(PlanText.quoted(key)); write each key once")
+            "\(file):\(first.line):\(first.column): \(key): duplicate key \(QuotedText.quoted(key)); write each key once"
+        )
         let marker = "planbus-renamed-"
         var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard first.line >= 1, first.line <= lines.count else { return fallback }
@@ -92,8 +100,8 @@ public enum PlanLoader {
         scalars.insert(contentsOf: marker.unicodeScalars, at: first.column - 1)
         lines[first.line - 1] = String(String.UnicodeScalarView(scalars))
         guard let root = try? Yams.compose(yaml: lines.joined(separator: "\n")),
-            let (path, mapping) = mapping(in: root, path: "", withKeyAt: first),
-            let second = mapping.keys.first(where: { $0.scalar?.string == key && !sameMark($0.mark, first) }),
+            let (path, mapping) = YAMLMarks.mapping(in: root, path: "", withKeyAt: first),
+            let second = mapping.keys.first(where: { $0.scalar?.string == key && !YAMLMarks.sameMark($0.mark, first) }),
             let mark = second.mark
         else { return fallback }
         var column = mark.column
@@ -101,47 +109,7 @@ public enum PlanLoader {
         let field = path.isEmpty ? key : "\(path).\(key)"
         return RoleError(
             .invalidPlan,
-            "\(file):\(mark.line):\(column): \(field): duplicate key \(PlanText.quoted(key)) (first at line "
+            "\(file):\(mark.line):\(column): \(field): duplicate key \(QuotedText.quoted(key)) (first at line "
                 + "\(first.line)); write each key once")
-    }
-
-    /// The mapping under `node` holding a key that starts at `mark`, and its field path.
-    static func mapping(in node: Node, path: String, withKeyAt mark: Mark) -> (String, Node.Mapping)? {
-        switch node {
-        case .mapping(let mapping):
-            if mapping.keys.contains(where: { sameMark($0.mark, mark) }) { return (path, mapping) }
-            for (key, value) in mapping {
-                let name = key.scalar?.string ?? "?"
-                if let found = Self.mapping(in: value, path: path.isEmpty ? name : "\(path).\(name)", withKeyAt: mark) {
-                    return found
-                }
-            }
-        case .sequence(let sequence):
-            for (index, value) in sequence.enumerated() {
-                if let found = Self.mapping(in: value, path: "\(path)[\(index)]", withKeyAt: mark) { return found }
-            }
-        default:
-            break
-        }
-        return nil
-    }
-
-    static func sameMark(_ a: Mark?, _ b: Mark) -> Bool {
-        a?.line == b.line && a?.column == b.column
-    }
-
-    /// The 1-based line and column of the character at `offset` in `text`.
-    static func position(ofCharacter offset: Int, in text: String) -> (line: Int, column: Int) {
-        var line = 1
-        var column = 1
-        for character in text.prefix(offset) {
-            if character == "\n" || character == "\r\n" {
-                line += 1
-                column = 1
-            } else {
-                column += 1
-            }
-        }
-        return (line, column)
     }
 }

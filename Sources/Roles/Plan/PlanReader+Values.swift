@@ -1,3 +1,4 @@
+import FileFormats
 import Yams
 
 extension PlanReader {
@@ -23,8 +24,8 @@ extension PlanReader {
             let keyField = field.isEmpty ? key : "\(field).\(key)"
             if !known.contains(key) {
                 var what = "unknown key"
-                if let suggestion = Self.closest(to: key, in: known) {
-                    what += ", did you mean \(PlanText.quoted(suggestion))?"
+                if let suggestion = KeySuggestion.closest(to: key, in: known) {
+                    what += ", did you mean \(QuotedText.quoted(suggestion))?"
                 }
                 throw RoleError(
                     .invalidPlan,
@@ -34,7 +35,7 @@ extension PlanReader {
                 let line = earlier.mark.map { " (first at line \($0.line))" } ?? ""
                 throw RoleError(
                     .invalidPlan,
-                    "\(location(keyNode)): \(keyField): duplicate key \(PlanText.quoted(key))\(line); write each key once"
+                    "\(location(keyNode)): \(keyField): duplicate key \(QuotedText.quoted(key))\(line); write each key once"
                 )
             }
             seen[key] = keyNode
@@ -63,32 +64,6 @@ extension PlanReader {
         return sequence.enumerated().map { index, item in
             Entry(key: "\(index)", keyNode: item, value: item, field: "\(entry.field)[\(index)]")
         }
-    }
-
-    /// The word in `known` that `key` was probably meant to be: the same apart from case, dashes
-    /// and underscores, or else the nearest within two edits.
-    static func closest(to key: String, in known: [String]) -> String? {
-        let squash = { (s: String) in s.lowercased().filter { $0 != "_" && $0 != "-" } }
-        if let same = known.first(where: { squash($0) == squash(key) }) { return same }
-        let scored = known.map { ($0, distance(key.lowercased(), $0.lowercased())) }.filter { $0.1 <= 2 }
-        return scored.min { $0.1 < $1.1 }?.0
-    }
-
-    /// The Levenshtein distance between `a` and `b`.
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a)
-        let b = Array(b)
-        var row = Array(0...b.count)
-        for i in 1...max(a.count, 1) where !a.isEmpty {
-            var previous = row[0]
-            row[0] = i
-            for j in stride(from: 1, through: b.count, by: 1) {
-                let current = row[j]
-                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
-                previous = current
-            }
-        }
-        return row[b.count]
     }
 
     // MARK: Values
@@ -139,8 +114,9 @@ extension PlanReader {
         guard case .scalar(let scalar) = entry.value, options.contains(scalar.string) else {
             let list = options.dropLast().joined(separator: ", ") + " or " + (options.last ?? "")
             var what = "must be one of \(list), got \(describe(entry.value))"
-            if case .scalar(let scalar) = entry.value, let near = Self.closest(to: scalar.string, in: options) {
-                what += "; did you mean \(PlanText.quoted(near))?"
+            if case .scalar(let scalar) = entry.value, let near = KeySuggestion.closest(to: scalar.string, in: options)
+            {
+                what += "; did you mean \(QuotedText.quoted(near))?"
             }
             throw fail(entry, what)
         }
@@ -149,18 +125,18 @@ extension PlanReader {
 
     func duration(_ entry: Entry, _ range: ClosedRange<Duration>) throws(RoleError) -> Duration {
         let expected =
-            "a duration from \(PlanDuration.format(range.lowerBound)) to \(PlanDuration.format(range.upperBound))"
+            "a duration \(DurationText.format(range))"
         guard case .scalar(let scalar) = entry.value, !isNull(entry.value) else {
             throw fail(entry, "must be \(expected), got \(describe(entry.value))")
         }
         let value: Duration
         do {
-            value = try PlanDuration.parse(scalar.string)
+            value = try DurationText.parse(scalar.string)
         } catch {
             throw fail(entry, error.message)
         }
         guard range.contains(value) else {
-            throw fail(entry, "must be \(expected), got \(PlanDuration.format(value))")
+            throw fail(entry, "must be \(expected), got \(DurationText.format(value))")
         }
         return value
     }
@@ -183,7 +159,7 @@ extension PlanReader {
         switch node {
         case .scalar(let scalar):
             if hasTag(node, .null) { return scalar.string.isEmpty ? "nothing" : scalar.string }
-            return hasTag(node, .str) ? PlanText.quoted(scalar.string) : scalar.string
+            return hasTag(node, .str) ? QuotedText.quoted(scalar.string) : scalar.string
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         case .alias: return "an alias"

@@ -1,3 +1,4 @@
+import FileFormats
 import Yams
 
 /// Walks the YAML node tree of a plan file, checking each field as it goes.
@@ -78,7 +79,7 @@ struct PlanReader {
                 let risk = try choice(entry, PlanRisk.allCases.map(\.rawValue))
                 plan.risk = PlanRisk(rawValue: risk) ?? .high
             case "repository":
-                plan.repository = PlanPath.resolve(try string(entry, oneLine: true), against: folder)
+                plan.repository = FilePaths.resolve(try string(entry, oneLine: true), against: folder)
                 repository = place(entry.value, entry.field)
             case "base_branch": plan.baseBranch = try branch(entry)
             case "gates": plan.gates = try gates(entry)
@@ -136,7 +137,7 @@ struct PlanReader {
                 for dependency in try items(entry, example: "[api]") {
                     let id = try string(dependency, oneLine: true)
                     if let line = seen[id] {
-                        throw fail(dependency, "\(PlanText.quoted(id)) is listed twice (first at line \(line))")
+                        throw fail(dependency, "\(QuotedText.quoted(id)) is listed twice (first at line \(line))")
                     }
                     seen[id] = dependency.value.mark?.line ?? 0
                     task.dependsOn.append(id)
@@ -169,7 +170,7 @@ struct PlanReader {
             if let line = lines[gate.name] {
                 throw fail(
                     name,
-                    "duplicate gate name \(PlanText.quoted(gate.name)) (first at line \(line)); give each gate its own "
+                    "duplicate gate name \(QuotedText.quoted(gate.name)) (first at line \(line)); give each gate its own "
                         + "name")
             }
             lines[gate.name] = name.value.mark?.line ?? 0
@@ -247,14 +248,14 @@ struct PlanReader {
             if text.hasPrefix("/") {
                 throw fail(
                     item,
-                    "\(PlanText.quoted(text)) is an absolute path; globs are relative to the repository, such as "
+                    "\(QuotedText.quoted(text)) is an absolute path; globs are relative to the repository, such as "
                         + "\"src/**\"")
             }
             let parts = text.split(separator: "/", omittingEmptySubsequences: false)
             if parts.contains("..") {
                 throw fail(
                     item,
-                    "\(PlanText.quoted(text)) has a \"..\" part, which could leave the repository; write globs "
+                    "\(QuotedText.quoted(text)) has a \"..\" part, which could leave the repository; write globs "
                         + "relative to the repository without \"..\"")
             }
             var kept = parts.filter { $0 != "." && !$0.isEmpty }.map(String.init)

@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 
 extension PlanRoute {
     /// The route for programs.
@@ -57,7 +58,7 @@ extension PlanRoute {
         return .object([
             "name": .string(gate.name),
             "command": command,
-            "timeout": .string(PlanDuration.format(gate.timeout)),
+            "timeout": .string(DurationText.format(gate.timeout)),
             "timeout_ms": .number(Double(seconds * 1_000 + attoseconds / 1_000_000_000_000_000)),
             "protects": .array(gate.protects.map(JSONValue.string)),
         ])

@@ -1,9 +1,11 @@
+import FileFormats
+
 extension PlanRoute {
     /// The route for people: the plan, its stages, its waves, and each task with its scope,
     /// dependencies, gates and budget. Lines end with a newline.
     public var text: String {
         var lines: [String] = []
-        lines.append("Plan \(PlanText.quoted(plan.name)), risk \(plan.risk.rawValue), from \(plan.file)")
+        lines.append("Plan \(QuotedText.quoted(plan.name)), risk \(plan.risk.rawValue), from \(plan.file)")
         lines.append("Goal: " + plan.goal.split(separator: "\n").joined(separator: " "))
         lines.append("Repository: \(plan.repository), base branch \(plan.baseBranch)")
         lines.append("Stages: " + stages.map(\.rawValue).joined(separator: " → "))
@@ -66,7 +68,7 @@ extension PlanRoute {
         if gates.isEmpty { return [indent + "none"] }
         return gates.map { gate in
             var line = "\(indent)\(gate.name): \(PlanText.shellLine(gate.command.arguments))"
-            line += " (timeout \(PlanDuration.format(gate.timeout))"
+            line += " (timeout \(DurationText.format(gate.timeout))"
             if !gate.protects.isEmpty { line += "; must not change " + gate.protects.joined(separator: ", ") }
             return line + ")"
         }

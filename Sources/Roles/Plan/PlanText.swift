@@ -1,24 +1,5 @@
 /// Small text helpers for plan messages and the route.
 enum PlanText {
-    /// `text` in double quotes, with backslash escapes (the same quoting as `planbus.yaml` messages).
-    static func quoted(_ text: some StringProtocol) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                let hex = String(scalar.value, radix: 16, uppercase: true)
-                out += "\\x" + String(repeating: "0", count: 2 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
     /// `words` as one shell line: each word as it is when it needs no quoting, else in single
     /// quotes.
     static func shellLine(_ words: [String]) -> String {

@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 
 /// What running one gate came to: how its command ended, how long it took, where its output is,
 /// and what it changed in the work tree.
@@ -25,7 +26,7 @@ public struct GateResult: Sendable, Equatable {
             switch self {
             case .exited(let status): return "exit \(status)"
             case .signaled(let signal): return "killed by signal \(signal)"
-            case .timedOut(let limit): return "timed out after \(PlanDuration.format(limit))"
+            case .timedOut(let limit): return "timed out after \(DurationText.format(limit))"
             case .notStarted(let reason): return "not started: \(reason)"
             case .cancelled: return "cancelled"
             }
@@ -90,7 +91,7 @@ public struct GateResult: Sendable, Equatable {
 
     /// Why the gate failed, one sentence each; empty when it passed.
     public var failures: [String] {
-        let gate = "gate \(PlanText.quoted(name))"
+        let gate = "gate \(QuotedText.quoted(name))"
         var reasons: [String] = []
         switch outcome {
         case .exited(0): break
@@ -98,7 +99,7 @@ public struct GateResult: Sendable, Equatable {
         case .signaled(let signal): reasons.append("\(gate) failed: `\(command)` was killed by signal \(signal)")
         case .timedOut(let limit):
             reasons.append(
-                "\(gate) timed out: `\(command)` was still running after \(PlanDuration.format(limit)) and was killed")
+                "\(gate) timed out: `\(command)` was still running after \(DurationText.format(limit)) and was killed")
         case .notStarted(let reason): reasons.append("\(gate) could not start `\(command)`: \(reason)")
         case .cancelled: reasons.append("\(gate) was cancelled before `\(command)` finished")
         }

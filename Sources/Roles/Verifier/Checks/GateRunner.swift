@@ -1,3 +1,4 @@
+import FileFormats
 import Foundation
 import Processes
 
@@ -172,7 +173,7 @@ public struct GateRunner: Sendable {
 
     /// Appends the last lines: how the gate ended and what it changed.
     static func finishLog(_ log: String, result: GateResult) {
-        var text = "[planbus] gate \(PlanText.quoted(result.name)): \(result.outcome) after "
+        var text = "[planbus] gate \(QuotedText.quoted(result.name)): \(result.outcome) after "
         text += CheckText.duration(result.duration) + "\n"
         if !result.protectedChanges.isEmpty {
             text += "[planbus] changed protected paths: \(CheckText.list(result.protectedChanges))\n"

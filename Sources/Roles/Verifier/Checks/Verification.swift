@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 
 /// The verifier's verdict on one attempt: the gates it ran and every reason to reject the change.
 ///
@@ -39,7 +40,7 @@ public struct Verification: Sendable, Equatable {
         }
         for gate in gates where !gate.passed && !gate.logTail.isEmpty {
             text += "\nThe last \(CheckText.count(gate.logTail.count, "line")) of the log of gate "
-            text += "\(PlanText.quoted(gate.name)) (\(gate.log)):\n"
+            text += "\(QuotedText.quoted(gate.name)) (\(gate.log)):\n"
             for line in gate.logTail { text += "    " + line + "\n" }
         }
         return text

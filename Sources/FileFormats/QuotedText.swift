@@ -1,0 +1,21 @@
+/// Text quoting for messages about files.
+public enum QuotedText {
+    /// `text` in double quotes, with backslash escapes; valid in messages and as a YAML scalar.
+    public static func quoted(_ text: some StringProtocol) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                let hex = String(scalar.value, radix: 16, uppercase: true)
+                out += "\\x" + String(repeating: "0", count: 2 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
