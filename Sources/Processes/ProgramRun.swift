@@ -41,17 +41,7 @@ public struct ProgramRun: Sendable {
             stderr: .file(base + ".err"), diesWithParent: true, killsGroupOnExit: true)
         let exit: ChildProcess.Exit?
         if let timeout {
-            exit = await withTaskGroup(of: ChildProcess.Exit?.self) { group in
-                group.addTask { await child.wait() }
-                group.addTask {
-                    try? await Task.sleep(for: timeout)
-                    return nil
-                }
-                let first = await group.next() ?? nil
-                if first == nil { child.sendToGroup(SIGKILL) }
-                group.cancelAll()
-                return first
-            }
+            exit = await child.wait(timeout: timeout).exit
         } else {
             exit = await child.wait()
         }

@@ -122,28 +122,14 @@ public struct BuilderRole: Role {
 
     /// Runs the step in its own process group, output appended to `log`; SIGKILLs the group at the
     /// time limit or when the handler is cancelled.
-    /// - Returns: how it ended, or `nil` when it timed out.
+    /// - Returns: how it ended, or `nil` when it timed out or was cancelled.
     private func runStep(
         _ step: String, in directory: String, environment: [String: String], log: String, timeout: Duration
     ) async throws -> ChildProcess.Exit? {
         let child = try ChildProcess.spawn(
             ["/bin/sh", "-c", step], environment: environment, directory: directory, stdout: .file(log),
             stderr: .file(log), diesWithParent: true, killsGroupOnExit: true)
-        return await withTaskCancellationHandler {
-            await withTaskGroup(of: ChildProcess.Exit?.self) { group in
-                group.addTask { await child.wait() }
-                group.addTask {
-                    try? await Task.sleep(for: timeout)
-                    return nil
-                }
-                let first = await group.next() ?? nil
-                if first == nil { child.sendToGroup(SIGKILL) }
-                group.cancelAll()
-                return first
-            }
-        } onCancel: {
-            child.sendToGroup(SIGKILL)
-        }
+        return await child.wait(timeout: timeout).exit
     }
 
     private func appendLine(_ path: String, _ line: String) {

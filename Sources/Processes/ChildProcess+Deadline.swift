@@ -1,11 +1,9 @@
-import Processes
-
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// How a child process waited for with a deadline ended.
-enum DeadlineOutcome: Sendable, Equatable {
+public enum DeadlineOutcome: Sendable, Equatable {
     /// It ended by itself.
     case ended(ChildProcess.Exit)
     /// It outlived its deadline and was killed.
@@ -22,7 +20,7 @@ extension ChildProcess {
     /// in its group is left behind (with `killsGroupOnExit`).
     /// - Parameter timeout: The longest the child may run.
     /// - Returns: How it ended.
-    func wait(timeout: Duration) async -> DeadlineOutcome {
+    public func wait(timeout: Duration) async -> DeadlineOutcome {
         await withTaskGroup(of: DeadlineOutcome.self) { group in
             group.addTask { .ended(await self.wait()) }
             group.addTask {
@@ -47,5 +45,13 @@ extension ChildProcess {
             }
             return outcome
         }
+    }
+}
+
+extension DeadlineOutcome {
+    /// How the child ended, or `nil` when it was killed at the deadline or on cancellation.
+    public var exit: ChildProcess.Exit? {
+        if case .ended(let exit) = self { return exit }
+        return nil
     }
 }
