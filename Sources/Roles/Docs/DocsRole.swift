@@ -86,17 +86,10 @@ public struct DocsRole: Role {
     /// The last verdict of each task of the run, by task id.
     static func lastVerdicts(run: String, layout: BusLayout) -> [String: JSONValue] {
         var out: [String: (attempt: Int, body: JSONValue)] = [:]
-        let done = layout.done("planner")
-        for day in (try? FileManager.default.contentsOfDirectory(atPath: done)) ?? [] {
-            let folder = done + "/" + day
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-                guard let data = FileManager.default.contents(atPath: folder + "/" + name),
-                    let envelope = try? Envelope(decoding: Array(data)), envelope.run == run,
-                    envelope.kind == RunMessages.verdict, let task = envelope.task
-                else { continue }
-                let attempt = envelope.body["attempt"]?.intValue ?? 0
-                if (out[task]?.attempt ?? -1) < attempt { out[task] = (attempt, .object(envelope.body)) }
-            }
+        for envelope in RunMessages.taken(by: "planner", run: run, kinds: [RunMessages.verdict], layout: layout) {
+            guard let task = envelope.task else { continue }
+            let attempt = envelope.body["attempt"]?.intValue ?? 0
+            if (out[task]?.attempt ?? -1) < attempt { out[task] = (attempt, .object(envelope.body)) }
         }
         return out.mapValues(\.body)
     }

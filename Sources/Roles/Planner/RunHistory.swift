@@ -15,18 +15,8 @@ struct RunHistory {
         let acks = JournalReader(layout: layout).events(run: run).filter { $0.event == .ack && $0.role == "planner" }
         var position: [String: Int] = [:]
         for event in acks where position[event.id] == nil { position[event.id] = position.count }
-        var found: [Envelope] = []
-        let done = layout.done("planner")
-        for day in (try? FileManager.default.contentsOfDirectory(atPath: done)) ?? [] {
-            let folder = done + "/" + day
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-                guard let data = FileManager.default.contents(atPath: folder + "/" + name),
-                    let envelope = try? Envelope(decoding: Array(data)), envelope.run == run,
-                    envelope.kind == RunMessages.goal || envelope.kind == RunMessages.verdict
-                else { continue }
-                found.append(envelope)
-            }
-        }
+        let found = RunMessages.taken(
+            by: "planner", run: run, kinds: [RunMessages.goal, RunMessages.verdict], layout: layout)
         return found.sorted { a, b in
             switch (position[a.id], position[b.id]) {
             case (let x?, let y?): return x < y

@@ -32,18 +32,25 @@ public enum RunMessages {
     }
     /// The run's goal, as the planner took it (from `q/planner/done/`).
     public static func goal(of run: String, layout: BusLayout) -> Envelope? {
-        let done = layout.done("planner")
-        for day in ((try? FileManager.default.contentsOfDirectory(atPath: done)) ?? []).sorted().reversed() {
+        taken(by: "planner", run: run, kinds: [goal], layout: layout).first
+    }
+
+    /// The envelopes of `kinds` in `run` that `role` has acked, read from `q/<role>/done/`, in no
+    /// particular order.
+    public static func taken(by role: String, run: String, kinds: Set<String>, layout: BusLayout) -> [Envelope] {
+        var found: [Envelope] = []
+        let done = layout.done(role)
+        for day in (try? FileManager.default.contentsOfDirectory(atPath: done)) ?? [] {
             let folder = done + "/" + day
             for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
                 guard let data = FileManager.default.contents(atPath: folder + "/" + name),
                     let envelope = try? Envelope(decoding: Array(data)), envelope.run == run,
-                    envelope.kind == RunMessages.goal
+                    kinds.contains(envelope.kind)
                 else { continue }
-                return envelope
+                found.append(envelope)
             }
         }
-        return nil
+        return found
     }
 
     /// The plan of the run, from its goal.
