@@ -69,14 +69,7 @@ extension BenchCommand {
                 let benchmark = BusBenchmark(configuration: configuration) { line in
                     FileHandle.standardError.write(Data("planbus bench: \(line)\n".utf8))
                 }
-                let report: BenchReport
-                do {
-                    report = try await benchmark.run()
-                } catch let error as BenchError {
-                    throw CLIFailure(error.description, code: error.code == .invalidArgument ? 3 : 1)
-                } catch let error as LauncherError {
-                    throw CLIFailure(error.description, code: 1)
-                }
+                let report = try await benchmark.run()
                 emit(json ? report.json.prettyPrinted() : report.text)
             }
         }
@@ -205,14 +198,7 @@ extension BenchCommand {
                 let benchmark = SessionBenchmark(configuration: configuration) { line in
                     FileHandle.standardError.write(Data("planbus bench: \(line)\n".utf8))
                 }
-                let report: SessionReport
-                do {
-                    report = try await benchmark.run()
-                } catch let error as BenchError {
-                    throw CLIFailure(error.description, code: error.code == .invalidArgument ? 3 : 1)
-                } catch let error as LauncherError {
-                    throw CLIFailure(error.description, code: 1)
-                }
+                let report = try await benchmark.run()
                 emit(json ? report.json.prettyPrinted() : report.text)
             }
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import BusBench
 import FileFormats
 import Foundation
 import Launcher
@@ -88,29 +89,33 @@ struct CLIFailure: Error, CustomStringConvertible {
 }
 
 extension AsyncParsableCommand {
-    /// Runs `body`, turning ``CLIFailure`` into `planbus: message` and its exit code.
+    /// Runs `body`, turning ``CLIFailure`` and the libraries' errors into `planbus: message` and
+    /// the exit code.
     func reportingFailures(_ body: () async throws -> Void) async throws {
         do {
             try await body()
-        } catch let failure as CLIFailure {
+        } catch {
+            guard let failure = CLIFailure.from(error) else { throw error }
             FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
             throw ExitCode(failure.code)
-        } catch let error as BusError {
-            let failure = CLIFailure(error)
-            FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
-            throw ExitCode(failure.code)
-        } catch let error as LauncherError {
-            let failure = CLIFailure(error)
-            FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
-            throw ExitCode(failure.code)
-        } catch let error as FileFormatError {
-            let failure = CLIFailure(error.description, code: error.code == .notFound ? 4 : (error.code == .io ? 1 : 3))
-            FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
-            throw ExitCode(failure.code)
-        } catch let error as ProcessError {
-            let failure = CLIFailure(error)
-            FileHandle.standardError.write(Data("planbus: \(failure.message)\n".utf8))
-            throw ExitCode(failure.code)
+        }
+    }
+}
+
+extension CLIFailure {
+    /// The failure an error is reported as, or `nil` for errors of the argument parser and others
+    /// that report themselves.
+    static func from(_ error: any Error) -> CLIFailure? {
+        switch error {
+        case let failure as CLIFailure: return failure
+        case let error as BusError: return CLIFailure(error)
+        case let error as LauncherError: return CLIFailure(error)
+        case let error as ProcessError: return CLIFailure(error)
+        case let error as BenchError:
+            return CLIFailure(error.description, code: error.code == .invalidArgument ? 3 : 1)
+        case let error as FileFormatError:
+            return CLIFailure(error.description, code: error.code == .notFound ? 4 : (error.code == .io ? 1 : 3))
+        default: return nil
         }
     }
 }
