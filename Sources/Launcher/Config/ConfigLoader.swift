@@ -64,9 +64,9 @@ public enum ConfigLoader {
     public static func parse(_ text: String, file: String) throws(LauncherError) -> PlanbusConfig {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try yaml.compose(text, file: file)
         } catch {
-            throw syntaxError(error, text: text, file: file)
+            throw LauncherError(.invalidConfig, error.message)
         }
         let reader = ConfigReader(file: file, folder: FilePaths.folder(of: file))
         return try reader.read(root)
@@ -82,56 +82,11 @@ public enum ConfigLoader {
         return PlanbusConfig(bus: FilePaths.resolve("bus", against: folder), repository: folder)
     }
 
-    /// An `invalidConfig` error for YAML that Yams could not read.
-    static func syntaxError(_ error: any Error, text: String, file: String) -> LauncherError {
-        guard let error = error as? YamlError else {
-            return LauncherError(.invalidConfig, "\(file): invalid YAML: \(error)")
-        }
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            var message = "\(file):\(mark.line):\(mark.column): invalid YAML: \(problem)"
-            if let context {
-                message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
-            }
-            return LauncherError(.invalidConfig, message)
-        case .reader(let problem, let offset, _, _):
-            let (line, column) = YAMLMarks.position(ofCharacter: offset ?? 0, in: text)
-            return LauncherError(.invalidConfig, "\(file):\(line):\(column): invalid text: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return duplicateError(key: duplicates.first ?? "", first: context.mark, text: text, file: file)
-        default:
-            return LauncherError(.invalidConfig, "\(file): invalid YAML: \(error)")
-        }
-    }
-
-    /// An error for a key written twice in one mapping, pointing at the second occurrence.
-    ///
-    /// Yams reports only the first occurrence. To find the second one and the field path, the
-    /// first occurrence is renamed in a copy of the text, which is read again.
-    static func duplicateError(key: String, first: Mark, text: String, file: String) -> LauncherError {
-        let fallback = LauncherError(
-            .invalidConfig,
-            "\(file):\(first.line):\(first.column): \(key): duplicate key \(QuotedText.quoted(key)) (each key once)")
-        let marker = "planbus-renamed-"
-        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard first.line >= 1, first.line <= lines.count else { return fallback }
-        var scalars = Array(lines[first.line - 1].unicodeScalars)
-        guard first.column >= 1, first.column <= scalars.count + 1 else { return fallback }
-        scalars.insert(contentsOf: marker.unicodeScalars, at: first.column - 1)
-        lines[first.line - 1] = String(String.UnicodeScalarView(scalars))
-        guard let root = try? Yams.compose(yaml: lines.joined(separator: "\n")),
-            let (path, mapping) = YAMLMarks.mapping(in: root, path: "", withKeyAt: first),
-            let second = mapping.keys.first(where: { $0.scalar?.string == key && !YAMLMarks.sameMark($0.mark, first) }),
-            let mark = second.mark
-        else { return fallback }
-        var column = mark.column
-        if mark.line == first.line, column > first.column { column -= marker.unicodeScalars.count }
-        let field = path.isEmpty ? key : "\(path).\(key)"
-        let what =
-            path == "roles"
-            ? "role \(QuotedText.quoted(key)) is defined twice (first at line \(first.line)); define each role once"
-            : "duplicate key \(QuotedText.quoted(key)) (first at line \(first.line)); write each key once"
-        return LauncherError(.invalidConfig, "\(file):\(mark.line):\(column): \(field): \(what)")
+    /// How `planbus.yaml` is read: a role defined twice is named as such.
+    static let yaml = YAMLText { path, key, firstLine in
+        guard let firstLine else { return "duplicate key \(QuotedText.quoted(key)) (each key once)" }
+        return path == "roles"
+            ? "role \(QuotedText.quoted(key)) is defined twice (first at line \(firstLine)); define each role once"
+            : "duplicate key \(QuotedText.quoted(key)) (first at line \(firstLine)); write each key once"
     }
 }

@@ -46,9 +46,9 @@ public enum PlanLoader {
     public static func parse(_ text: String, file: String) throws(RoleError) -> Plan {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try yaml.compose(text, file: file)
         } catch {
-            throw syntaxError(error, text: text, file: file)
+            throw RoleError(.invalidPlan, error.message)
         }
         let reader = PlanReader(file: file, folder: FilePaths.folder(of: file))
         let read = try reader.read(root)
@@ -56,60 +56,6 @@ public enum PlanLoader {
         return read.plan
     }
 
-    /// An `invalidPlan` error for YAML that Yams could not read.
-    static func syntaxError(_ error: any Error, text: String, file: String) -> RoleError {
-        guard let error = error as? YamlError else {
-            return RoleError(.invalidPlan, "\(file): invalid YAML: \(error)")
-        }
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            var message = "\(file):\(mark.line):\(mark.column): invalid YAML: \(problem)"
-            if let context {
-                message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
-            }
-            let about = problem + " " + (context?.text ?? "")
-            if about.contains("alias") || about.contains("anchor") {
-                message += "; quote globs that start with * or &, such as \"**/*.swift\""
-            }
-            return RoleError(.invalidPlan, message)
-        case .reader(let problem, let offset, _, _):
-            let (line, column) = YAMLMarks.position(ofCharacter: offset ?? 0, in: text)
-            return RoleError(.invalidPlan, "\(file):\(line):\(column): invalid text: \(problem)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return duplicateError(key: duplicates.first ?? "", first: context.mark, text: text, file: file)
-        default:
-            return RoleError(.invalidPlan, "\(file): invalid YAML: \(error)")
-        }
-    }
-
-    /// An error for a key written twice in one mapping, pointing at the second occurrence.
-    ///
-    /// Yams reports only the first occurrence. To find the second one and the field path, the
-    /// first occurrence is renamed in a copy of the text, which is read again.
-    static func duplicateError(key: String, first: Mark, text: String, file: String) -> RoleError {
-        let fallback = RoleError(
-            .invalidPlan,
-            "\(file):\(first.line):\(first.column): \(key): duplicate key \(QuotedText.quoted(key)); write each key once"
-        )
-        let marker = "planbus-renamed-"
-        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard first.line >= 1, first.line <= lines.count else { return fallback }
-        var scalars = Array(lines[first.line - 1].unicodeScalars)
-        guard first.column >= 1, first.column <= scalars.count + 1 else { return fallback }
-        scalars.insert(contentsOf: marker.unicodeScalars, at: first.column - 1)
-        lines[first.line - 1] = String(String.UnicodeScalarView(scalars))
-        guard let root = try? Yams.compose(yaml: lines.joined(separator: "\n")),
-            let (path, mapping) = YAMLMarks.mapping(in: root, path: "", withKeyAt: first),
-            let second = mapping.keys.first(where: { $0.scalar?.string == key && !YAMLMarks.sameMark($0.mark, first) }),
-            let mark = second.mark
-        else { return fallback }
-        var column = mark.column
-        if mark.line == first.line, column > first.column { column -= marker.unicodeScalars.count }
-        let field = path.isEmpty ? key : "\(path).\(key)"
-        return RoleError(
-            .invalidPlan,
-            "\(file):\(mark.line):\(column): \(field): duplicate key \(QuotedText.quoted(key)) (first at line "
-                + "\(first.line)); write each key once")
-    }
+    /// How plan files are read: an alias error most often comes from an unquoted glob.
+    static let yaml = YAMLText(aliasHint: "quote globs that start with * or &, such as \"**/*.swift\"")
 }
