@@ -10,17 +10,7 @@ public enum ProductRoles {
         case .planner: return PlannerRole()
         case .verifier: return VerifierRole()
         case .docs: return DocsRole()
-        default: return ServingRole(name: product)
+        case .judge: return JudgeRole()
         }
-    }
-}
-
-/// A product role serving only the kinds every role shares, until its own kinds are added.
-struct ServingRole: Role {
-    let name: RoleName
-    var kinds: Set<String> { [] }
-
-    func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition {
-        .dead("role \(name.rawValue) does not handle kind \"\(claim.envelope.kind)\"")
     }
 }

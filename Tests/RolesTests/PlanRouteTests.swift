@@ -136,6 +136,7 @@ struct PlanRouteTests {
             Stages: preflight → spec → build → verify → integrate → smoke → docs
             Attempts: up to 3 per task (the first try and 2 re-verifications)
             Budget per task: 10 files, 200 lines
+            Budget of the run: no limit
 
             Preflight gates (once, before any task; a failure halts the run):
               lint: /bin/sh -c 'make lint' (timeout 2m; must not change Sources/**)

@@ -5,8 +5,9 @@ import Bus
 /// Body fields: `repository` (absolute path), `base` (the commit to build on: the head of the
 /// run's integration branch), `attempt` (from 1), `candidate` (from 1; default 1), `title`, `step`
 /// (the shell step, run with `/bin/sh -c`), `timeout_ms` (default 30 minutes) and `feedback` (the
-/// reasons the previous attempt was rejected). The task id is the envelope's `task`.
-public struct BuildRequest: Sendable, Equatable {
+/// reasons the previous attempt was rejected) and `answers` (each `question` and `answer`). The
+/// task id is the envelope's `task`.
+public struct BuildRequest: Sendable {
     public var run: String
     public var task: String
     public var title: String
@@ -17,6 +18,8 @@ public struct BuildRequest: Sendable, Equatable {
     public var step: String?
     public var timeout: Duration
     public var feedback: String?
+    /// The questions earlier runs of the step asked and the answers people gave, oldest first.
+    public var answers: [(question: String, answer: String)]
 
     /// Reads a `build` envelope.
     /// - Throws: ``RoleError`` `invalidRequest` naming the missing or ill-typed field.
@@ -48,11 +51,20 @@ public struct BuildRequest: Sendable, Equatable {
         self.step = body["step"]?.stringValue
         self.timeout = .milliseconds(body["timeout_ms"]?.intValue ?? 1_800_000)
         self.feedback = body["feedback"]?.stringValue
+        self.answers = (body["answers"]?.arrayValue ?? []).map {
+            ($0["question"]?.stringValue ?? "", $0["answer"]?.stringValue ?? "")
+        }
     }
 
     /// The branch the attempt is committed on: `planbus/<run>/<task>/<attempt>`, with `-c<k>` for
     /// a candidate of a design competition.
     public var branch: String {
+        Self.branch(run: run, task: task, attempt: attempt, candidate: candidate)
+    }
+
+    /// The branch of one candidate of one attempt: `planbus/<run>/<task>/<attempt>`, with `-c<k>`
+    /// for candidate `k` above 1.
+    public static func branch(run: String, task: String, attempt: Int, candidate: Int) -> String {
         "planbus/\(run)/\(task)/\(attempt)" + (candidate > 1 ? "-c\(candidate)" : "")
     }
 

@@ -75,18 +75,47 @@ public struct BuilderRole: Role {
         let work = git.at(tree)
         let feedbackFile = folder + "/feedback.txt"
         try (request.feedback ?? "").write(toFile: feedbackFile, atomically: true, encoding: .utf8)
+        let answersFile = folder + "/answers.txt"
+        try request.answers.map { "Q: \($0.question)\nA: \($0.answer)\n" }.joined(separator: "\n")
+            .write(toFile: answersFile, atomically: true, encoding: .utf8)
+        let questionFile = folder + "/question.txt"
+        try? FileManager.default.removeItem(atPath: questionFile)
         var environment = Foundation.ProcessInfo.processInfo.environment
         environment["PLANBUS_RUN"] = request.run
         environment["PLANBUS_TASK"] = request.task
         environment["PLANBUS_ATTEMPT"] = "\(request.attempt)"
         environment["PLANBUS_CANDIDATE"] = "\(request.candidate)"
         environment["PLANBUS_FEEDBACK"] = feedbackFile
+        environment["PLANBUS_ANSWERS"] = answersFile
+        environment["PLANBUS_QUESTION"] = questionFile
         appendLine(log, "# \(Timestamp.now()) attempt \(request.attempt) of \(request.task) by \(context.worker)")
         appendLine(log, "$ \(step)")
         let exit = try await runStep(step, in: tree, environment: environment, log: log, timeout: request.timeout)
         appendLine(
             log, "# \(Timestamp.now()) step ended: \(exit.map { "\($0)" } ?? "timed out after \(request.timeout)")")
         context.heartbeat.progressed()
+
+        if let data = FileManager.default.contents(atPath: questionFile),
+            let question = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+            !question.isEmpty
+        {
+            // The step asked instead of building: nothing is committed, and the question goes to
+            // the planner, which forwards it to people and builds again with the answer.
+            try await git.removeWorktree(at: tree)
+            appendLine(log, "# the step asked a question; the attempt waits for the answer")
+            let suffix = "question-\(request.task)-\(request.attempt)-\(request.candidate)"
+            return .ack([
+                Envelope(
+                    id: RunMessages.derivedID(from: claim.envelope.id, suffix), run: request.run, task: request.task,
+                    kind: RunMessages.question, from: context.worker, to: "planner", causation: claim.envelope.id,
+                    attempt: request.attempt,
+                    body: [
+                        "question": .string(question), "attempt": .number(Double(request.attempt)),
+                        "candidate": .number(Double(request.candidate)), "log": .string(log),
+                        "summary": .string("the step of \(request.task) asks: \(question.prefix(80))"),
+                    ])
+            ])
+        }
 
         var trailers = [
             ("Planbus-Run", request.run), ("Planbus-Task", request.task), ("Planbus-Attempt", "\(request.attempt)"),

@@ -1,18 +1,24 @@
 import Bus
 import Foundation
 
-/// The docs role: when a run finishes, writes its handoff, `runs/<run>/HANDOFF.md` and
-/// `HANDOFF.html` (one self-contained file), and `next-plan.yaml` for what is left.
+/// The docs role: writes each integrated task's changelog entry on the run's integration branch,
+/// and, when the run finishes, its handoff.
 ///
-/// It reads everything from the bus: the plan from the run's goal, each task's state from
-/// `status.json`, each task's last verdict (gates, evidence, commit) from `q/planner/done/`, and
-/// the time each task took from the run's journal.
+/// For `changelog` it adds the task's line to `CHANGELOG.md` on the integration branch
+/// (``Changelog``, committed by compare-and-swap through ``IntegrationBranch``; an entry already
+/// there is not written again) and answers the planner with `documented`.
+///
+/// For `run_finished` it writes `runs/<run>/HANDOFF.md` and `HANDOFF.html` (one self-contained
+/// file), and `next-plan.yaml` for what is left. It reads everything from the bus: the plan from
+/// the run's goal, each task's state from `status.json`, each task's last verdict (gates,
+/// evidence, commit) from `q/planner/done/`, and the time each task took from the run's journal.
 public struct DocsRole: Role {
     public init() {}
 
-    public var kinds: Set<String> { [RunMessages.runFinished] }
+    public var kinds: Set<String> { [RunMessages.runFinished, RunMessages.changelog] }
 
     public func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition {
+        if claim.envelope.kind == RunMessages.changelog { return try await changelog(claim, context: context) }
         let run = claim.envelope.run
         let layout = context.bus.layout
         guard let goal = RunMessages.goal(of: run, layout: layout),
@@ -27,6 +33,15 @@ public struct DocsRole: Role {
         var states: [String: JSONValue] = [:]
         for t in status["tasks"]?.arrayValue ?? [] { if let id = t["id"]?.stringValue { states[id] = t } }
         let verdicts = Self.lastVerdicts(run: run, layout: layout)
+        var answers: [String: [String]] = [:]
+        for answer in RunMessages.taken(by: "planner", run: run, kinds: [RunMessages.answer], layout: layout)
+            .sorted(by: { $0.id < $1.id })
+        {
+            guard let task = answer.task else { continue }
+            answers[task, default: []].append(
+                "question: \(answer.body["question"]?.stringValue ?? "?")\nanswer (\(answer.body["by"]?.stringValue ?? "?")): "
+                    + (answer.body["answer"]?.stringValue ?? ""))
+        }
         var first: [String: Timestamp] = [:]
         var last: [String: Timestamp] = [:]
         for event in JournalReader(layout: layout).events(run: run) {
@@ -51,7 +66,8 @@ public struct DocsRole: Role {
                 task: task, state: s?["state"]?.stringValue ?? "waiting",
                 attempts: (s?["attempts"] ?? s?["attempt"])?.intValue, commit: s?["commit"]?.stringValue,
                 reason: s?["reason"]?.stringValue, blockedBy: s?["by"]?.stringValue, gates: gates,
-                evidence: v?["evidence"]?.stringValue, diff: nil, elapsed: elapsed)
+                evidence: v?["evidence"]?.stringValue, diff: nil, elapsed: elapsed,
+                notes: Self.notes(s, answers: answers[task.id] ?? []))
         }
         // The size of each shipped change: its integration merge against the merge's first parent.
         let git = Git(directory: plan.repository)
@@ -65,6 +81,17 @@ public struct DocsRole: Role {
         var handoff = Handoff(
             run: run, plan: plan, halted: status["halted"]?.stringValue, tasks: reportsWithDiff, nextPlan: nil,
             nextPlanFile: nil)
+        for stage in ["preflight", "smoke"] {
+            if let check = status[stage], case .bool(let passed)? = check["passed"] {
+                handoff.checks.append(
+                    "\(stage) gates \(passed ? "passed" : "FAILED"): \(check["summary"]?.stringValue ?? "")"
+                        + " (logs: `\(folder)/\(stage)/`)")
+            } else if stage == "smoke", !plan.smoke.isEmpty {
+                handoff.checks.append("smoke gates not run: nothing was integrated, or the run was halted")
+            }
+        }
+        handoff.documents = ["DISCOVERY.md", "SPEC.md"].map { folder + "/" + $0 }
+            .filter { FileManager.default.fileExists(atPath: $0) }
         let remaining = plan.tasks.filter { states[$0.id]?["state"]?.stringValue != "integrated" }
         if !remaining.isEmpty {
             let path = folder + "/next-plan.yaml"
@@ -81,6 +108,44 @@ public struct DocsRole: Role {
         try handoff.markdown.write(toFile: folder + "/HANDOFF.md", atomically: true, encoding: .utf8)
         try handoff.html.write(toFile: folder + "/HANDOFF.html", atomically: true, encoding: .utf8)
         return .ack([])
+    }
+
+    /// `changelog`: the task's entry on the integration branch, then `documented` to the planner.
+    private func changelog(_ claim: Claim, context: RoleContext) async throws -> Disposition {
+        let request = claim.envelope
+        guard let task = request.task, let repository = request.body["repository"]?.stringValue,
+            let commit = request.body["commit"]?.stringValue
+        else { return .dead("changelog envelope \(request.id) needs a task, a repository and a commit") }
+        let title = request.body["title"]?.stringValue ?? task
+        let branch = IntegrationBranch(run: request.run, git: Git(directory: repository))
+        let written = try await branch.commitFile(
+            Changelog.path,
+            message: "Changelog: \(title)\n\nPlanbus-Run: \(request.run)\nPlanbus-Task: \(task)"
+        ) { text in
+            Changelog.adding(
+                to: text, run: request.run, plan: request.body["plan"]?.stringValue ?? "plan", task: task,
+                title: title, attempts: request.attempt, commit: commit)
+        }
+        return .ack([
+            Envelope(
+                id: RunMessages.derivedID(from: request.id, "documented-\(task)"), run: request.run, task: task,
+                kind: RunMessages.documented, from: context.worker, to: "planner", causation: request.id,
+                attempt: request.attempt,
+                body: [
+                    "commit": written.map(JSONValue.string) ?? .null, "path": .string(Changelog.path),
+                    "summary": .string(
+                        written.map { "changelog entry of \(task) committed as \($0.prefix(12))" }
+                            ?? "changelog entry of \(task) was already written"),
+                ])
+        ])
+    }
+
+    /// The judge's reasons, a person's decision, and the questions answered, for one task.
+    static func notes(_ status: JSONValue?, answers: [String]) -> [String] {
+        var notes: [String] = []
+        if let judgment = status?["judgment"]?.stringValue { notes.append("judged: " + judgment) }
+        if let decision = status?["decision"]?.stringValue { notes.append(decision) }
+        return notes + answers
     }
 
     /// The last verdict of each task of the run, by task id.

@@ -15,6 +15,8 @@ struct Handoff {
         var evidence: String?
         var diff: String?
         var elapsed: Duration?
+        /// The judge's reasons, a person's decision, questions and answers.
+        var notes: [String] = []
     }
 
     var run: String
@@ -23,6 +25,10 @@ struct Handoff {
     var tasks: [TaskReport]
     var nextPlan: String?
     var nextPlanFile: String?
+    /// The preflight and smoke gates' outcomes, one line each.
+    var checks: [String] = []
+    /// The run's stage documents (`DISCOVERY.md`, `SPEC.md`) that exist.
+    var documents: [String] = []
 
     var shipped: [TaskReport] { tasks.filter { $0.state == "integrated" } }
     var unfinished: [TaskReport] { tasks.filter { $0.state != "integrated" } }
@@ -59,7 +65,10 @@ struct Handoff {
         md += "Integration branch: `\(RunMessages.integrationBranch(run))` in `\(plan.repository)` "
         md += "(base branch `\(plan.baseBranch)` untouched).\n\n"
         if let halted { md += "**The run was halted: \(halted).**\n\n" }
-        md += "## What shipped\n\n"
+        md += "## Checks of the whole run\n\n"
+        md += checks.isEmpty ? "The plan has no preflight or smoke gates.\n" : checks.map { "- \($0)\n" }.joined()
+        for document in documents { md += "- stage document: `\(document)`\n" }
+        md += "\n## What shipped\n\n"
         if shipped.isEmpty { md += "Nothing.\n\n" }
         for t in shipped {
             md += "### \(t.task.id): \(t.task.title)\n\n"
@@ -68,6 +77,7 @@ struct Handoff {
             md += t.gates.isEmpty ? "no gates; scope, budget and secrets checked\n" : "\n"
             for g in t.gates { md += "  - gate `\(g.name)`: \(g.outcome) (log: `\(g.log)`)\n" }
             if let evidence = t.evidence { md += "- evidence: `\(evidence)`\n" }
+            for note in t.notes { md += "- " + note.replacingOccurrences(of: "\n", with: "\n  ") + "\n" }
             md += "\n"
         }
         md += "## What did not ship, and why\n\n"
@@ -79,6 +89,8 @@ struct Handoff {
                 md += "```\n" + reason.trimmingCharacters(in: .whitespacesAndNewlines) + "\n```\n\n"
             }
             if let evidence = t.evidence { md += "Evidence: `\(evidence)`\n\n" }
+            for note in t.notes { md += "- " + note.replacingOccurrences(of: "\n", with: "\n  ") + "\n" }
+            if !t.notes.isEmpty { md += "\n" }
         }
         md += "## Attempts and time\n\n| task | state | attempts | elapsed |\n|---|---|---|---|\n"
         for t in tasks {
@@ -116,7 +128,11 @@ struct Handoff {
 
             """
         if let halted { h += "<p class=\"bad\"><strong>The run was halted: \(e(halted)).</strong></p>\n" }
-        h += "<h2>What shipped</h2>\n"
+        h += "<h2>Checks of the whole run</h2>\n<ul>"
+        if checks.isEmpty { h += "<li>The plan has no preflight or smoke gates.</li>" }
+        for c in checks { h += "<li>\(e(c))</li>" }
+        for d in documents { h += "<li>stage document: <a href=\"file://\(e(d))\">\(e(d))</a></li>" }
+        h += "</ul>\n<h2>What shipped</h2>\n"
         if shipped.isEmpty { h += "<p>Nothing.</p>\n" }
         for t in shipped {
             h += "<h3 class=\"ok\">\(e(t.task.id)): \(e(t.task.title))</h3><ul>"
@@ -126,6 +142,7 @@ struct Handoff {
                 h += "<li>gate <code>\(e(g.name))</code>: \(e(g.outcome)) (<a href=\"file://\(e(g.log))\">log</a>)</li>"
             }
             if let ev = t.evidence { h += "<li>evidence: <code>\(e(ev))</code></li>" }
+            for note in t.notes { h += "<li><pre>\(e(note))</pre></li>" }
             h += "</ul>\n"
         }
         h += "<h2>What did not ship, and why</h2>\n"
@@ -135,6 +152,7 @@ struct Handoff {
             if let b = t.blockedBy { h += "<p>Blocked: it depends on \(e(b)), which did not ship.</p>" }
             if let r = t.reason { h += "<pre>\(e(r.trimmingCharacters(in: .whitespacesAndNewlines)))</pre>" }
             if let ev = t.evidence { h += "<p>Evidence: <code>\(e(ev))</code></p>" }
+            for note in t.notes { h += "<pre>\(e(note))</pre>" }
             h += "\n"
         }
         h += "<h2>Attempts and time</h2>\n<table><tr><th>task</th><th>state</th><th>attempts</th><th>elapsed</th></tr>"

@@ -35,6 +35,8 @@ public struct Plan: Sendable, Equatable, Hashable {
     public var maxAttempts: Int
     /// The limits on each task's change, which a task's own budget overrides limit by limit.
     public var budget: PlanBudget
+    /// The limits on the whole run: all integrated changes together, and the attempts started.
+    public var runBudget: RunBudget = RunBudget()
     /// The tasks, in file order.
     public var tasks: [PlanTask]
     /// The absolute path of the plan file.

@@ -37,13 +37,14 @@ struct PlanReader {
 
     static let topKeys = [
         "version", "name", "goal", "risk", "repository", "base_branch", "gates", "preflight", "smoke", "max_attempts",
-        "budget", "tasks",
+        "budget", "run_budget", "tasks",
     ]
     static let taskKeys = [
         "id", "title", "prompt", "scope", "depends_on", "gates", "budget", "run", "candidates", "needs_approval",
     ]
     static let gateKeys = ["name", "command", "timeout", "protects"]
     static let budgetKeys = ["files", "lines"]
+    static let runBudgetKeys = ["files", "lines", "attempts"]
     static let timeoutRange = Duration.milliseconds(10)...Duration.seconds(86_400)
 
     let file: String
@@ -87,6 +88,7 @@ struct PlanReader {
             case "smoke": plan.smoke = try gates(entry)
             case "max_attempts": plan.maxAttempts = try int(entry, Plan.maxAttemptsRange)
             case "budget": plan.budget = try budget(entry)
+            case "run_budget": plan.runBudget = try runBudget(entry)
             default:
                 tasks = entry
                 for item in try items(entry, example: "[{id: api, title: …, prompt: …, scope: [\"src/**\"]}]") {
@@ -235,6 +237,19 @@ struct PlanReader {
         for item in try entries(entry.value, entry.field, known: Self.budgetKeys) {
             let limit = isNull(item.value) ? nil : try int(item, 1...Int.max)
             if item.key == "files" { budget.files = limit } else { budget.lines = limit }
+        }
+        return budget
+    }
+
+    func runBudget(_ entry: Entry) throws(RoleError) -> RunBudget {
+        var budget = RunBudget()
+        for item in try entries(entry.value, entry.field, known: Self.runBudgetKeys) {
+            let limit = isNull(item.value) ? nil : try int(item, 1...Int.max)
+            switch item.key {
+            case "files": budget.files = limit
+            case "lines": budget.lines = limit
+            default: budget.attempts = limit
+            }
         }
         return budget
     }

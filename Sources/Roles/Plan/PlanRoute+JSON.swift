@@ -5,7 +5,7 @@ extension PlanRoute {
     /// The route for programs.
     ///
     /// An object with the plan's `version`, `name`, `goal`, `risk`, `file`, `repository`,
-    /// `base_branch`, `max_attempts`, `budget`, `gates`, `preflight` and `smoke`, then `stages`
+    /// `base_branch`, `max_attempts`, `budget`, `run_budget` (`files`, `lines`, `attempts`), `gates`, `preflight` and `smoke`, then `stages`
     /// (names in order), `waves` (a list of lists of task ids) and `tasks`: for each task in file
     /// order its `id`, `title`, `wave`, `depends_on`, `overlaps_with`, `scope`, effective `gates`
     /// and `budget`, `candidates`, `needs_approval` and `needs_agent`. A gate is `name`,
@@ -23,6 +23,11 @@ extension PlanRoute {
             "base_branch": .string(plan.baseBranch),
             "max_attempts": .number(Double(plan.maxAttempts)),
             "budget": Self.json(plan.budget),
+            "run_budget": .object([
+                "files": plan.runBudget.files.map { .number(Double($0)) } ?? .null,
+                "lines": plan.runBudget.lines.map { .number(Double($0)) } ?? .null,
+                "attempts": plan.runBudget.attempts.map { .number(Double($0)) } ?? .null,
+            ]),
             "gates": .array(plan.gates.map(Self.json)),
             "preflight": .array(plan.preflight.map(Self.json)),
             "smoke": .array(plan.smoke.map(Self.json)),

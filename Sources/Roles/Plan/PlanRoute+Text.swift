@@ -14,6 +14,7 @@ extension PlanRoute {
             "Attempts: up to \(plan.maxAttempts) per task (the first try and \(retries) "
                 + "re-verification\(retries == 1 ? "" : "s"))")
         lines.append("Budget per task: " + Self.describe(plan.budget))
+        lines.append("Budget of the run: " + Self.describe(plan.runBudget))
         lines.append("")
         lines.append("Preflight gates (once, before any task; a failure halts the run):")
         lines += Self.describe(plan.preflight, indent: "  ")
@@ -60,6 +61,15 @@ extension PlanRoute {
         var parts: [String] = []
         if let files = budget.files { parts.append("\(files) file\(files == 1 ? "" : "s")") }
         if let lines = budget.lines { parts.append("\(lines) line\(lines == 1 ? "" : "s")") }
+        return parts.isEmpty ? "no limit" : parts.joined(separator: ", ")
+    }
+
+    /// `budget` as `N files, M lines, K attempts`, or `no limit`.
+    static func describe(_ budget: RunBudget) -> String {
+        var parts: [String] = []
+        if let files = budget.files { parts.append("\(files) file\(files == 1 ? "" : "s") integrated") }
+        if let lines = budget.lines { parts.append("\(lines) line\(lines == 1 ? "" : "s") integrated") }
+        if let attempts = budget.attempts { parts.append("\(attempts) build attempt\(attempts == 1 ? "" : "s")") }
         return parts.isEmpty ? "no limit" : parts.joined(separator: ", ")
     }
 

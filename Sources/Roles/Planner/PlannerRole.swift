@@ -1,30 +1,39 @@
 import Bus
 import Foundation
 
-/// The planner: turns a `goal` into builds, and each `verdict` into the next builds, until every
-/// task is integrated, failed or blocked.
+/// The planner: drives a run from its `goal` to `run_finished`, one input at a time.
 ///
 /// Its state is not kept in memory between envelopes: for every input it folds the run's earlier
-/// inputs (``RunHistory``) into a ``RunState``, applies the new one, and answers with the builds
-/// ``RunState/release()`` decides, whose ids derive from the input's. It writes the state to
-/// `runs/<run>/status.json` for `planbus status`.
+/// inputs (``RunHistory``) into a ``RunState``, applies the new one, and sends the envelopes of the
+/// ``RunAction``s that decides, with ids derived from the input's (``RunMessages/derivedID``). It
+/// writes the state to `runs/<run>/status.json` for `planbus status`. The document stages of
+/// medium and high risk plans (``Discovery``, ``TechSpec``) are its own envelopes: it writes the
+/// document when it takes one.
 public struct PlannerRole: Role {
     public init() {}
 
-    public var kinds: Set<String> { [RunMessages.goal, RunMessages.verdict] }
+    public var kinds: Set<String> { RunInput.kinds.union([RunMessages.goal]) }
 
     public func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition {
         let envelope = claim.envelope
         let layout = context.bus.layout
-        var state: RunState?
         let history = RunHistory(layout: layout, run: envelope.run).inputs().filter { $0.id != envelope.id }
+        var state: RunState?
+        var goalID: String?
         for input in history {
-            Self.apply(input, to: &state)
+            if input.kind == RunMessages.goal {
+                if state == nil, var fresh = try? Self.start(input) {
+                    _ = fresh.start()
+                    state = fresh
+                    goalID = input.id
+                }
+            } else if state != nil, let parsed = RunInput(input) {
+                _ = state!.apply(parsed)
+            }
         }
-        if envelope.kind == RunMessages.goal, state != nil {
-            return .dead("run \(envelope.run) already has a goal")
-        }
+        var actions: [RunAction]
         if envelope.kind == RunMessages.goal {
+            if state != nil { return .dead("run \(envelope.run) already has a goal") }
             do {
                 state = try Self.start(envelope)
             } catch {
@@ -32,48 +41,26 @@ public struct PlannerRole: Role {
             }
             let unsupported = RunSupport.unsupported(state!.plan)
             if !unsupported.isEmpty { return .dead("the plan cannot be run: " + unsupported.joined(separator: "; ")) }
+            goalID = envelope.id
+            try await Self.ensureIntegrationBranch(state!)
+            actions = state!.start()
+        } else {
+            guard state != nil, let goalID else {
+                return .dead("run \(envelope.run) has no goal: a \(envelope.kind) cannot be placed")
+            }
+            _ = goalID
+            guard let input = RunInput(envelope) else {
+                return .dead("\(envelope.kind) envelope \(envelope.id) lacks the fields its kind needs (docs/RUN.md)")
+            }
+            if case .stageDone(let stage) = input, state!.stage == stage {
+                try await Self.writeDocument(stage, state: state!, layout: layout)
+            }
+            actions = state!.apply(input)
         }
-        guard state != nil else { return .dead("run \(envelope.run) has no goal: a verdict cannot be placed") }
-        if envelope.kind == RunMessages.verdict { Self.applyVerdict(envelope, to: &state!) }
-        let releases = state!.release()
-
-        let plan = state!.plan
-        let git = Git(directory: plan.repository)
-        let branch = RunMessages.integrationBranch(envelope.run)
-        if !(await git.branchExists(branch)) { try await git.createBranch(branch, at: plan.baseBranch) }
-        let base = try await git.commit(of: branch)
-        var outputs: [Envelope] = []
-        for release in releases {
-            guard let task = plan.task(release.task) else { continue }
-            var body: [String: JSONValue] = [
-                "repository": .string(plan.repository), "base": .string(base),
-                "attempt": .number(Double(release.attempt)),
-                "candidate": 1, "title": .string(task.title), "prompt": .string(task.prompt),
-                "scope": .array(task.scope.map(JSONValue.string)),
-            ]
-            if let step = task.run { body["step"] = .string(step) }
-            if let feedback = release.feedback { body["feedback"] = .string(feedback) }
-            outputs.append(
-                Envelope(
-                    id: RunMessages.derivedID(from: envelope.id, "build-\(task.id)-\(release.attempt)"),
-                    run: envelope.run, task: task.id, kind: RunMessages.build, from: context.worker, to: "builder",
-                    causation: envelope.id, attempt: release.attempt, body: body))
-        }
+        let outputs = try await RunDispatch(
+            state: state!, input: envelope, goalID: goalID!, worker: context.worker
+        ).envelopes(for: actions)
         try Self.writeStatus(state!, layout: layout)
-        if state!.isFinished {
-            // Its id derives from the goal's, so however many inputs find the run finished, the
-            // docs role hears it once.
-            let goalID = envelope.kind == RunMessages.goal ? envelope.id : (history.first?.id ?? envelope.id)
-            outputs.append(
-                Envelope(
-                    id: RunMessages.derivedID(from: goalID, "finished"), run: envelope.run,
-                    kind: RunMessages.runFinished,
-                    from: context.worker, to: "docs", causation: envelope.id,
-                    body: [
-                        "halted": state!.halted.map(JSONValue.string) ?? .null,
-                        "summary": .string(state!.halted.map { "run halted: \($0)" } ?? "run finished"),
-                    ]))
-        }
         return .ack(outputs)
     }
 
@@ -85,29 +72,28 @@ public struct PlannerRole: Role {
         return RunState(run: goal.run, plan: try PlanLoader.parse(text, file: file))
     }
 
-    /// Folds one earlier input into `state`, with the builds it released.
-    static func apply(_ input: Envelope, to state: inout RunState?) {
-        switch input.kind {
-        case RunMessages.goal:
-            if state == nil, var fresh = try? start(input) {
-                _ = fresh.release()
-                state = fresh
-            }
-        case RunMessages.verdict:
-            guard state != nil else { return }
-            applyVerdict(input, to: &state!)
-            _ = state!.release()
+    /// Makes the run's integration branch from the plan's base branch, unless it exists.
+    static func ensureIntegrationBranch(_ state: RunState) async throws(RoleError) {
+        let git = Git(directory: state.plan.repository)
+        let branch = RunMessages.integrationBranch(state.run)
+        if !(await git.branchExists(branch)) { try await git.createBranch(branch, at: state.plan.baseBranch) }
+    }
+
+    /// Writes the document of a stage: `DISCOVERY.md` or `SPEC.md` in the run folder.
+    static func writeDocument(_ stage: RunStage, state: RunState, layout: BusLayout) async throws {
+        let folder = layout.run(state.run)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let head = RunMessages.integrationBranch(state.run)
+        switch stage {
+        case .discovery:
+            let text = try await Discovery(plan: state.plan, ref: head).markdown()
+            try text.write(toFile: folder + "/DISCOVERY.md", atomically: true, encoding: .utf8)
+        case .spec:
+            let text = try await TechSpec(plan: state.plan, ref: head).markdown()
+            try text.write(toFile: folder + "/SPEC.md", atomically: true, encoding: .utf8)
         default:
             return
         }
-    }
-
-    /// Applies one verdict (without releasing builds).
-    static func applyVerdict(_ verdict: Envelope, to state: inout RunState) {
-        guard let task = verdict.task, let attempt = verdict.body["attempt"]?.intValue else { return }
-        state.apply(
-            verdictOn: task, attempt: attempt, approved: verdict.body["approved"] == .bool(true),
-            integrated: verdict.body["integrated"]?.stringValue, feedback: verdict.body["feedback"]?.stringValue ?? "")
     }
 
     static func writeStatus(_ state: RunState, layout: BusLayout) throws {

@@ -8,15 +8,15 @@ struct RunHistory {
     let layout: BusLayout
     let run: String
 
-    /// The acked `goal` and `verdict` envelopes of the run, oldest first: in the order of the
-    /// journal's `ack` lines, then any acked envelope the journal does not list yet (the ack's
-    /// rename happened, its journal line did not: a crash in between), in id order.
+    /// The acked envelopes of the run (its `goal` and every ``RunInput``), oldest first: in the
+    /// order of the journal's `ack` lines, then any acked envelope the journal does not list yet
+    /// (the ack's rename happened, its journal line did not: a crash in between), in id order.
     func inputs() -> [Envelope] {
         let acks = JournalReader(layout: layout).events(run: run).filter { $0.event == .ack && $0.role == "planner" }
         var position: [String: Int] = [:]
         for event in acks where position[event.id] == nil { position[event.id] = position.count }
         let found = RunMessages.taken(
-            by: "planner", run: run, kinds: [RunMessages.goal, RunMessages.verdict], layout: layout)
+            by: "planner", run: run, kinds: RunInput.kinds.union([RunMessages.goal]), layout: layout)
         return found.sorted { a, b in
             switch (position[a.id], position[b.id]) {
             case (let x?, let y?): return x < y

@@ -1,138 +1,178 @@
 import Bus
 
 /// The state of one run, folded from the envelopes the planner has taken for it, in the order it
-/// acked them: the `goal`, then each `verdict`.
+/// acked them: the `goal` (``start()``), then each ``RunInput`` (``apply(_:)``).
 ///
-/// Folding is deterministic, so after any crash the planner rebuilds the same state from the bus
-/// alone. ``release()`` decides which tasks to build next; it is part of the fold, so a replayed
-/// input releases the same builds again (with the same envelope ids, which the bus drops as
-/// duplicates).
+/// Folding is deterministic, and each step returns the ``RunAction``s it decided, so after any
+/// crash the planner rebuilds the same state from the bus alone; a replayed input decides the
+/// same actions again, and their envelopes get the same ids, which the bus drops as duplicates.
 public struct RunState: Sendable, Equatable {
-    /// A build to send: a task and its attempt, with the feedback of the previous attempt.
-    public struct Release: Sendable, Equatable {
-        public var task: String
-        public var attempt: Int
-        public var feedback: String?
-
-        public init(task: String, attempt: Int, feedback: String?) {
-            self.task = task
-            self.attempt = attempt
-            self.feedback = feedback
-        }
-    }
-
     /// Task failures in a row that halt the run.
     public static let circuitBreaker = 3
 
+    /// The outcome of the preflight or smoke gates.
+    public struct CheckResult: Sendable, Equatable {
+        public var passed: Bool
+        public var summary: String
+    }
+
+    /// A question a task's step asked, waiting for a person.
+    public struct PendingQuestion: Sendable, Equatable {
+        /// The id of the `question` envelope people answer.
+        public var id: String
+        public var attempt: Int
+        public var text: String
+    }
+
+    /// What the run has spent, for its ``RunBudget``.
+    public struct Spent: Sendable, Equatable {
+        /// Build attempts started (each candidate's build counts as one).
+        public var attempts = 0
+        /// Files and lines of the integrated changes, added up.
+        public var files = 0
+        public var lines = 0
+    }
+
     public let run: String
     public let plan: Plan
-    public private(set) var tasks: [String: TaskStatus]
+    /// The stage the run is in.
+    public internal(set) var stage: RunStage = .preflight
+    public internal(set) var tasks: [String: TaskStatus]
     /// The reasons of each task's last rejection.
-    public private(set) var feedback: [String: String] = [:]
-    public private(set) var consecutiveFailures = 0
+    public internal(set) var feedback: [String: String] = [:]
+    /// The verified candidates of each task's attempt in progress, by candidate number.
+    public internal(set) var candidates: [String: [Int: RunInput.Verdict]] = [:]
+    /// The questions waiting for a person, by task, then candidate.
+    public internal(set) var questions: [String: [Int: PendingQuestion]] = [:]
+    /// The questions each task's steps asked and their answers, oldest first.
+    public internal(set) var answers: [String: [RunAction.QuestionAndAnswer]] = [:]
+    /// The judge's reasons for each judged task.
+    public internal(set) var judgments: [String: String] = [:]
+    /// Who approved or rejected each task, and why.
+    public internal(set) var decisions: [String: String] = [:]
+    /// The integrated tasks whose changelog entry is written.
+    public internal(set) var documented: Set<String> = []
+    public internal(set) var consecutiveFailures = 0
     /// Why the run stopped releasing work, if it did.
-    public private(set) var halted: String?
+    public internal(set) var halted: String?
+    public internal(set) var preflight: CheckResult?
+    public internal(set) var smoke: CheckResult?
+    public internal(set) var spent = Spent()
 
-    /// A run that has just received its goal.
+    /// A run that has just received its goal; ``start()`` begins it.
     public init(run: String, plan: Plan) {
         self.run = run
         self.plan = plan
         self.tasks = Dictionary(uniqueKeysWithValues: plan.tasks.map { ($0.id, TaskStatus.waiting) })
     }
 
-    /// True when every task is integrated, failed or blocked, or the run is halted with nothing
-    /// in flight.
-    public var isFinished: Bool {
-        let inFlight = tasks.values.contains { if case .building = $0 { return true } else { return false } }
-        return tasks.values.allSatisfy(\.isFinal) || (halted != nil && !inFlight)
+    /// Begins the run: the preflight gates if the plan has any, else the first stage its risk
+    /// calls for (discovery, spec, or building).
+    public mutating func start() -> [RunAction] {
+        if !plan.preflight.isEmpty {
+            stage = .preflight
+            return [.check(.preflight)]
+        }
+        return enter(RunStage.first(after: plan.risk)) + wrapUp()
     }
 
-    /// Applies a verifier's verdict on one attempt; a verdict on an attempt that is not the one
-    /// in flight (a late duplicate) changes nothing.
-    /// - Returns: whether it applied.
-    @discardableResult
-    public mutating func apply(
-        verdictOn task: String, attempt: Int, approved: Bool, integrated: String?, feedback text: String
-    )
-        -> Bool
-    {
-        guard case .building(let current) = tasks[task], current == attempt else { return false }
-        if approved, let commit = integrated {
-            tasks[task] = .integrated(commit: commit, attempts: attempt)
-            consecutiveFailures = 0
-            return true
-        }
-        feedback[task] = text
-        if attempt < plan.maxAttempts {
-            tasks[task] = .building(attempt: attempt + 1)
-            pendingRetries.append(Release(task: task, attempt: attempt + 1, feedback: text))
-            return true
-        }
-        tasks[task] = .failed(reason: text, attempts: attempt)
-        consecutiveFailures += 1
-        block(dependentsOf: task)
-        if consecutiveFailures >= Self.circuitBreaker {
-            halted = "circuit breaker: \(consecutiveFailures) task failures in a row"
-        }
-        return true
-    }
-
-    private var pendingRetries: [Release] = []
-
-    /// The builds to send now: retries decided by the last verdict, then every waiting task whose
-    /// dependencies are integrated and whose scope overlaps no task being built (file order).
-    public mutating func release() -> [Release] {
-        var out = pendingRetries
-        pendingRetries = []
-        guard halted == nil else { return out }
-        for task in plan.tasks where tasks[task.id] == .waiting {
-            let ready = task.dependsOn.allSatisfy { dep in
-                if case .integrated = tasks[dep] { return true } else { return false }
+    /// Applies one input and returns what to send in answer. An input that does not fit the
+    /// run's state (a late duplicate, a verdict on an attempt no longer in flight) changes nothing
+    /// and returns nothing.
+    public mutating func apply(_ input: RunInput) -> [RunAction] {
+        var out: [RunAction] = []
+        switch input {
+        case .stageDone(let done):
+            guard stage == done, halted == nil else { return [] }
+            out = enter(done == .discovery ? .spec : .build)
+        case .checked(let checked, let passed, let summary):
+            guard stage == checked else { return [] }
+            let result = CheckResult(passed: passed, summary: summary)
+            if checked == .preflight {
+                preflight = result
+                if passed { out = enter(RunStage.first(after: plan.risk)) } else { halted = "preflight failed: \(summary)" }
+            } else if checked == .smoke {
+                smoke = result
             }
-            guard ready else { continue }
-            let clash = plan.tasks.contains { other in
-                guard other.id != task.id, case .building = tasks[other.id] else { return false }
-                return task.scopeOverlaps(other)
-            }
-            if clash { continue }
-            tasks[task.id] = .building(attempt: 1)
-            out.append(Release(task: task.id, attempt: 1, feedback: nil))
+        case .verdict(let verdict): out = apply(verdict)
+        case .judgment(let task, let attempt, let winner, let reasons):
+            out = judged(task, attempt: attempt, winner: winner, reasons: reasons)
+        case .decision(let task, let attempt, let approved, let by, let reason):
+            out = decided(task, attempt: attempt, approved: approved, by: by, reason: reason)
+        case .question(let task, let attempt, let candidate, let id, let text):
+            out = asked(task, attempt: attempt, candidate: candidate, id: id, text: text)
+        case .answer(let task, let attempt, let id, _, let answer):
+            out = answered(task, attempt: attempt, questionID: id, answer: answer)
+        case .documented(let task):
+            if case .integrated = tasks[task] { documented.insert(task) }
         }
-        return out
+        return out + release() + wrapUp()
     }
 
-    private mutating func block(dependentsOf failed: String) {
-        var changed = true
-        while changed {
-            changed = false
-            for task in plan.tasks where tasks[task.id] == .waiting {
-                let culprit = task.dependsOn.first { dep in
-                    switch tasks[dep] {
-                    case .failed, .blocked: return true
-                    default: return false
-                    }
-                }
-                if let culprit {
-                    tasks[task.id] = .blocked(by: culprit)
-                    changed = true
-                }
+    /// True once the run has finished: every task settled (or the run halted with nothing in
+    /// flight), the changelog written, and the smoke gates run.
+    public var isFinished: Bool { stage == .done }
+
+    /// Enters a stage and returns what it starts with.
+    mutating func enter(_ next: RunStage) -> [RunAction] {
+        stage = next
+        switch next {
+        case .discovery, .spec: return [.stage(next)]
+        case .build: return release()
+        case .preflight, .smoke, .done: return []
+        }
+    }
+
+    /// Ends the run when nothing more can happen: the smoke gates first, when the plan has them
+    /// and something was integrated; then `run_finished`.
+    mutating func wrapUp() -> [RunAction] {
+        switch stage {
+        case .done: return []
+        case .smoke:
+            guard smoke != nil else { return [] }
+        case .preflight, .discovery, .spec:
+            guard halted != nil else { return [] }
+        case .build:
+            guard tasks.values.allSatisfy(\.isFinal) || (halted != nil && !hasWorkInFlight) else { return [] }
+            let integrated = plan.tasks.filter { if case .integrated = tasks[$0.id] { true } else { false } }
+            guard integrated.allSatisfy({ documented.contains($0.id) }) else { return [] }
+            if halted == nil, !plan.smoke.isEmpty, !integrated.isEmpty {
+                stage = .smoke
+                return [.check(.smoke)]
             }
         }
+        stage = .done
+        return [.finish]
     }
 
-    /// The state as `runs/<run>/status.json` holds it.
-    public var json: JSONValue {
-        .object([
-            "run": .string(run), "plan": .string(plan.name), "finished": .bool(isFinished),
-            "halted": halted.map(JSONValue.string) ?? .null,
-            "tasks": .array(
-                plan.tasks.map { task in
-                    var o = (tasks[task.id] ?? .waiting).json.objectValue ?? [:]
-                    o["id"] = .string(task.id)
-                    o["title"] = .string(task.title)
-                    if let f = feedback[task.id] { o["last_feedback"] = .string(f) }
-                    return .object(o)
-                }),
-        ])
+    /// True while a role is working on the run: a build or verification out, a judgment, an
+    /// integration, or the preflight or smoke gates.
+    public var hasWorkInFlight: Bool {
+        if stage == .preflight || stage == .smoke || stage == .discovery || stage == .spec { return true }
+        return plan.tasks.contains { task in
+            switch tasks[task.id] {
+            case .building:
+                let settled = Set((candidates[task.id] ?? [:]).keys).union((questions[task.id] ?? [:]).keys)
+                return settled.count < task.candidates
+            case .judging, .integrating: return true
+            default: return false
+            }
+        }
+    }
+
+    /// Why the run is waiting for a person, when nothing else can move it: the questions waiting
+    /// for an answer and the tasks waiting for approval. `nil` while work is in flight.
+    public var waitingOnPeople: String? {
+        guard stage == .build, halted == nil, !hasWorkInFlight else { return nil }
+        var parts: [String] = []
+        for task in plan.tasks {
+            for (_, q) in (questions[task.id] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                parts.append("question \(q.id) on task \(task.id) (planbus answer \(q.id) TEXT)")
+            }
+            if case .awaitingApproval = tasks[task.id] {
+                parts.append("approval of task \(task.id) (planbus approve \(run) \(task.id), or reject)")
+            }
+        }
+        return parts.isEmpty ? nil : "waiting on a person: " + parts.joined(separator: "; ")
     }
 }

@@ -14,6 +14,29 @@ public enum RunMessages {
     public static let built = "built"
     public static let verdict = "verdict"
     public static let runFinished = "run_finished"
+    /// Planner → planner: write the discovery notes (high risk).
+    public static let discover = "discover"
+    /// Planner → planner: write the tech spec (medium and high risk).
+    public static let spec = "spec"
+    /// Planner → verifier: run the preflight or smoke gates; answered by ``checked``.
+    public static let check = "check"
+    public static let checked = "checked"
+    /// Planner → judge: pick among verified candidates; answered by ``judgment``.
+    public static let judge = "judge"
+    public static let judgment = "judgment"
+    /// Planner → people: approve a verified change; answered by ``decision``.
+    public static let approval = "approval"
+    public static let decision = "decision"
+    /// A role → people (the builder's via the planner): a question; answered by ``answer``.
+    public static let question = "question"
+    public static let answer = "answer"
+    /// Planner → verifier: merge an approved candidate into the integration branch.
+    public static let integrate = "integrate"
+    /// Planner → docs: write a task's changelog entry; answered by ``documented``.
+    public static let changelog = "changelog"
+    public static let documented = "documented"
+    /// The queue people answer from (`planbus questions`, `answer`, `approve`, `reject`).
+    public static let human = "human"
 
     /// The integration branch of `run`: every approved change is merged there; the user's base
     /// branch moves only by `planbus merge`.

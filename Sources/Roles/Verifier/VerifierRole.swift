@@ -2,51 +2,61 @@ import Bus
 import Foundation
 import Processes
 
-/// The verifier: judges each built attempt on its own evidence, and integrates what it approves.
+/// The verifier: judges each built attempt on its own evidence, integrates what is approved, and
+/// runs a run's preflight and smoke gates.
 ///
 /// For a `built` envelope it trusts nothing the builder said but the commit id:
 /// 1. it reads the task from the run's goal (the plan the planner was given, from
 ///    `q/planner/done/`), not from the builder;
 /// 2. checks the commit out in its own work tree, owned by its claim
-///    (`runs/<run>/verify/<task>.<attempt>.e<epoch>`), and diffs it against the base itself;
+///    (`runs/<run>/verify/<task>.<attempt>[.c<k>].e<epoch>`), and diffs it against the base itself;
 /// 3. rejects a failed step or an empty change, then runs the checks: every gate (fail closed,
-///    logs under `runs/<run>/<task>/<attempt>/gates/`), scope, budget and secrets;
-/// 4. on approval, merges the commit into the run's integration branch: the merge is made in a
-///    work tree of its own and the branch moved only if nobody moved it meanwhile (a
-///    compare-and-swap of the ref, retried on the new head); a conflict is a rejection;
+///    logs under the attempt's `gates/` folder), scope, budget and secrets;
+/// 4. on approval of a task that needs neither the judge (`candidates` above 1) nor a person
+///    (`needs_approval`), merges the commit into the run's integration branch
+///    (``integrate(_:task:attempt:run:git:layout:)``); otherwise the verdict says what it is
+///    `pending` on, and the planner later sends `integrate` for the chosen commit;
 /// 5. answers the planner with a `verdict`: approved or not, the findings, the feedback for the
-///    next attempt, the gates' evidence, and the integration commit.
+///    next attempt, the gates' evidence, the diff, and the integration commit.
+///
+/// For `check` it runs the preflight or smoke gates on the given commit and answers `checked`.
 public struct VerifierRole: Role {
     public init() {}
 
-    public var kinds: Set<String> { [RunMessages.built] }
+    public var kinds: Set<String> { [RunMessages.built, RunMessages.integrate, RunMessages.check] }
 
     public func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition {
+        let envelope = claim.envelope
+        let plan: Plan
+        do {
+            plan = try RunMessages.plan(of: envelope.run, layout: context.bus.layout)
+        } catch {
+            return .dead("cannot verify for run \(envelope.run): \(error.message)")
+        }
+        switch envelope.kind {
+        case RunMessages.integrate: return try await integrateApproved(claim, plan: plan, context: context)
+        case RunMessages.check: return try await runCheck(claim, plan: plan, context: context)
+        default: return try await verify(claim, plan: plan, context: context)
+        }
+    }
+
+    private func verify(_ claim: Claim, plan: Plan, context: RoleContext) async throws -> Disposition {
         let built = claim.envelope
         guard let taskID = built.task, let attempt = built.body["attempt"]?.intValue else {
             return .dead("built envelope \(built.id) lacks a task or an attempt")
         }
         let layout = context.bus.layout
-        guard let goal = RunMessages.goal(of: built.run, layout: layout) else {
-            return .dead("run \(built.run) has no goal in the planner's done queue: nothing to verify against")
-        }
-        let plan: Plan
-        do {
-            guard let text = goal.body["plan_text"]?.stringValue, let file = goal.body["plan_file"]?.stringValue else {
-                return .dead("the goal of run \(built.run) carries no plan")
-            }
-            plan = try PlanLoader.parse(text, file: file)
-        } catch {
-            return .dead("the plan of run \(built.run) no longer loads: \(error)")
-        }
         guard let task = plan.task(taskID) else { return .dead("run \(built.run) has no task \(taskID)") }
         guard let base = built.body["base"]?.stringValue else { return .dead("built envelope \(built.id) has no base") }
-        let folder = layout.run(built.run) + "/\(taskID)/\(attempt)"
+        let candidate = built.body["candidate"]?.intValue ?? 1
+        let folder = layout.run(built.run) + "/\(taskID)/\(attempt)" + (candidate > 1 ? "/c\(candidate)" : "")
         let git = Git(directory: plan.repository)
+        let pending: String? = task.candidates > 1 ? "judge" : task.needsApproval ? "approval" : nil
 
         var findings: [Finding] = []
         var gates: [GateResult] = []
         var integrated: String?
+        var diff: DiffSummary?
         let stepExit = built.body["step_exit"]?.intValue
         if built.body["step_timed_out"] == .bool(true) {
             findings.append(Finding(.gate, "the build step timed out (log: \(built.body["log"]?.stringValue ?? "?"))"))
@@ -56,7 +66,7 @@ public struct VerifierRole: Role {
         }
         if let commit = built.body["commit"]?.stringValue {
             let trees = layout.run(built.run) + "/verify"
-            let name = "\(taskID).\(attempt)"
+            let name = "\(taskID).\(attempt)" + (candidate > 1 ? ".c\(candidate)" : "")
             let tree = trees + "/\(name).e\(claim.epoch)"
             // Work trees of earlier epochs of this envelope belong to dead claims.
             for stale in (try? FileManager.default.contentsOfDirectory(atPath: trees)) ?? []
@@ -65,27 +75,22 @@ public struct VerifierRole: Role {
             }
             let work = try await git.addDetachedWorktree(at: tree, commit: commit)
             do {
-                let diff = try await work.diff(from: base, to: commit)
+                let change = try await work.diff(from: base, to: commit)
+                diff = change
                 if findings.isEmpty {
                     let runner = GateRunner(directory: tree, git: work)
                     gates = try await runner.run(plan.effectiveGates(for: task), logFolder: folder + "/gates")
                 }
-                findings += ScopeCheck(scope: task.scope).findings(for: diff)
-                findings += BudgetCheck(budget: plan.effectiveBudget(for: task)).findings(for: diff)
+                findings += ScopeCheck(scope: task.scope).findings(for: change)
+                findings += BudgetCheck(budget: plan.effectiveBudget(for: task)).findings(for: change)
                 findings += try await SecretScan().findings(in: work, from: base, to: commit)
                 context.heartbeat.progressed()
-                if Verification(gates: gates, findings: findings).approved {
+                if pending == nil, Verification(gates: gates, findings: findings).approved {
                     switch try await Self.integrate(
                         commit, task: task, attempt: attempt, run: built.run, git: git, layout: layout)
                     {
                     case .merged(let merge): integrated = merge
-                    case .conflict(let paths, let output):
-                        findings.append(
-                            Finding(
-                                .gate,
-                                "merging into \(RunMessages.integrationBranch(built.run)) conflicts in "
-                                    + "\(paths.joined(separator: ", ")): rebase the change on the current integration "
-                                    + "branch\n\(output)"))
+                    case .conflict(let paths, let output): findings.append(Self.conflict(paths, output, run: built.run))
                     }
                 }
             } catch {
@@ -100,49 +105,125 @@ public struct VerifierRole: Role {
         let verification = Verification(gates: gates, findings: findings)
         var body = verification.json.objectValue ?? [:]
         body["attempt"] = .number(Double(attempt))
-        body["candidate"] = built.body["candidate"] ?? 1
+        body["candidate"] = .number(Double(candidate))
         body["commit"] = built.body["commit"] ?? .null
+        body["branch"] = built.body["branch"] ?? .null
+        body["diff"] = diff?.json ?? .null
         body["integrated"] = integrated.map(JSONValue.string) ?? .null
         body["evidence"] = .string(folder)
-        body["summary"] = .string(
-            integrated != nil
-                ? "attempt \(attempt) of \(taskID) approved and integrated"
-                : "attempt \(attempt) of \(taskID) rejected: \(findings.first?.line ?? "not approved")")
-        let approved = verification.approved && integrated != nil
+        let approved = verification.approved && (integrated != nil || pending != nil)
         body["approved"] = .bool(approved)
         body["verdict"] = .string(approved ? "approved" : "rejected")
-        let verdict = Envelope(
-            id: RunMessages.derivedID(from: built.id, "verdict-\(taskID)-\(attempt)"), run: built.run, task: taskID,
-            kind: RunMessages.verdict, from: context.worker, to: "planner", causation: built.id, attempt: attempt,
-            body: body)
-        return .ack([verdict])
+        body["pending"] = approved ? pending.map(JSONValue.string) ?? .null : .null
+        let who = "attempt \(attempt) of \(taskID)" + (candidate > 1 ? " (candidate \(candidate))" : "")
+        body["summary"] = .string(
+            integrated != nil
+                ? "\(who) approved and integrated"
+                : approved
+                    ? "\(who) approved; waiting for the \(pending == "judge" ? "judge" : "approval of a person")"
+                    : "\(who) rejected: \(findings.first?.line ?? "not approved")")
+        let suffix = "verdict-\(taskID)-\(attempt)" + (candidate > 1 ? "-c\(candidate)" : "")
+        return .ack([
+            Envelope(
+                id: RunMessages.derivedID(from: built.id, suffix), run: built.run, task: taskID,
+                kind: RunMessages.verdict, from: context.worker, to: "planner", causation: built.id, attempt: attempt,
+                body: body)
+        ])
     }
 
-    /// Merges `commit` into the run's integration branch, moving the branch by compare-and-swap
-    /// so that two verifiers integrating at once never lose a merge.
+    /// `integrate`: merges a judged or approved commit, and answers with its verdict.
+    private func integrateApproved(_ claim: Claim, plan: Plan, context: RoleContext) async throws -> Disposition {
+        let request = claim.envelope
+        guard let taskID = request.task, let task = plan.task(taskID),
+            let commit = request.body["commit"]?.stringValue
+        else { return .dead("integrate envelope \(request.id) lacks a task of the run or a commit") }
+        let attempt = request.body["attempt"]?.intValue ?? request.attempt
+        let candidate = request.body["candidate"]?.intValue ?? 1
+        let git = Git(directory: plan.repository)
+        var body: [String: JSONValue] = [
+            "attempt": .number(Double(attempt)), "candidate": .number(Double(candidate)), "commit": .string(commit),
+            "diff": request.body["diff"] ?? .null, "gates": request.body["gates"] ?? .array([]),
+            "evidence": request.body["evidence"] ?? .null, "findings": .array([]),
+        ]
+        switch try await Self.integrate(
+            commit, task: task, attempt: attempt, run: request.run, git: git, layout: context.bus.layout)
+        {
+        case .merged(let merge):
+            body["approved"] = true
+            body["verdict"] = "approved"
+            body["integrated"] = .string(merge)
+            body["feedback"] = "Approved and integrated.\n"
+            body["summary"] = .string("candidate \(candidate) of \(taskID) attempt \(attempt) integrated")
+        case .conflict(let paths, let output):
+            let finding = Self.conflict(paths, output, run: request.run)
+            body["approved"] = false
+            body["verdict"] = "rejected"
+            body["integrated"] = .null
+            body["findings"] = .array([finding.json])
+            body["feedback"] = .string(Verification(gates: [], findings: [finding]).feedback)
+            body["summary"] = .string("candidate \(candidate) of \(taskID) attempt \(attempt) conflicts")
+        }
+        return .ack([
+            Envelope(
+                id: RunMessages.derivedID(from: request.id, "verdict-\(taskID)-\(attempt)"), run: request.run,
+                task: taskID, kind: RunMessages.verdict, from: context.worker, to: "planner", causation: request.id,
+                attempt: attempt, body: body)
+        ])
+    }
+
+    /// `check`: runs the preflight or smoke gates on a commit, in a work tree of its own.
+    private func runCheck(_ claim: Claim, plan: Plan, context: RoleContext) async throws -> Disposition {
+        let request = claim.envelope
+        guard let stage = request.body["stage"]?.stringValue, stage == "preflight" || stage == "smoke",
+            let commit = request.body["commit"]?.stringValue
+        else { return .dead("check envelope \(request.id) needs a stage (preflight or smoke) and a commit") }
+        let layout = context.bus.layout
+        let git = Git(directory: plan.repository)
+        let tree = layout.run(request.run) + "/verify/\(stage).e\(claim.epoch)"
+        try? await git.removeWorktree(at: tree)
+        let work = try await git.addDetachedWorktree(at: tree, commit: commit)
+        let gates: [GateResult]
+        do {
+            gates = try await GateRunner(directory: tree, git: work).run(
+                stage == "preflight" ? plan.preflight : plan.smoke, logFolder: layout.run(request.run) + "/\(stage)")
+        } catch {
+            try? await git.removeWorktree(at: tree)
+            throw error
+        }
+        try await git.removeWorktree(at: tree)
+        let verification = Verification(gates: gates, findings: [])
+        let failed = gates.filter { !$0.passed }.map(\.name)
+        var body = verification.json.objectValue ?? [:]
+        body["stage"] = .string(stage)
+        body["commit"] = .string(commit)
+        body["passed"] = .bool(verification.approved)
+        body["summary"] = .string(
+            failed.isEmpty
+                ? "\(CheckText.count(gates.count, "\(stage) gate")) passed on \(commit.prefix(12))"
+                : "\(stage) gate\(failed.count == 1 ? "" : "s") \(failed.joined(separator: ", ")) failed on "
+                    + "\(commit.prefix(12)) (logs: \(layout.run(request.run))/\(stage)/)")
+        return .ack([
+            Envelope(
+                id: RunMessages.derivedID(from: request.id, "checked-\(stage)"), run: request.run,
+                kind: RunMessages.checked, from: context.worker, to: "planner", causation: request.id, body: body)
+        ])
+    }
+
+    /// Merges `commit` into the run's integration branch (``IntegrationBranch/merge(_:message:)``),
+    /// with the run, task and attempt as trailers.
     static func integrate(
         _ commit: String, task: PlanTask, attempt: Int, run: String, git: Git, layout: BusLayout
     ) async throws(RoleError) -> MergeOutcome {
-        let branch = RunMessages.integrationBranch(run)
-        for round in 1...10 {
-            let head = try await git.commit(of: branch)
-            let tree = layout.run(run) + "/integrate/\(task.id).\(attempt).\(round).\(FileOps.randomHex(6))"
-            let work = try await git.addDetachedWorktree(at: tree, commit: head)
-            let outcome: MergeOutcome
-            do {
-                outcome = try await work.merge(
-                    commit,
-                    message: "Integrate \(task.id) attempt \(attempt): \(task.title)\n\nPlanbus-Run: \(run)\n"
-                        + "Planbus-Task: \(task.id)\nPlanbus-Attempt: \(attempt)")
-            } catch {
-                try? await git.removeWorktree(at: tree)
-                throw error
-            }
-            try await git.removeWorktree(at: tree)
-            guard case .merged(let merge) = outcome else { return outcome }
-            let moved = try await git.attempt(["update-ref", "refs/heads/" + branch, merge, head])
-            if moved.succeeded { return .merged(merge) }
-        }
-        throw RoleError(.git, "the integration branch \(branch) kept moving; could not integrate \(commit)")
+        try await IntegrationBranch(run: run, git: git).merge(
+            commit,
+            message: "Integrate \(task.id) attempt \(attempt): \(task.title)\n\nPlanbus-Run: \(run)\n"
+                + "Planbus-Task: \(task.id)\nPlanbus-Attempt: \(attempt)")
+    }
+
+    static func conflict(_ paths: [String], _ output: String, run: String) -> Finding {
+        Finding(
+            .gate,
+            "merging into \(RunMessages.integrationBranch(run)) conflicts in \(paths.joined(separator: ", ")): "
+                + "rebase the change on the current integration branch\n\(output)")
     }
 }

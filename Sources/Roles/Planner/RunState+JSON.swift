@@ -1,0 +1,44 @@
+import Bus
+
+extension RunState {
+    /// The state as `runs/<run>/status.json` holds it: `run`, `plan`, `risk`, `stage`, `finished`,
+    /// `halted`, `waiting`, `preflight` and `smoke` (each `passed` and `summary`, or `null` while
+    /// not run), `spent` (`attempts`, `files`, `lines`), and `tasks`: each task's ``TaskStatus``
+    /// fields with its `id`, `title`, `last_feedback`, `question` (while asking: `id`, `text`),
+    /// `judgment`, `decision` and `documented`. A building task with a question waiting for a
+    /// person shows the state `asking`.
+    public var json: JSONValue {
+        func check(_ result: CheckResult?) -> JSONValue {
+            guard let result else { return .null }
+            return ["passed": .bool(result.passed), "summary": .string(result.summary)]
+        }
+        return .object([
+            "run": .string(run), "plan": .string(plan.name), "risk": .string(plan.risk.rawValue),
+            "stage": .string(stage.rawValue), "finished": .bool(isFinished),
+            "halted": halted.map(JSONValue.string) ?? .null,
+            "waiting": waitingOnPeople.map(JSONValue.string) ?? .null,
+            "preflight": check(preflight), "smoke": check(smoke),
+            "spent": [
+                "attempts": .number(Double(spent.attempts)), "files": .number(Double(spent.files)),
+                "lines": .number(Double(spent.lines)),
+            ],
+            "tasks": .array(plan.tasks.map(taskJSON)),
+        ])
+    }
+
+    private func taskJSON(_ task: PlanTask) -> JSONValue {
+        let status = tasks[task.id] ?? .waiting
+        var o = status.json.objectValue ?? [:]
+        o["id"] = .string(task.id)
+        o["title"] = .string(task.title)
+        if let question = questions[task.id]?.sorted(by: { $0.key < $1.key }).first?.value {
+            o["state"] = "asking"
+            o["question"] = ["id": .string(question.id), "text": .string(question.text)]
+        }
+        if let f = feedback[task.id] { o["last_feedback"] = .string(f) }
+        if let j = judgments[task.id] { o["judgment"] = .string(j) }
+        if let d = decisions[task.id] { o["decision"] = .string(d) }
+        if case .integrated = status { o["documented"] = .bool(documented.contains(task.id)) }
+        return .object(o)
+    }
+}
