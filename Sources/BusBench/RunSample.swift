@@ -1,0 +1,111 @@
+import Bus
+import FileFormats
+
+/// One measured run: a plan of `tasks` independent tasks built by `builders` builders.
+public struct RunSample: Sendable {
+    /// Builder instances.
+    public var builders: Int
+    /// Verifier instances.
+    public var verifiers: Int
+    /// Tasks in the plan.
+    public var tasks: Int
+    /// The seconds each step sleeps.
+    public var stepSeconds: Double
+    /// The floor of one step: `builders` copies of a task's step spawned with `/bin/sh -c` at
+    /// once, from the first spawn to the last exit (the median of a few samples), in seconds.
+    public var stepFloor: Double
+    /// `planbus up` spawned → every role running in `state.json`, in seconds.
+    public var startup: Double
+    /// `planbus submit` spawned → it exited, in seconds.
+    public var submit: Double
+    /// `planbus submit` spawned → `status.json` says finished (or the time-out), in seconds.
+    public var makespan: Double
+    /// Whether the run finished before the time-out.
+    public var finished: Bool
+    /// Tasks integrated.
+    public var integrated: Int
+    /// Where the time went, from the journal.
+    public var timeline: RunTimeline
+
+    /// The ideal makespan: ``RunIdeal/seconds(tasks:builders:stepFloor:verify:)`` with the
+    /// verifier's mean claim → ack of this run.
+    public var ideal: Double {
+        RunIdeal.seconds(tasks: tasks, builders: builders, stepFloor: stepFloor, verify: timeline.verify.mean)
+    }
+
+    /// makespan / ideal.
+    public var ratio: Double { RunIdeal.ratio(makespan: makespan, ideal: ideal) }
+
+    /// Makespan per task, in seconds.
+    public var perTask: Double { tasks > 0 ? makespan / Double(tasks) : 0 }
+
+    /// The makespan split so that the parts add up to it: the start (submit spawned → goal
+    /// acked), the build phase (goal acked → last builder ack), the tail (last builder ack → last
+    /// planner ack), and detection (last planner ack → `status.json` seen finished; the
+    /// difference of two clocks, so a few milliseconds either way).
+    public var parts: (start: Double, build: Double, tail: Double, detection: Double) {
+        let t = timeline
+        let start = t.goalWait + t.goalHandling + submitToGoal
+        return (start, t.buildPhase, t.tail, makespan - start - t.buildPhase - t.tail)
+    }
+
+    /// Submit spawned → goal published, from the journal's publish time and the wall clock read
+    /// when `planbus submit` was spawned.
+    public var submitToGoal: Double = 0
+
+    /// The sample as JSON.
+    public var json: JSONValue {
+        let t = timeline
+        let p = parts
+        let growth = t.plannerGrowth()
+        return [
+            "builders": .number(Double(builders)), "verifiers": .number(Double(verifiers)),
+            "tasks": .number(Double(tasks)), "step_seconds": .number(stepSeconds),
+            "finished": .bool(finished), "integrated": .number(Double(integrated)),
+            "makespan_ms": rounded(makespan * 1000, 1), "ideal_ms": rounded(ideal * 1000, 1),
+            "ratio": rounded(ratio, 3), "per_task_ms": rounded(perTask * 1000, 1),
+            "step_floor_ms": rounded(stepFloor * 1000, 1), "startup_ms": rounded(startup * 1000, 1),
+            "submit_ms": rounded(submit * 1000, 1),
+            "parts_ms": [
+                "start": rounded(p.start * 1000, 1), "build_phase": rounded(p.build * 1000, 1),
+                "tail": rounded(p.tail * 1000, 1), "detection": rounded(p.detection * 1000, 1),
+            ],
+            "journal": [
+                "submit_to_goal_ms": rounded(submitToGoal * 1000, 1),
+                "goal_wait_ms": rounded(t.goalWait * 1000, 1), "goal_handling_ms": rounded(t.goalHandling * 1000, 1),
+                "first_builder_claim_ms": rounded(t.firstClaim * 1000, 1),
+                "builder_wall": t.builderWall.json, "builder_step": t.builderStep.json,
+                "builder_overhead": t.builderOverhead.json, "handoff": t.handoff.json,
+                "verify_wait": t.verifyWait.json, "verify": t.verify.json, "verdict_wait": t.verdictWait.json,
+                "planner_per_verdict": t.planner.json,
+                "planner_first_tenth_mean_ms": rounded(growth.first * 1000, 1),
+                "planner_last_tenth_mean_ms": rounded(growth.last * 1000, 1),
+                "planner_slope_us_per_input": rounded(t.plannerSlope * 1e6, 1),
+                "tail_parts_ms": [
+                    "built_wait": rounded(t.tailParts.built * 1000, 1), "verify": rounded(t.tailParts.verify * 1000, 1),
+                    "verdict_wait": rounded(t.tailParts.verdict * 1000, 1),
+                    "planner": rounded(t.tailParts.planner * 1000, 1),
+                ],
+                "journal_span_ms": rounded(t.journalSpan * 1000, 1),
+            ],
+        ]
+    }
+}
+
+/// The ideal makespan of a plan of independent, equal tasks, and the ratio to it.
+public enum RunIdeal {
+    /// `ceil(tasks / builders) × stepFloor + verify`: the builders run the steps back to back in
+    /// `ceil(tasks / builders)` rounds with no cost between them, and only the last verification
+    /// cannot overlap a build. With 32 tasks and 1, 2, 4 or 8 builders the rounds are exactly
+    /// `tasks / builders`.
+    public static func seconds(tasks: Int, builders: Int, stepFloor: Double, verify: Double) -> Double {
+        guard tasks > 0, builders > 0 else { return 0 }
+        let rounds = (tasks + builders - 1) / builders
+        return Double(rounds) * stepFloor + verify
+    }
+
+    /// makespan / ideal, or 0 when the ideal is not positive.
+    public static func ratio(makespan: Double, ideal: Double) -> Double {
+        ideal > 0 ? makespan / ideal : 0
+    }
+}
