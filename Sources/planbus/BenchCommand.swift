@@ -11,12 +11,13 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure the bus and its supervision against floors measured in the same run.",
         subcommands: [
-            BusBenchmarkCommand.self, SessionBenchmarkCommand.self, BusConsumerCommand.self, SessionRoleCommand.self,
+            BusBenchmarkCommand.self, SessionBenchmarkCommand.self, RunBenchmarkCommand.self, BusConsumerCommand.self,
+            SessionRoleCommand.self,
         ]
     )
 
     func run() async throws {
-        throw ValidationError("name a benchmark: `planbus bench bus` or `planbus bench session`")
+        throw ValidationError("name a benchmark: `planbus bench bus`, `planbus bench session` or `planbus bench run`")
     }
 }
 
@@ -229,6 +230,119 @@ extension BenchCommand {
                 } catch let error as BenchError {
                     throw CLIFailure(error.description, code: 3)
                 }
+            }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct RunBenchmarkCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Benchmark orchestration: plans of independent tasks, makespan against the ideal.",
+            discussion: """
+                For each builder count, a fresh scratch session in a temporary directory (or --dir), \
+                removed at the end: a git repository, a plan of --tasks independent tasks (scopes \
+                t00/**, t01/**, …; step `sleep S && mkdir -p tNN && echo N > tNN/done`; no gates), a \
+                planbus.yaml running planner, builder (that many instances), verifier, judge and docs \
+                with the default bus settings, and `planbus up` as a child process. Once every role \
+                runs, `planbus submit` is spawned and the run's status.json polled (every 5 ms, one \
+                stat per poll) until the planner says finished: the makespan.
+
+                ideal = ceil(tasks / builders) × step floor + mean verification, where the step floor \
+                is the time `builders` copies of the step take when spawned at once with /bin/sh -c in \
+                the same session (median of 3), and the mean verification is the verifier's mean \
+                claim → ack in the run's journal. The report gives makespan / ideal per builder count \
+                (target: at most 1.15 with 8 builders), and from the journal where the rest went: the \
+                start, the build phase against the floor (builder claim → ack against the step in \
+                builder.log, hand-off gaps), verification, and the tail after the last build. Then \
+                the large plan (--big tasks whose step only writes its file, --big-builders) shows \
+                how the cost per task, and the planner's handling of one verdict, grow with the plan.
+
+                Figures are reported, never asserted: the command exits 0 whenever it measured (a run \
+                that does not finish within --timeout is reported as such), 1 when a session could \
+                not be set up, 3 for bad options. Progress goes to stderr. With the defaults it takes \
+                a few minutes on 2 cores, most of it the large plan. Build with -c release for real \
+                figures.
+                """
+        )
+
+        @Option(help: ArgumentHelp("Builder counts, comma-separated (each 1 to 64).", valueName: "counts"))
+        var builders = "1,2,4,8"
+
+        @Option(help: "Tasks in the plan.")
+        var tasks = 32
+
+        @Option(help: ArgumentHelp("Seconds each step sleeps (0 to 60; fractions allowed).", valueName: "seconds"))
+        var stepSeconds = 1.0
+
+        @Option(help: "Tasks in the large plan, whose steps only write their file (0: no large plan).")
+        var big = 500
+
+        @Option(help: ArgumentHelp("Builder counts of the large plan, comma-separated.", valueName: "counts"))
+        var bigBuilders = "8"
+
+        @Option(help: "Verifier instances in every session (1 to 16).")
+        var verifiers = 1
+
+        @Option(help: ArgumentHelp("The longest one run may take from submit (such as 20m).", valueName: "duration"))
+        var timeout = "20m"
+
+        @Option(help: ArgumentHelp("Make the scratch directory here (default: $TMPDIR, else /tmp).", valueName: "dir"))
+        var dir: String?
+
+        @Flag(help: "Print the report as one JSON document.")
+        var json = false
+
+        /// A comma-separated list of builder counts.
+        static func counts(_ text: String, option: String) throws -> [Int] {
+            let items = text.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            let counts = items.map { Int($0) }
+            guard !items.isEmpty, counts.allSatisfy({ $0.map { (1...64).contains($0) } ?? false }) else {
+                throw ValidationError("\(option) must be counts from 1 to 64 separated by commas, such as 1,2,4,8")
+            }
+            return counts.compactMap { $0 }
+        }
+
+        func parsedTimeout() throws -> Duration {
+            let value: Duration
+            do {
+                value = try DurationText.parse(timeout)
+            } catch {
+                throw ValidationError("--timeout: \(error)")
+            }
+            guard value >= .seconds(1) else { throw ValidationError("--timeout must be at least 1s") }
+            return value
+        }
+
+        func validate() throws {
+            _ = try Self.counts(builders, option: "--builders")
+            _ = try Self.counts(bigBuilders, option: "--big-builders")
+            _ = try parsedTimeout()
+            if !(1...10_000).contains(tasks) { throw ValidationError("--tasks must be from 1 to 10000") }
+            if !(0...10_000).contains(big) { throw ValidationError("--big must be from 0 to 10000") }
+            if !(0...60).contains(stepSeconds) { throw ValidationError("--step-seconds must be from 0 to 60") }
+            if !(1...16).contains(verifiers) { throw ValidationError("--verifiers must be from 1 to 16") }
+        }
+
+        func run() async throws {
+            try await reportingFailures {
+                var configuration = RunBenchmark.Configuration()
+                configuration.builders = try Self.counts(builders, option: "--builders")
+                configuration.bigBuilders = try Self.counts(bigBuilders, option: "--big-builders")
+                configuration.tasks = tasks
+                configuration.stepSeconds = stepSeconds
+                configuration.bigTasks = big
+                configuration.verifiers = verifiers
+                configuration.timeout = try parsedTimeout()
+                configuration.parentDirectory = dir
+                let benchmark = RunBenchmark(configuration: configuration) { line in
+                    FileHandle.standardError.write(Data("planbus bench: \(line)\n".utf8))
+                }
+                let report = try await benchmark.run()
+                emit(json ? report.json.prettyPrinted() : report.text)
             }
         }
     }
