@@ -5,6 +5,7 @@ import Foundation
 import Launcher
 import Logging
 import Roles
+import ServiceLifecycle
 
 struct RoleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,8 +18,8 @@ struct RoleCommand: AsyncParsableCommand {
             stops claiming, finishes the envelope in hand within the role's stop grace or releases \
             it, marks its heartbeat stopped and exits 0.
 
-            Settings come from the configuration's roles.ROLE section; the options below override \
-            them. Run it with --host NAME on a machine that shares the bus over NFS or sshfs, or to \
+            Settings come from the configuration's roles.ROLE section (and, for the planner, its \
+            backlog); the options below override them. Run it with --host NAME on a machine that shares the bus over NFS or sshfs, or to \
             have it judged by heartbeats alone as a remote process is.
             """
     )
@@ -45,6 +46,12 @@ struct RoleCommand: AsyncParsableCommand {
         help: "After SIGTERM, time to finish the envelope in hand before releasing it (default: the configuration's).")
     var stopGrace: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The planner's backlog folder: plan files dropped there are submitted once each (default: the configuration's backlog).",
+            valueName: "dir"))
+    var backlog: String?
+
     @Flag(help: "Log every claim and janitor pass.")
     var verbose = false
 
@@ -57,6 +64,9 @@ struct RoleCommand: AsyncParsableCommand {
                     "no built-in role \"\(role)\" (built-in roles: \(RoleName.allCases.map(\.rawValue).joined(separator: ", "))); "
                         + "a role of another name runs its own program, set as its command in planbus.yaml",
                     code: 3)
+            }
+            if backlog != nil, role != RoleName.planner.rawValue {
+                throw CLIFailure("--backlog is for the planner only, not \(role)", code: 64)
             }
             let timeout = try envelopeTimeout.map { text throws(FileFormatError) in try DurationText.parse(text) }
             let grace = try stopGrace.map { text throws(FileFormatError) in try DurationText.parse(text) }
@@ -79,7 +89,17 @@ struct RoleCommand: AsyncParsableCommand {
                     "planbus: \(bus.layout.ctl)/\(file) asks this role to stop (planbus down wrote it); "
                         + "planbus up removes it, or remove it by hand")
             }
-            try await runtime.run()
+            var services: [any Service] = []
+            if role == RoleName.planner.rawValue, let folder = backlog ?? config?.backlog {
+                do throws(RoleError) {
+                    services.append(
+                        try BacklogService(
+                            folder: BacklogFolder(path: folder), bus: bus, worker: runtime.worker, logger: logger))
+                } catch {
+                    throw CLIFailure(error.message, code: 1)
+                }
+            }
+            try await runtime.run(alongside: services)
         }
     }
 }

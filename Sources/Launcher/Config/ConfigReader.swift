@@ -19,7 +19,7 @@ struct ConfigReader {
         let field: String
     }
 
-    static let topKeys = ["version", "bus", "repository", "bus_settings", "supervisor", "roles"]
+    static let topKeys = ["version", "bus", "repository", "backlog", "bus_settings", "supervisor", "roles"]
     static let busSettingsKeys = [
         "durable", "max_attempts", "heartbeat", "lease", "retry_base", "retry_cap", "poll", "janitor", "rescan", "wake",
     ]
@@ -43,6 +43,7 @@ struct ConfigReader {
                 "\(location(root)): the file must be a mapping of keys to values (such as version: 1), got "
                     + describe(root))
         }
+        var backlogEntry: Entry?
         for entry in try entries(root, "", known: Self.topKeys) {
             switch entry.key {
             case "version":
@@ -51,11 +52,15 @@ struct ConfigReader {
                 }
             case "bus": config.bus = try path(entry)
             case "repository": config.repository = try path(entry)
+            case "backlog":
+                config.backlog = try backlog(entry)
+                backlogEntry = entry
             case "bus_settings": config.busSettings = try busSettings(entry)
             case "supervisor": config.supervisor = try supervisor(entry)
             default: config.roles = try roles(entry) ?? config.roles
             }
         }
+        if let backlogEntry { try checkBacklog(config, backlogEntry) }
         return config
     }
 
@@ -330,6 +335,30 @@ struct ConfigReader {
             throw fail(entry, "must be \(expected), got \(DurationText.format(value))")
         }
         return value
+    }
+
+    /// The backlog folder, or `nil` for none.
+    func backlog(_ entry: Entry) throws(LauncherError) -> String? {
+        if isNull(entry.value) { return nil }
+        return try path(entry)
+    }
+
+    /// The backlog must be a folder of its own: every `*.yaml` file in it is taken as a plan, so
+    /// the configuration's folder, the repository or the bus would lose files of theirs.
+    func checkBacklog(_ config: PlanbusConfig, _ entry: Entry) throws(LauncherError) {
+        guard let backlog = config.backlog else { return }
+        let clashes = [
+            (folder, "the folder of this file"), (config.repository, "the repository"), (config.bus, "the bus"),
+        ]
+        for (other, what) in clashes where backlog == other {
+            throw fail(
+                entry,
+                "must be a folder of its own, not \(what) (\(other)): every .yaml file in it is taken as a plan; "
+                    + "use a folder such as backlog")
+        }
+        if backlog.hasPrefix(config.bus + "/") {
+            throw fail(entry, "must not be inside the bus (\(config.bus)); use a folder such as backlog")
+        }
     }
 
     /// The absolute path an entry names, resolved against the file's folder.

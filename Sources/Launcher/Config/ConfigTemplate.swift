@@ -31,6 +31,7 @@ public enum ConfigTemplate {
             "",
             line("bus: \(ConfigText.scalar(bus))", "the bus directory every role works through"),
             line("repository: .", "the git repository the roles change"),
+            line("backlog: null", "a folder whose plan files the planner submits; null = none"),
             "",
             "# Bus tunables. `planbus init` and `planbus up` write the ones set here into the bus's",
             "# bus.json, since every process on the bus must agree on them. Remove the # to set one.",

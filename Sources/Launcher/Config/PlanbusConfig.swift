@@ -12,6 +12,9 @@ public struct PlanbusConfig: Sendable, Equatable {
     public var bus: String
     /// The target git repository, absolute.
     public var repository: String
+    /// The planner's backlog folder, absolute: plan files dropped there are submitted once each
+    /// (`nil` = no backlog).
+    public var backlog: String?
     /// Bus tunables to write into the bus's `bus.json` (only the fields the file sets).
     public var busSettings: BusSettingsOverrides
     /// How the supervisor restarts and stops role processes.
@@ -20,12 +23,14 @@ public struct PlanbusConfig: Sendable, Equatable {
     public var roles: [RoleConfig]
 
     public init(
-        file: String? = nil, bus: String, repository: String, busSettings: BusSettingsOverrides = .init(),
-        supervisor: SupervisorPolicy = .init(), roles: [RoleConfig] = RoleConfig.productDefaults
+        file: String? = nil, bus: String, repository: String, backlog: String? = nil,
+        busSettings: BusSettingsOverrides = .init(), supervisor: SupervisorPolicy = .init(),
+        roles: [RoleConfig] = RoleConfig.productDefaults
     ) {
         self.file = file
         self.bus = bus
         self.repository = repository
+        self.backlog = backlog
         self.busSettings = busSettings
         self.supervisor = supervisor
         self.roles = roles

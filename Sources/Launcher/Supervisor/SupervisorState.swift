@@ -339,6 +339,7 @@ struct SupervisorState {
                 "--stop-grace", DurationText.format(role.timeouts.stopGrace ?? config.supervisor.stopGrace),
             ]
             if let model = role.model { arguments += ["--model", model] }
+            if role.name == "planner", let backlog = config.backlog { arguments += ["--backlog", backlog] }
             arguments += role.args
         }
         var environment = Foundation.ProcessInfo.processInfo.environment

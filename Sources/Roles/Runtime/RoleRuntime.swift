@@ -51,10 +51,19 @@ public struct RoleRuntime: Sendable {
     }
 
     /// Runs until SIGTERM, SIGINT or a stop file; returns once the worker has stopped.
-    public func run() async throws {
+    ///
+    /// - Parameter services: Services the process runs next to its worker (such as the planner's
+    ///   ``BacklogService``). They shut down gracefully with it; one that ends, or fails, shuts the
+    ///   whole process down gracefully.
+    public func run(alongside services: [any Service] = []) async throws {
+        let extra = services.map {
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: busWorker, successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [.init(service: busWorker, successTerminationBehavior: .gracefullyShutdownGroup)] + extra,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
