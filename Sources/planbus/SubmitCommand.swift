@@ -68,11 +68,7 @@ struct SubmitCommand: AsyncParsableCommand {
             let runID = run ?? SendCommand.newRunID()
             try Limits.checkName(runID, field: "--run")
             let worker = try WorkerID.current(role: "cli")
-            let goal = Envelope(
-                run: runID, kind: RunMessages.goal, from: worker, to: "planner",
-                body: [
-                    "plan_file": .string(path), "plan_text": .string(text), "summary": .string("plan \(loaded.name)"),
-                ])
+            let goal = RunSubmission.goal(planFile: path, text: text, plan: loaded, run: runID, worker: worker)
             try Publisher(bus: bus, worker: worker).publish(goal)
             if json {
                 emit(JSONValue.object(["run": .string(runID), "goal": .string(goal.id)]).serialized())
