@@ -39,6 +39,8 @@ public struct RunBenchmark: Sendable {
         public var timeout: Duration = .seconds(1200)
         /// Where the scratch directory is made (the system temporary directory when `nil`).
         public var parentDirectory: String?
+        /// Leave the scratch directory (repositories, buses, journals, logs) in place at the end.
+        public var keep = false
         /// The `planbus` executable that provides `up`, `submit` and the roles.
         public var executable: String
         /// The command line, as recorded in the report.
@@ -80,8 +82,12 @@ public struct RunBenchmark: Sendable {
         }
         let scratch = try BenchDirectory(parent: c.parentDirectory)
         defer {
-            progress("removing the scratch directory")
-            scratch.removeAll()
+            if c.keep {
+                progress("leaving the scratch directory \(scratch.root)")
+            } else {
+                progress("removing the scratch directory")
+                scratch.removeAll()
+            }
         }
         let clock = ContinuousClock()
         let start = clock.now

@@ -20,14 +20,18 @@ extension RunReport {
                     + "claim → ack, the step alone (builder.log), the rest, and the hand-off gap (ready → claim)")
             lines += SessionReport.table(buildTable(samples), indent: "  ")
             lines.append(
-                "verification and the tail (last builder ack → last planner ack: the last task's wait for the "
-                    + "verifier, its verification, its verdict's wait for the planner, the planner's handling)")
+                "after the build, per queue and envelope kind: published → claimed (wait) and claimed → acked "
+                    + "(handling), mean (min–max); busy = handling summed")
+            lines += SessionReport.table(stageTable(samples), indent: "  ")
+            lines.append(
+                "the tail: last builder ack → status.json seen finished, step by step (wait + handling) for the "
+                    + "task the planner heard of last; rest = tail − steps")
             lines += SessionReport.table(tailTable(samples), indent: "  ")
         }
         if !big.isEmpty {
             lines.append(
                 "large plan: \(c.bigTasks) tasks, step `\(c.bigStepSeconds > 0 ? "sleep \(RunPlanText.secondsText(c.bigStepSeconds)) + " : "")"
-                    + "one file`; cost per task, and the planner's handling of one verdict as its history grows")
+                    + "one file`; cost per task, and the planner's handling of one input as the run's history grows")
             lines += SessionReport.table(overview(big), indent: "  ")
             lines += SessionReport.table(
                 bigTable(samples.filter { $0.builders == big[0].builders } + big), indent: "  ")
@@ -48,14 +52,14 @@ extension RunReport {
         var rows = [
             [
                 "tasks", "builders", "makespan", "ideal", "ratio", "per task", "step floor", "verify mean", "start",
-                "build phase", "tail", "detection", "integrated",
+                "build phase", "tail", "integrated",
             ]
         ]
         for s in runs {
             let p = s.parts
             rows.append([
                 "\(s.tasks)", "\(s.builders)", ms(s.makespan), ms(s.ideal), format(s.ratio, 3), ms(s.perTask),
-                ms(s.stepFloor), ms(s.timeline.verify.mean), ms(p.start), ms(p.build), ms(p.tail), ms(p.detection),
+                ms(s.stepFloor), ms(s.timeline.verify.mean), ms(p.start), ms(p.build), ms(p.tail),
                 "\(s.integrated)\(s.finished ? "" : " (not finished)")",
             ])
         }
@@ -82,22 +86,29 @@ extension RunReport {
         return rows
     }
 
+    private func stageTable(_ runs: [RunSample]) -> [[String]] {
+        var rows = [["builders", "stage", "n", "wait", "handling", "busy"]]
+        for s in runs {
+            for stage in s.timeline.stages {
+                rows.append([
+                    "\(s.builders)", stage.name, "\(stage.handling.count)", stage.wait.text, stage.handling.text,
+                    ms(stage.handling.total),
+                ])
+            }
+        }
+        return rows
+    }
+
     private func tailTable(_ runs: [RunSample]) -> [[String]] {
-        var rows = [
-            [
-                "builders", "verify", "verifier busy", "verify wait", "planner per verdict", "planner busy", "tail",
-                "= built wait", "+ verify", "+ verdict wait", "+ planner", "+ rest",
-            ]
-        ]
+        var rows = [["builders", "tail", "steps", "rest"]]
         for s in runs {
             let t = s.timeline
-            let parts = t.tailParts
-            let rest = t.tail - parts.built - parts.verify - parts.verdict - parts.planner
-            rows.append([
-                "\(s.builders)", t.verify.text, ms(t.verify.total), t.verifyWait.text, t.planner.text,
-                ms(t.planner.total + t.goalHandling), ms(t.tail), ms(parts.built), ms(parts.verify),
-                ms(parts.verdict), ms(parts.planner), ms(rest),
-            ])
+            let steps = t.tailSteps.map { step in
+                "\(step.name) \(format(step.wait.total * 1000, 0))+\(format(step.handling.total * 1000, 0))"
+            }
+            let tail = s.parts.tail
+            let rest = tail - t.tailSteps.reduce(0) { $0 + $1.wait.total + $1.handling.total }
+            rows.append(["\(s.builders)", ms(tail), steps.joined(separator: ", ") + " ms", ms(rest)])
         }
         return rows
     }
@@ -105,7 +116,7 @@ extension RunReport {
     private func bigTable(_ runs: [RunSample]) -> [[String]] {
         var rows = [
             [
-                "tasks", "builders", "per task", "goal handling", "planner per verdict", "first tenth", "last tenth",
+                "tasks", "builders", "per task", "goal handling", "planner per input", "first tenth", "last tenth",
                 "slope per input", "planner busy", "verify", "verifier busy", "builder wall",
             ]
         ]

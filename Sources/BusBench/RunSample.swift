@@ -40,13 +40,13 @@ public struct RunSample: Sendable {
     public var perTask: Double { tasks > 0 ? makespan / Double(tasks) : 0 }
 
     /// The makespan split so that the parts add up to it: the start (submit spawned → goal
-    /// acked), the build phase (goal acked → last builder ack), the tail (last builder ack → last
-    /// planner ack), and detection (last planner ack → `status.json` seen finished; the
-    /// difference of two clocks, so a few milliseconds either way).
-    public var parts: (start: Double, build: Double, tail: Double, detection: Double) {
+    /// acked), the build phase (goal acked → last builder ack), and the tail (last builder ack →
+    /// `status.json` seen finished). The planner writes `status.json` before it acks its last
+    /// input, so the tail can end a few milliseconds before the journal's last planner ack.
+    public var parts: (start: Double, build: Double, tail: Double) {
         let t = timeline
         let start = t.goalWait + t.goalHandling + submitToGoal
-        return (start, t.buildPhase, t.tail, makespan - start - t.buildPhase - t.tail)
+        return (start, t.buildPhase, makespan - start - t.buildPhase)
     }
 
     /// Submit spawned → goal published, from the journal's publish time and the wall clock read
@@ -68,7 +68,7 @@ public struct RunSample: Sendable {
             "submit_ms": rounded(submit * 1000, 1),
             "parts_ms": [
                 "start": rounded(p.start * 1000, 1), "build_phase": rounded(p.build * 1000, 1),
-                "tail": rounded(p.tail * 1000, 1), "detection": rounded(p.detection * 1000, 1),
+                "tail": rounded(p.tail * 1000, 1),
             ],
             "journal": [
                 "submit_to_goal_ms": rounded(submitToGoal * 1000, 1),
@@ -76,16 +76,13 @@ public struct RunSample: Sendable {
                 "first_builder_claim_ms": rounded(t.firstClaim * 1000, 1),
                 "builder_wall": t.builderWall.json, "builder_step": t.builderStep.json,
                 "builder_overhead": t.builderOverhead.json, "handoff": t.handoff.json,
-                "verify_wait": t.verifyWait.json, "verify": t.verify.json, "verdict_wait": t.verdictWait.json,
-                "planner_per_verdict": t.planner.json,
+                "verify": t.verify.json, "stages": .array(t.stages.map(\.json)),
+                "planner_per_input": t.planner.json,
                 "planner_first_tenth_mean_ms": rounded(growth.first * 1000, 1),
                 "planner_last_tenth_mean_ms": rounded(growth.last * 1000, 1),
                 "planner_slope_us_per_input": rounded(t.plannerSlope * 1e6, 1),
-                "tail_parts_ms": [
-                    "built_wait": rounded(t.tailParts.built * 1000, 1), "verify": rounded(t.tailParts.verify * 1000, 1),
-                    "verdict_wait": rounded(t.tailParts.verdict * 1000, 1),
-                    "planner": rounded(t.tailParts.planner * 1000, 1),
-                ],
+                "last_builder_ack_to_last_planner_ack_ms": rounded(t.tail * 1000, 1),
+                "tail_steps": .array(t.tailSteps.map(\.json)),
                 "journal_span_ms": rounded(t.journalSpan * 1000, 1),
             ],
         ]

@@ -11,10 +11,11 @@ import Roles
 /// - each build: its builder's claim → ack (wall) against the step alone; and the hand-off gap,
 ///   from when the build could have been taken (its publish, or its builder's previous ack, the
 ///   later) to its claim;
-/// - each `built`: published → claimed by the verifier (backlog), claimed → acked (verification
-///   and integration, one handler);
-/// - each `verdict`: published → claimed by the planner, claimed → acked (the planner's fold of
-///   the run's history, then the new input).
+/// - every queue and envelope kind (``stages``): published → claimed (wait), claimed → acked
+///   (handling). The verifier's `built` is verification and integration in one handler; the
+///   planner's inputs after the goal (verdicts, and the docs role's `documented` answers) each
+///   fold the run's history before they are applied;
+/// - the tail after the last build, step by step for the task the planner heard of last.
 public struct RunTimeline: Sendable {
     /// The goal's publish → planner claim, in seconds.
     public var goalWait = 0.0
@@ -32,25 +33,24 @@ public struct RunTimeline: Sendable {
     public var firstClaim = 0.0
     /// Goal acked → the last builder ack: the build phase.
     public var buildPhase = 0.0
-    /// `built` published → verifier claim, per attempt.
-    public var verifyWait = RunStat([])
-    /// Verifier claim → ack, per attempt (verification and integration).
+    /// Verifier claim → ack per `built` (verification and integration).
     public var verify = RunStat([])
-    /// `verdict` published → planner claim.
-    public var verdictWait = RunStat([])
-    /// Planner claim → ack per verdict, in the order they were acked.
+    /// Wait and handling per queue and envelope kind, in the order each first appeared.
+    public var stages: [RunStage] = []
+    /// Planner claim → ack per input after the goal (verdicts, `documented`, …), in the order
+    /// they were acked.
     public var plannerHandling: [Double] = []
     /// The last builder ack → the last planner ack: the tail after building.
     public var tail = 0.0
-    /// The tail's parts, for the task whose verdict the planner acked last: its `built`'s wait for
-    /// the verifier, its verification, its verdict's wait for the planner, the planner's handling.
-    public var tailParts: (built: Double, verify: Double, verdict: Double, planner: Double) = (0, 0, 0, 0)
+    /// The tail's steps: every envelope of the task the planner acked an input of last, published
+    /// after its last build was claimed, in the order published (wait and handling each).
+    public var tailSteps: [RunStage] = []
     /// The goal's publish → the last planner ack.
     public var journalSpan = 0.0
     /// The goal's publish time.
     public var goalPublished: Timestamp?
 
-    /// The planner's handling of each verdict, as a summary.
+    /// The planner's handling of each input after the goal, as a summary.
     public var planner: RunStat { RunStat(plannerHandling) }
 
     /// An empty timeline (a run whose journal could not be read).
@@ -58,6 +58,7 @@ public struct RunTimeline: Sendable {
 
     /// The lifetime of one envelope in one queue.
     struct Life {
+        var role: String?
         var kind: String?
         var task: String?
         var published: Int64?
@@ -75,6 +76,7 @@ public struct RunTimeline: Sendable {
         for event in events.sorted(by: { $0.time < $1.time }) {
             let key = event.role + "/" + event.id
             var life = lives[key] ?? Life()
+            life.role = event.role
             life.kind = life.kind ?? event.kind
             life.task = life.task ?? event.task
             let ms = event.time.milliseconds
@@ -125,27 +127,49 @@ public struct RunTimeline: Sendable {
         firstClaim = seconds(goal?.acked, builds.compactMap(\.claimed).min()) ?? 0
         buildPhase = seconds(goal?.acked, lastBuilderAck) ?? 0
 
-        let built = all.filter { $0.kind == RunMessages.built }
-        verifyWait = RunStat(built.compactMap { seconds($0.published, $0.claimed) })
-        verify = RunStat(built.compactMap { seconds($0.claimed, $0.acked) })
-        let verdicts = all.filter { $0.kind == RunMessages.verdict && $0.acked != nil }
+        let ordered = all.sorted { ($0.published ?? $0.claimed ?? 0) < ($1.published ?? $1.claimed ?? 0) }
+        var stageOrder: [String] = []
+        var grouped: [String: [Life]] = [:]
+        for life in ordered where life.kind != RunMessages.build {
+            let key = (life.role ?? "?") + "/" + (life.kind ?? "?")
+            if grouped[key] == nil { stageOrder.append(key) }
+            grouped[key, default: []].append(life)
+        }
+        stages = stageOrder.map { key in Self.stage(key, grouped[key] ?? []) }
+        verify = RunStat(
+            all.filter { $0.role == "verifier" && $0.kind == RunMessages.built }.compactMap {
+                seconds($0.claimed, $0.acked)
+            })
+        let plannerInputs = all.filter { $0.role == "planner" && $0.kind != RunMessages.goal && $0.acked != nil }
             .sorted { $0.acked! < $1.acked! }
-        verdictWait = RunStat(verdicts.compactMap { seconds($0.published, $0.claimed) })
-        plannerHandling = verdicts.compactMap { seconds($0.claimed, $0.acked) }
-        let lastPlannerAck = ([goal?.acked] + verdicts.map(\.acked)).compactMap { $0 }.max()
+        plannerHandling = plannerInputs.compactMap { seconds($0.claimed, $0.acked) }
+        let lastPlannerAck = ([goal?.acked] + plannerInputs.map(\.acked)).compactMap { $0 }.max()
         tail = Swift.max(0, seconds(lastBuilderAck, lastPlannerAck) ?? 0)
         journalSpan = seconds(goal?.published, lastPlannerAck) ?? 0
-        if let last = verdicts.last, let task = last.task,
-            let lastBuilt = built.filter({ $0.task == task }).max(by: { ($0.acked ?? 0) < ($1.acked ?? 0) })
-        {
-            tailParts = (
-                seconds(lastBuilt.published, lastBuilt.claimed) ?? 0, seconds(lastBuilt.claimed, lastBuilt.acked) ?? 0,
-                seconds(last.published, last.claimed) ?? 0, seconds(last.claimed, last.acked) ?? 0
-            )
+        if let task = plannerInputs.last?.task {
+            let claimed = builds.filter { $0.task == task }.compactMap(\.claimed).max() ?? Int64.min
+            tailSteps = ordered.filter {
+                $0.task == task && $0.kind != RunMessages.build && ($0.published ?? 0) >= claimed
+            }
+            .map { Self.stage(($0.role ?? "?") + "/" + ($0.kind ?? "?"), [$0]) }
         }
     }
 
-    /// The mean planner handling of the first and the last `fraction` of the verdicts: how the
+    /// The stage `key` (`role/kind`) of `lives`.
+    private static func stage(_ key: String, _ lives: [Life]) -> RunStage {
+        func seconds(_ from: Int64?, _ to: Int64?) -> Double? {
+            guard let from, let to else { return nil }
+            return Double(to - from) / 1000
+        }
+        return RunStage(
+            name: key, wait: RunStat(lives.compactMap { seconds($0.published, $0.claimed) }),
+            handling: RunStat(lives.compactMap { seconds($0.claimed, $0.acked) }))
+    }
+
+    /// The stage `role/kind`, if the run had one.
+    public func stage(_ name: String) -> RunStage? { stages.first { $0.name == name } }
+
+    /// The mean planner handling of the first and the last `fraction` of its inputs: how the
     /// cost of one input grows with the history the planner folds.
     public func plannerGrowth(fraction: Double = 0.1) -> (first: Double, last: Double) {
         let n = plannerHandling.count
@@ -155,11 +179,11 @@ public struct RunTimeline: Sendable {
     }
 
     /// The least-squares slope of the planner's handling time against the number of inputs acked
-    /// before it, in seconds per input (0 with fewer than 2 verdicts).
+    /// before it, in seconds per input (0 with fewer than 2 inputs).
     public var plannerSlope: Double {
         let n = plannerHandling.count
         guard n >= 2 else { return 0 }
-        // Verdict i (from 0) follows the goal and i earlier verdicts: i + 1 inputs of history.
+        // Input i (from 0) follows the goal and i earlier inputs: i + 1 inputs of history.
         let xs = (0..<n).map { Double($0 + 1) }
         let meanX = xs.reduce(0, +) / Double(n)
         let meanY = plannerHandling.reduce(0, +) / Double(n)

@@ -291,6 +291,9 @@ extension BenchCommand {
         @Option(help: ArgumentHelp("Make the scratch directory here (default: $TMPDIR, else /tmp).", valueName: "dir"))
         var dir: String?
 
+        @Flag(help: "Leave the scratch directory (repositories, buses, journals, logs) for inspection.")
+        var keep = false
+
         @Flag(help: "Print the report as one JSON document.")
         var json = false
 
@@ -338,6 +341,7 @@ extension BenchCommand {
                 configuration.verifiers = verifiers
                 configuration.timeout = try parsedTimeout()
                 configuration.parentDirectory = dir
+                configuration.keep = keep
                 let benchmark = RunBenchmark(configuration: configuration) { line in
                     FileHandle.standardError.write(Data("planbus bench: \(line)\n".utf8))
                 }
