@@ -129,7 +129,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RolesTests",
-            dependencies: ["Bus", "FileFormats", "Roles", "Processes", "BusTesting", "planbus"],
+            dependencies: ["Bus", "BusBench", "FileFormats", "Roles", "Processes", "BusTesting", "planbus"],
             swiftSettings: upcoming
         ),
     ]
