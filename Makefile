@@ -27,6 +27,7 @@ bench: deps
 	$(SWIFT) build -c release
 	.build/release/planbus bench bus
 	.build/release/planbus bench session
+	.build/release/planbus bench run
 
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests
