@@ -5,6 +5,7 @@ import FileFormats
 import Foundation
 import Launcher
 import Processes
+import Roles
 
 /// `--bus DIR` and `--config FILE`, shared by every command that works on a bus.
 struct BusOptions: ParsableArguments {
@@ -113,6 +114,9 @@ extension CLIFailure {
         case let error as ProcessError: return CLIFailure(error)
         case let error as BenchError:
             return CLIFailure(error.description, code: error.code == .invalidArgument ? 3 : 1)
+        case let error as RoleError:
+            let invalid: Set<RoleError.Code> = [.invalidPlan, .invalidRequest]
+            return CLIFailure(error.message, code: error.code == .notFound ? 4 : (invalid.contains(error.code) ? 3 : 1))
         case let error as FileFormatError:
             return CLIFailure(error.description, code: error.code == .notFound ? 4 : (error.code == .io ? 1 : 3))
         default: return nil
