@@ -271,10 +271,12 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
             says: ["invalid YAML: found character that cannot start any token"]),
         BadConfig(
             name: "unknown top-level key", text: "version: 1\nbsu: bus\n", location: "2:1: bsu:",
-            says: ["unknown key, did you mean \"bus\"?", "(known keys: version, bus, repository, bus_settings,"]),
+            says: [
+                "unknown key, did you mean \"bus\"?", "(known keys: version, bus, repository, backlog, bus_settings,",
+            ]),
         BadConfig(
             name: "unknown key without a near one", text: "colour: red\n", location: "1:1: colour:",
-            says: ["unknown key (known keys: version, bus, repository, bus_settings, supervisor, roles)"]),
+            says: ["unknown key (known keys: version, bus, repository, backlog, bus_settings, supervisor, roles)"]),
         BadConfig(
             name: "unknown role key", text: "roles:\n  builder:\n    instanses: 2\n",
             location: "3:5: roles.builder.instanses:",
