@@ -96,3 +96,31 @@ struct BacklogRunTests {
         #expect(await up.wait(timeout: .seconds(30)) == .ended(.exited(0)))
     }
 }
+
+@Suite("Backlog option")
+struct BacklogOptionTests {
+    @Test("--backlog is for the planner only; a backlog that cannot be made stops the planner with the reason")
+    func refused() async throws {
+        let bus = try TemporaryBus(settings: .testing, roles: ["planner", "builder"])
+        let common = ["--bus", bus.path, "--agent", "none", "--envelope-timeout", "1m", "--stop-grace", "1s"]
+        let builder = try await runCommand(
+            [Executables.planbus, "role", "builder", "--backlog", bus.root + "/inbox"] + common)
+        #expect(builder.code == 64)
+        #expect(builder.stderr.contains("--backlog is for the planner only, not builder"), "\(builder.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: bus.root + "/inbox"))
+
+        try "not a folder".write(toFile: bus.root + "/file", atomically: true, encoding: .utf8)
+        let planner = try await runCommand(
+            [Executables.planbus, "role", "planner", "--backlog", bus.root + "/file/inbox"] + common)
+        #expect(planner.code == 1)
+        #expect(planner.stderr.contains("backlog \(bus.root)/file/inbox: cannot create directory"), "\(planner.stderr)")
+
+        // A symbolic link to a folder is a backlog like the folder.
+        try FileManager.default.createDirectory(atPath: bus.root + "/real", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: bus.root + "/linked", withDestinationPath: bus.root + "/real")
+        let linked = BacklogFolder(path: bus.root + "/linked")
+        try linked.prepare()
+        #expect(FileManager.default.fileExists(atPath: bus.root + "/real/submitted"))
+    }
+}

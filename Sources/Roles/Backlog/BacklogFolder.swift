@@ -42,10 +42,12 @@ public struct BacklogFolder: Sendable, Equatable {
     /// Where refused plan files end up, each with a `.error` file beside it.
     public var refused: String { path + "/refused" }
 
-    /// Creates the folder and its `.taking`, `submitted` and `refused` folders when missing.
+    /// Creates the folder (which may be a symbolic link to one) and its `.taking`, `submitted` and
+    /// `refused` folders when missing.
     /// - Throws: ``RoleError`` `io` when one cannot be made (or is not a folder).
     public func prepare() throws(RoleError) {
-        for folder in [path, taking, submitted, refused] {
+        let linked = FilePaths.kind(of: path) == .folder
+        for folder in linked ? [taking, submitted, refused] : [path, taking, submitted, refused] {
             do {
                 try FileOps.makeDirectories(folder, mode: 0o755)
             } catch {
