@@ -7,7 +7,7 @@ import Processes
     import Glibc
 #endif
 
-/// The bus demonstration behind `planbus demo`: real worker processes, a crash, a take-over.
+/// The bus demonstration behind `planbus demo bus`: real worker processes, a crash, a take-over.
 ///
 /// Three `demo-work` processes compete for jobs; each job takes a moment and answers with a
 /// `result` envelope to a `demo-collect` process. Mid-run one `demo-work` process is SIGKILLed while
@@ -70,7 +70,7 @@ public struct BusDemo: Sendable {
         var children: [(role: String, process: ChildProcess)] = []
         func start(_ role: String) throws -> ChildProcess {
             let child = try ChildProcess.spawn(
-                [executable, "demo", "--bus", layout.root, "--worker-role", role, "--work-ms", String(workMs)],
+                [executable, "demo", "bus", "--bus", layout.root, "--worker-role", role, "--work-ms", String(workMs)],
                 stdout: .null, stderr: .file(layout.root + "/ctl/demo-\(role).log"))
             children.append((role, child))
             return child

@@ -2,98 +2,63 @@ import ArgumentParser
 import Bus
 import Foundation
 import Launcher
-import Logging
-import ServiceLifecycle
-import UnixSignals
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Demonstrate the bus: competing worker processes, a crash mid-work, a fenced take-over.",
+        abstract: "Run a plan end to end on a scratch project, offline, and check that every stage happened.",
         discussion: """
-            Creates the bus if needed, starts three demo-work processes and one demo-collect process, \
-            publishes jobs, SIGKILLs a worker while it holds a claim, and waits until every job is done. \
-            Then it prints the run's timeline and checks that each job was done exactly once. Explore \
-            afterwards with `planbus log --run RUN`, `planbus show ID`, `ls bus/q/demo-work/done/*/`.
-            """
+            Creates a scratch folder (--dir, else a new folder under the system's temporary \
+            folder) holding a small shell project in a git repository (repo/), a planbus.yaml \
+            (planner, two builders, verifier, judge, docs), a plan (plan.yaml) and a bus (bus/). \
+            It starts the roles as planbus up does, waits until every role heartbeats, submits the \
+            plan, prints each task's state as it changes, then the run's log, its status and the \
+            path of HANDOFF.html, and stops the roles (--keep leaves them running).
+
+            The plan builds independent tasks in parallel, releases a dependent task once its \
+            dependency is integrated, retries a task rejected by a gate with the verifier's \
+            feedback, rejects a change outside its scope, lets the judge pick between two \
+            candidates, and ends with the handoff. Each of these is then checked from the bus and \
+            git, one line per scenario with its evidence; the exit code is 1 when a check fails. \
+            The folder is left in place for planbus log, status and show (with --config).
+
+            planbus demo bus runs the bus demonstration: worker processes, a crash, a take-over.
+            """,
+        subcommands: [DemoBusCommand.self]
     )
 
-    @OptionGroup var busOptions: BusOptions
+    @Option(help: ArgumentHelp("The scratch folder: new or empty (default: a new temporary folder).", valueName: "dir"))
+    var dir: String?
 
-    @Option(help: "How many jobs to publish.")
-    var jobs = 12
+    @Flag(help: "Leave the roles running after the run (planbus down --config DIR/planbus.yaml stops them).")
+    var keep = false
 
-    @Option(help: "How long each simulated job takes, in milliseconds.")
-    var workMs = 400
-
-    @Flag(help: "Print the outcome as JSON.")
+    @Flag(help: "Print a JSON summary instead of the text: the folder, the run, each check and its evidence.")
     var json = false
-
-    @Option(help: .hidden)
-    var workerRole: String?
 
     func run() async throws {
         try await reportingFailures {
-            if let workerRole { return try await serve(workerRole) }
-            guard jobs >= 1, jobs <= 10_000 else { throw CLIFailure("--jobs must be from 1 to 10000", code: 3) }
-            let (bus, _) = try Bus.create(at: busOptions.path())
-            let executable =
-                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-                ?? CommandLine.arguments[0]
-            let quiet = json
-            let demo = BusDemo(executable: executable, bus: bus, jobs: jobs, workMs: workMs) { line in
-                if !quiet { emit("demo: " + line) }
-            }
-            let outcome = try await demo.run()
-            let entries = Timeline(bus: bus).entries(
-                run: outcome.run, events: JournalReader(layout: bus.layout).events(run: outcome.run))
-            if json {
-                emit(
-                    JSONValue.object([
-                        "run": .string(outcome.run), "jobs": .number(Double(outcome.jobs.count)),
-                        "killed_pid": outcome.killedPID.map { .number(Double($0)) } ?? .null,
-                        "takeovers": .number(Double(outcome.takeovers.count)),
-                        "collected": .number(Double(outcome.collected)), "exactly_once": .bool(outcome.exactlyOnce),
-                        "timeline": .array(entries.map(\.json)),
-                    ]).serialized())
+            let folder: String
+            if let dir {
+                folder =
+                    dir.hasPrefix("/")
+                    ? dir : FileManager.default.currentDirectoryPath + "/" + dir
             } else {
-                emit(
-                    "\ntimeline of run \(outcome.run) (\(CommandLine.arguments[0]) log --bus \(bus.layout.root) --run \(outcome.run)):"
-                )
-                for entry in entries { emit("  " + entry.line) }
-                emit("")
-                for t in outcome.takeovers {
-                    let epoch = t.epoch ?? 0
-                    emit(
-                        "take-over: \(t.id) released at epoch \(epoch), retaken at epoch \(epoch + 1): \(t.reason ?? "")"
-                    )
-                }
-                let retaken = outcome.doneEpochs.filter { $0.value > 1 }.count
-                emit(
-                    "\(outcome.jobs.count) jobs, \(outcome.collected) results collected, \(retaken) finished after a take-over; "
-                        + (outcome.exactlyOnce
-                            ? "every job done exactly once." : "NOT every job was done exactly once."))
-                if let id = outcome.doneEpochs.first(where: { $0.value > 1 })?.key ?? outcome.jobs.first {
-                    emit("try: \(CommandLine.arguments[0]) show --bus \(bus.layout.root) \(id)")
-                }
+                folder = FileManager.default.temporaryDirectory.path + "/planbus-demo-" + UUID().uuidString.prefix(8)
             }
-            if !outcome.exactlyOnce { throw CLIFailure("the demonstration did not complete exactly once", code: 1) }
+            let quiet = json
+            let driver = DemoDriver(
+                project: DemoProject(folder: (folder as NSString).standardizingPath), executable: UpCommand.executable,
+                keepRoles: keep
+            ) { line in
+                if !quiet { emit(line) }
+            }
+            let outcome = try await driver.run()
+            if json { emit(outcome.json.serialized()) }
+            if !outcome.passed {
+                let failed = outcome.scenarios.filter { !$0.passed }.map(\.title)
+                throw CLIFailure("these checks failed: \(failed.joined(separator: "; "))", code: 1)
+            }
         }
-    }
-
-    /// Runs one demo worker process until SIGTERM.
-    private func serve(_ role: String) async throws {
-        let bus = try busOptions.open()
-        let worker = try WorkerID.current(role: role)
-        var logger = Logger(label: "planbus.demo")
-        logger.logLevel = .warning
-        let service = try BusWorker(
-            bus: bus, role: role, worker: worker, logger: logger,
-            handler: BusDemo.handler(role: role, worker: worker, workMs: workMs))
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
     }
 }

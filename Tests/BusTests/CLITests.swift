@@ -20,7 +20,8 @@ struct CLITests {
     @Test(
         "every command answers --help",
         arguments: [
-            "", "init", "submit", "status", "tail", "merge", "send", "log", "show", "janitor", "demo", "bench",
+            "", "init", "submit", "status", "tail", "merge", "send", "log", "show", "janitor", "demo", "demo bus",
+            "bench",
             "bench bus",
             "bench session", "up", "down",
             "ps", "restart",
@@ -178,7 +179,8 @@ struct CLITests {
     func demo() async throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let result = try await planbus("demo", "--bus", dir + "/bus", "--jobs", "6", "--work-ms", "200", "--json")
+        let result = try await planbus(
+            "demo", "bus", "--bus", dir + "/bus", "--jobs", "6", "--work-ms", "200", "--json")
         #expect(result.code == 0, "\(result.stderr)")
         let outcome = try JSONValue.parse(result.stdout)
         #expect(outcome["exactly_once"] == true)
