@@ -20,8 +20,8 @@ struct CLITests {
     @Test(
         "every command answers --help",
         arguments: [
-            "", "init", "submit", "status", "tail", "merge", "send", "log", "show", "janitor", "demo", "demo bus",
-            "bench",
+            "", "init", "submit", "status", "tail", "merge", "send", "log", "show", "janitor", "demo", "demo run",
+            "demo bus", "bench",
             "bench bus",
             "bench session", "up", "down",
             "ps", "restart",

@@ -36,7 +36,7 @@ extension DemoChecks {
             evidence: "\(task): \(verdicts.count) attempt\(verdicts.count == 1 ? "" : "s") rejected (\(message)); "
                 + "git shows \(confirmed ? "each" : "NOT each") rejected commit changed "
                 + (paths.isEmpty ? "the named path" : paths.joined(separator: ", "))
-                + "; \(task) is \(state) after \(attempts) attempt\(attempts == 1 ? "" : "s")")
+                + "; \(task) ended \(state) after \(attempts) attempt\(attempts == 1 ? "" : "s")")
     }
 
     /// The candidates built different commits, the judge named a winner with scores, and only the

@@ -123,7 +123,7 @@ public struct DemoDriver: Sendable {
             "planbus show ID \(config)          # one envelope, by an id from the log",
             "planbus tail \(run) \(DemoPlan.farewell) \(config)",
             "git -C \(project.repository) log --oneline --graph \(RunMessages.integrationBranch(run))",
-            "open \(handoff)",
+            "open \(handoff)          # or xdg-open: the handoff, in a browser",
         ] + (keepRoles ? ["planbus ps \(config)", "planbus down \(config)"] : []) {
             say("  " + command)
         }
