@@ -42,7 +42,9 @@ struct DemoRunCommand: AsyncParsableCommand {
                     dir.hasPrefix("/")
                     ? dir : FileManager.default.currentDirectoryPath + "/" + dir
             } else {
-                folder = FileManager.default.temporaryDirectory.path + "/planbus-demo-" + UUID().uuidString.prefix(8)
+                folder =
+                    FileManager.default.temporaryDirectory.path + "/planbus-demo-"
+                    + UUID().uuidString.prefix(8).lowercased()
             }
             let quiet = json
             let driver = DemoDriver(

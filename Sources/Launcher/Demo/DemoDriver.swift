@@ -120,10 +120,10 @@ public struct DemoDriver: Sendable {
         let config = "--config \(project.config)"
         for command in [
             "planbus log --run \(run) \(config)", "planbus status \(run) \(config)",
-            "planbus show ID \(config)          # one envelope, by an id from the log",
+            "planbus show ID \(config)   # one envelope, by an id from the log",
             "planbus tail \(run) \(DemoPlan.farewell) \(config)",
             "git -C \(project.repository) log --oneline --graph \(RunMessages.integrationBranch(run))",
-            "open \(handoff)          # or xdg-open: the handoff, in a browser",
+            "open \(handoff)   # or xdg-open",
         ] + (keepRoles ? ["planbus ps \(config)", "planbus down \(config)"] : []) {
             say("  " + command)
         }
@@ -251,7 +251,10 @@ public struct DemoDriver: Sendable {
         return LauncherError(
             .io,
             "run \(run) did not finish within \(Self.seconds(runTimeout))"
-                + (dead.isEmpty ? "" : "; \(dead.count) of its envelopes were dead-lettered (\(dead[0].id))")
+                + (dead.isEmpty
+                    ? ""
+                    : "; \(dead.count) of its envelopes \(dead.count == 1 ? "was" : "were") dead-lettered "
+                        + "(\(dead.map(\.id).joined(separator: ", ")))")
                 + "; everything is left in \(project.folder): planbus log --run \(run) --config \(project.config)")
     }
 
