@@ -121,6 +121,7 @@ public struct RunBenchmark: Sendable {
             folder: try scratch.phase(name + "-floor"), builders: builders, tasks: tasks, stepSeconds: stepSeconds)
 
         let clock = ContinuousClock()
+        let cpuBefore = CPUTime.ofReapedChildren()
         let upStart = clock.now
         let up = try session.up()
         let running = await pollUntil(timeout: .seconds(60), every: Self.pollInterval) {
@@ -155,6 +156,7 @@ public struct RunBenchmark: Sendable {
         let end = clock.now
         let state = status.poll()
         await session.stop(up, timeout: .seconds(20))
+        let cpu = CPUTime.ofReapedChildren() - cpuBefore
 
         let timeline = RunTimeline(
             events: session.events(run: run), steps: session.stepSeconds(run: run, tasks: tasks))
@@ -162,13 +164,16 @@ public struct RunBenchmark: Sendable {
             builders: builders, verifiers: c.verifiers, tasks: tasks, stepSeconds: stepSeconds, stepFloor: floor,
             startup: (running - upStart).seconds, submit: submitted.duration.seconds, makespan: (end - start).seconds,
             finished: done != nil && state?.finished == true, integrated: state?.integrated ?? 0, timeline: timeline)
+        sample.cpuSeconds = cpu
+        sample.cpus = MachineInfo(path: session.folder).cpus
+        sample.plannerReads = RunPlannerReads(layout: session.bus.layout, run: run)
         if let published = timeline.goalPublished {
             sample.submitToGoal = Double(published.milliseconds - wallStart.milliseconds) / 1000
         }
         progress(
             "  \(sample.finished ? "finished" : "NOT finished") after \(format(sample.makespan * 1000)) ms: "
                 + "\(sample.integrated) of \(tasks) integrated; ideal \(format(sample.ideal * 1000)) ms, "
-                + "ratio \(format(sample.ratio, 3))")
+                + "ratio \(format(sample.ratio, 3)); \(format(sample.cpuSeconds)) CPU s")
         return sample
     }
 

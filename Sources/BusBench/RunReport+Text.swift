@@ -52,7 +52,7 @@ extension RunReport {
         var rows = [
             [
                 "tasks", "builders", "makespan", "ideal", "ratio", "per task", "step floor", "verify mean", "start",
-                "build phase", "tail", "integrated",
+                "build phase", "tail", "CPU", "CPU load", "integrated",
             ]
         ]
         for s in runs {
@@ -60,6 +60,7 @@ extension RunReport {
             rows.append([
                 "\(s.tasks)", "\(s.builders)", ms(s.makespan), ms(s.ideal), format(s.ratio, 3), ms(s.perTask),
                 ms(s.stepFloor), ms(s.timeline.verify.mean), ms(p.start), ms(p.build), ms(p.tail),
+                format(s.cpuSeconds, 2) + " s", format(s.cpuLoad, 2),
                 "\(s.integrated)\(s.finished ? "" : " (not finished)")",
             ])
         }
@@ -117,7 +118,7 @@ extension RunReport {
         var rows = [
             [
                 "tasks", "builders", "per task", "goal handling", "planner per input", "first tenth", "last tenth",
-                "slope per input", "planner busy", "verify", "verifier busy", "builder wall",
+                "slope per input", "planner busy", "plan parse", "journal read", "done read", "verify", "verifier busy",
             ]
         ]
         for s in runs {
@@ -126,7 +127,8 @@ extension RunReport {
             rows.append([
                 "\(s.tasks)", "\(s.builders)", ms(s.perTask), ms(t.goalHandling), t.planner.text, ms(growth.first),
                 ms(growth.last), format(t.plannerSlope * 1e6) + " µs", ms(t.planner.total + t.goalHandling),
-                t.verify.text, ms(t.verify.total), t.builderWall.text,
+                ms(s.plannerReads.planParse), ms(s.plannerReads.journal) + " (\(s.plannerReads.journalEvents) lines)",
+                ms(s.plannerReads.done) + " (\(s.plannerReads.doneEnvelopes))", t.verify.text, ms(t.verify.total),
             ])
         }
         return rows

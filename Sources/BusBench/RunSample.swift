@@ -26,6 +26,16 @@ public struct RunSample: Sendable {
     public var integrated: Int
     /// Where the time went, from the journal.
     public var timeline: RunTimeline
+    /// CPU seconds (user + system) of the supervisor, the roles and every process they ran (git,
+    /// the steps), from `planbus up` spawned to its exit.
+    public var cpuSeconds = 0.0
+    /// The planner's reads, timed after the run.
+    public var plannerReads = RunPlannerReads()
+    /// Online CPUs.
+    public var cpus = 1
+
+    /// CPU seconds used per second of makespan, over the CPUs: 1 is every CPU busy throughout.
+    public var cpuLoad: Double { makespan > 0 ? cpuSeconds / makespan / Double(Swift.max(cpus, 1)) : 0 }
 
     /// The ideal makespan: ``RunIdeal/seconds(tasks:builders:stepFloor:verify:)`` with the
     /// verifier's mean claim → ack of this run.
@@ -65,7 +75,9 @@ public struct RunSample: Sendable {
             "makespan_ms": rounded(makespan * 1000, 1), "ideal_ms": rounded(ideal * 1000, 1),
             "ratio": rounded(ratio, 3), "per_task_ms": rounded(perTask * 1000, 1),
             "step_floor_ms": rounded(stepFloor * 1000, 1), "startup_ms": rounded(startup * 1000, 1),
-            "submit_ms": rounded(submit * 1000, 1),
+            "submit_ms": rounded(submit * 1000, 1), "cpu_seconds": rounded(cpuSeconds, 2),
+            "cpu_per_task_ms": rounded(tasks > 0 ? cpuSeconds * 1000 / Double(tasks) : 0, 1),
+            "cpu_load": rounded(cpuLoad, 3), "planner_reads_after_run": plannerReads.json,
             "parts_ms": [
                 "start": rounded(p.start * 1000, 1), "build_phase": rounded(p.build * 1000, 1),
                 "tail": rounded(p.tail * 1000, 1),

@@ -36,7 +36,7 @@ public struct RunTimeline: Sendable {
     /// Verifier claim → ack per `built` (verification and integration).
     public var verify = RunStat([])
     /// Wait and handling per queue and envelope kind, in the order each first appeared.
-    public var stages: [RunStage] = []
+    public var stages: [RunStageTime] = []
     /// Planner claim → ack per input after the goal (verdicts, `documented`, …), in the order
     /// they were acked.
     public var plannerHandling: [Double] = []
@@ -44,7 +44,7 @@ public struct RunTimeline: Sendable {
     public var tail = 0.0
     /// The tail's steps: every envelope of the task the planner acked an input of last, published
     /// after its last build was claimed, in the order published (wait and handling each).
-    public var tailSteps: [RunStage] = []
+    public var tailSteps: [RunStageTime] = []
     /// The goal's publish → the last planner ack.
     public var journalSpan = 0.0
     /// The goal's publish time.
@@ -156,18 +156,18 @@ public struct RunTimeline: Sendable {
     }
 
     /// The stage `key` (`role/kind`) of `lives`.
-    private static func stage(_ key: String, _ lives: [Life]) -> RunStage {
+    private static func stage(_ key: String, _ lives: [Life]) -> RunStageTime {
         func seconds(_ from: Int64?, _ to: Int64?) -> Double? {
             guard let from, let to else { return nil }
             return Double(to - from) / 1000
         }
-        return RunStage(
+        return RunStageTime(
             name: key, wait: RunStat(lives.compactMap { seconds($0.published, $0.claimed) }),
             handling: RunStat(lives.compactMap { seconds($0.claimed, $0.acked) }))
     }
 
     /// The stage `role/kind`, if the run had one.
-    public func stage(_ name: String) -> RunStage? { stages.first { $0.name == name } }
+    public func stage(_ name: String) -> RunStageTime? { stages.first { $0.name == name } }
 
     /// The mean planner handling of the first and the last `fraction` of its inputs: how the
     /// cost of one input grows with the history the planner folds.

@@ -2,7 +2,7 @@ import Bus
 
 /// One queue and envelope kind of a run (`verifier/built`, `planner/verdict`, `docs/changelog`):
 /// how long its envelopes waited to be claimed and how long their handlers took.
-public struct RunStage: Sendable {
+public struct RunStageTime: Sendable {
     /// `role/kind`.
     public var name: String
     /// Published → claimed.
