@@ -118,7 +118,8 @@ extension RunReport {
         var rows = [
             [
                 "tasks", "builders", "per task", "goal handling", "planner per input", "first tenth", "last tenth",
-                "slope per input", "planner busy", "plan parse", "journal read", "done read", "verify", "verifier busy",
+                "slope per input", "planner busy", "plan parse", "start", "fold", "journal read", "done read", "verify",
+                "verifier busy",
             ]
         ]
         for s in runs {
@@ -127,7 +128,8 @@ extension RunReport {
             rows.append([
                 "\(s.tasks)", "\(s.builders)", ms(s.perTask), ms(t.goalHandling), t.planner.text, ms(growth.first),
                 ms(growth.last), format(t.plannerSlope * 1e6) + " µs", ms(t.planner.total + t.goalHandling),
-                ms(s.plannerReads.planParse), ms(s.plannerReads.journal) + " (\(s.plannerReads.journalEvents) lines)",
+                ms(s.plannerReads.planParse), ms(s.plannerReads.start), ms(s.plannerReads.fold),
+                ms(s.plannerReads.journal) + " (\(s.plannerReads.journalEvents) lines)",
                 ms(s.plannerReads.done) + " (\(s.plannerReads.doneEnvelopes))", t.verify.text, ms(t.verify.total),
             ])
         }
