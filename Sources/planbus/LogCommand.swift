@@ -7,13 +7,16 @@ struct LogCommand: AsyncParsableCommand {
         abstract: "Show the timeline: one line per envelope, with what became of it.",
         discussion: """
             Each line: time, from → to, kind [task], state (waiting / claimed by whom at which epoch / \
-            done / retry / dead and why), summary. With --run, only that run's journal is read, \
+            done / retry / dead and why), summary. With RUN (or --run), only that run's journal is read, \
             however large the rest of the bus is. Without it, every run is shown, then files that \
             were dead-lettered before any run could be read from them.
             """
     )
 
     @OptionGroup var busOptions: BusOptions
+
+    @Argument(help: "Only this run (the same as --run).")
+    var runArgument: String?
 
     @Option(help: "Only this run.")
     var run: String?
@@ -30,7 +33,14 @@ struct LogCommand: AsyncParsableCommand {
     @Option(help: "How often --follow looks for changes, in milliseconds.")
     var intervalMs = 250
 
+    func validate() throws {
+        if let runArgument, let run, runArgument != run {
+            throw ValidationError("give the run once: either RUN or --run")
+        }
+    }
+
     func run() async throws {
+        let run = self.run ?? runArgument
         try await reportingFailures {
             let bus = try busOptions.open()
             if let run { try Limits.checkName(run, field: "--run") }

@@ -49,11 +49,21 @@ struct StatusCommand: AsyncParsableCommand {
             }
             let finished = status["finished"] == .bool(true)
             emit(
-                "run \(runID) · plan \(status["plan"]?.stringValue ?? "?") · "
+                "run \(runID) · plan \(status["plan"]?.stringValue ?? "?") · risk \(status["risk"]?.stringValue ?? "?") · "
+                    + "stage \(status["stage"]?.stringValue ?? "?") · "
                     + (status["halted"]?.stringValue.map { "HALTED: \($0)" } ?? (finished ? "finished" : "running")))
+            if let waiting = status["waiting"]?.stringValue { emit(waiting) }
+            for stage in ["preflight", "smoke"] {
+                if let summary = status[stage]?["summary"]?.stringValue {
+                    emit("\(stage): \(status[stage]?["passed"] == .bool(true) ? "passed" : "FAILED"): \(summary)")
+                }
+            }
             let rows = (status["tasks"]?.arrayValue ?? []).map { t -> [String] in
                 let detail =
-                    t["commit"]?.stringValue.map { "commit \($0.prefix(12))" } ?? t["reason"]?.stringValue
+                    t["question"]?["text"]?.stringValue.map {
+                        "asks (\(t["question"]?["id"]?.stringValue ?? "")): \($0)"
+                    }
+                    ?? t["commit"]?.stringValue.map { "commit \($0.prefix(12))" } ?? t["reason"]?.stringValue
                     ?? t["by"]?.stringValue.map { "blocked by \($0)" } ?? t["last_feedback"]?.stringValue ?? ""
                 return [
                     t["id"]?.stringValue ?? "?", t["state"]?.stringValue ?? "?",

@@ -17,9 +17,12 @@ struct SubmitCommand: AsyncParsableCommand {
             the planner, and the run id is printed. With --dry-run, nothing is sent: the route is \
             printed (stages, waves of tasks, gates).
 
-            With --wait the command follows the run until it ends. Exit codes: 0 every task \
-            integrated; 1 the run ended with failed or blocked tasks; 2 the run was halted (circuit \
-            breaker); 3 invalid plan or configuration; 4 the bus is unavailable; 130 interrupted.
+            With --wait the command follows the run until it ends, or until it can only go on \
+            with a person (a question to answer, a task to approve). Exit codes: 0 every task \
+            integrated (and the smoke gates passed); 1 the run ended with failed or blocked tasks, \
+            or failing smoke gates; 2 the run was halted (preflight gates, circuit breaker, budget) \
+            or waits on a person (planbus questions); 3 invalid plan or configuration; 4 the bus is \
+            unavailable; 130 interrupted.
             """
     )
 
@@ -91,11 +94,29 @@ struct SubmitCommand: AsyncParsableCommand {
                     if last[id] != line, !json { emit("\(id): \(line)") }
                     last[id] = line
                 }
+                if let waiting = status["waiting"]?.stringValue, status["finished"] != .bool(true) {
+                    if json { emit(status.serialized()) }
+                    FileOps.standardErrorLine("run \(run) is \(waiting)")
+                    throw ExitCode(2)
+                }
                 if status["finished"] == .bool(true) {
                     let states = (status["tasks"]?.arrayValue ?? []).compactMap { $0["state"]?.stringValue }
                     if json { emit(status.serialized()) }
-                    if status["halted"]?.stringValue != nil { throw ExitCode(2) }
-                    if !states.allSatisfy({ $0 == "integrated" }) { throw ExitCode(1) }
+                    if let halted = status["halted"]?.stringValue {
+                        FileOps.standardErrorLine("run \(run) was halted: \(halted)")
+                        throw ExitCode(2)
+                    }
+                    let unfinished = states.filter { $0 != "integrated" }.count
+                    if unfinished > 0 {
+                        FileOps.standardErrorLine(
+                            "run \(run) ended with \(unfinished) of \(states.count) tasks not integrated")
+                        throw ExitCode(1)
+                    }
+                    if status["smoke"]?["passed"] == .bool(false) {
+                        FileOps.standardErrorLine(
+                            "run \(run): the smoke gates failed: \(status["smoke"]?["summary"]?.stringValue ?? "")")
+                        throw ExitCode(1)
+                    }
                     return
                 }
             }

@@ -4,10 +4,9 @@ import Bus
 ///
 /// A reply carries the request's `run`, `task` and `attempt`, names the request as its
 /// `causation`, goes to the request's ``HumanRequest/replyTo`` queue, and has an id derived from
-/// the request's (``RunMessages/derivedID(from:_:)`` with `answer-` or `decision-` and the rest
-/// of the request's id: `1795316645678-000001-hostA-4242` is answered by
-/// `1795316645678-answer-000001-hostA-4242`), so a reply sent twice is dropped by the bus's
-/// duplicate detection, and requests made in the same millisecond get different replies.
+/// the request's (``RunMessages/derivedID(from:_:)`` with `answer` or `decision`), so a reply
+/// sent twice is dropped by the bus's duplicate detection, and requests made in the same
+/// millisecond get different replies (the id ends with a hash of the whole request id).
 public enum HumanReply {
     /// The `answer` to a `question`: body `question_id`, `question` (the text asked), `answer`,
     /// `by` and `summary`.
@@ -52,7 +51,7 @@ public enum HumanReply {
 
     /// The id of the `kind` reply (`answer` or `decision`) to request `id`.
     public static func id(replying id: String, _ kind: String) -> String {
-        RunMessages.derivedID(from: id, kind + "-" + id.dropFirst(14))
+        RunMessages.derivedID(from: id, kind)
     }
 
     private static func quote(_ text: String, _ limit: Int) -> String {

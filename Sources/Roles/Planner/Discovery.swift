@@ -27,7 +27,8 @@ struct Discovery {
         var lines = [
             "# Discovery: \(plan.name)", "",
             "Goal: " + plan.goal.split(separator: "\n").joined(separator: " "), "",
-            "Repository \(plan.repository) at \(ref): \(sizes.count) tracked files. Latest commits:", "",
+            "Repository \(plan.repository) at \(ref): \(sizes.count) tracked file\(sizes.count == 1 ? "" : "s"). "
+                + "Latest commits:", "",
         ]
         lines += head.split(separator: "\n").map { "    " + $0 }
         let route = PlanRoute(plan: plan)
@@ -45,15 +46,19 @@ struct Discovery {
                 if covered.count > 50 { lines.append("- … and \(covered.count - 50) more") }
             }
             if !task.overlapsWith.isEmpty {
-                lines += ["", "May overlap with: " + task.overlapsWith.joined(separator: ", ") + " (never built at once)"]
+                lines += [
+                    "", "May overlap with: " + task.overlapsWith.joined(separator: ", ") + " (never built at once)",
+                ]
             }
             if !task.dependsOn.isEmpty { lines += ["", "Depends on: " + task.dependsOn.joined(separator: ", ")] }
         }
         lines += ["", "## Gates", ""]
         let all = plan.preflight + plan.gates + plan.tasks.flatMap(\.gates) + plan.smoke
         var seen: Set<String> = []
-        for gate in all where seen.insert(gate.name + "\u{0}" + gate.command.arguments.joined(separator: " ")).inserted {
-            lines.append("- `\(gate.name)`: `\(PlanText.shellLine(gate.command.arguments))`: " + Self.availability(gate))
+        for gate in all where seen.insert(gate.name + "\u{0}" + gate.command.arguments.joined(separator: " ")).inserted
+        {
+            lines.append(
+                "- `\(gate.name)`: `\(PlanText.shellLine(gate.command.arguments))`: " + Self.availability(gate))
         }
         if all.isEmpty { lines.append("The plan has no gates: only scope, budget and secrets are checked.") }
         return lines.joined(separator: "\n") + "\n"

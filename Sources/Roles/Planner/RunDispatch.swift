@@ -33,9 +33,11 @@ struct RunDispatch {
                 out.append(
                     envelope(
                         kind, to: "planner", suffix: kind, task: nil,
-                        body: ["summary": .string("write the \(stage == .discovery ? "discovery notes" : "tech spec")")]))
+                        body: ["summary": .string("write the \(stage == .discovery ? "discovery notes" : "tech spec")")]
+                    ))
             case .check(let stage):
-                let commit = stage == .preflight ? try await git.commit(of: plan.baseBranch) : try await integrationHead()
+                let commit =
+                    stage == .preflight ? try await git.commit(of: plan.baseBranch) : try await integrationHead()
                 out.append(
                     envelope(
                         RunMessages.check, to: "verifier", suffix: "check-\(stage.rawValue)", task: nil,
@@ -60,7 +62,8 @@ struct RunDispatch {
                 var body = verdict.body.objectValue ?? [:]
                 body["candidate"] = .number(Double(verdict.candidate))
                 body["title"] = .string(plan.task(task)?.title ?? task)
-                body["branch"] = .string(BuildRequest.branch(run: run, task: task, attempt: attempt, candidate: verdict.candidate))
+                body["branch"] = .string(
+                    BuildRequest.branch(run: run, task: task, attempt: attempt, candidate: verdict.candidate))
                 body["reply_to"] = "planner"
                 body["summary"] = .string(
                     "approve \(task) attempt \(attempt) (\(verdict.commit?.prefix(12) ?? "?"))? "
@@ -78,7 +81,8 @@ struct RunDispatch {
                             "commit": verdict.commit.map(JSONValue.string) ?? .null,
                             "candidate": .number(Double(verdict.candidate)), "diff": verdict.body["diff"] ?? .null,
                             "gates": verdict.body["gates"] ?? .array([]), "evidence": verdict.body["evidence"] ?? .null,
-                            "summary": .string("integrate candidate \(verdict.candidate) of \(task) attempt \(attempt)"),
+                            "summary": .string(
+                                "integrate candidate \(verdict.candidate) of \(task) attempt \(attempt)"),
                         ]))
             case .ask(let task, let attempt, let candidate, let id, let text):
                 out.append(
@@ -88,7 +92,8 @@ struct RunDispatch {
                         body: [
                             "question": .string(text), "candidate": .number(Double(candidate)),
                             "reply_to": "planner",
-                            "summary": .string("task \(task) asks: " + (text.split(separator: "\n").first.map(String.init) ?? "")),
+                            "summary": .string(
+                                "task \(task) asks: " + (text.split(separator: "\n").first.map(String.init) ?? "")),
                         ]))
             case .changelog(let task, let commit, let attempts):
                 out.append(

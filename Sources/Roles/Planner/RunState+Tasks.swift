@@ -122,7 +122,8 @@ extension RunState {
                 tasks[id] = .building(attempt: attempt + 1)
                 return builds
             }
-            tasks[id] = .failed(reason: text + "\n(not retried: \(halted ?? "the run's budget is spent"))", attempts: attempt)
+            tasks[id] = .failed(
+                reason: text + "\n(not retried: \(halted ?? "the run's budget is spent"))", attempts: attempt)
         } else {
             tasks[id] = .failed(reason: text, attempts: attempt)
         }

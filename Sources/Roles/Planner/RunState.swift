@@ -90,7 +90,11 @@ public struct RunState: Sendable, Equatable {
             let result = CheckResult(passed: passed, summary: summary)
             if checked == .preflight {
                 preflight = result
-                if passed { out = enter(RunStage.first(after: plan.risk)) } else { halted = "preflight failed: \(summary)" }
+                if passed {
+                    out = enter(RunStage.first(after: plan.risk))
+                } else {
+                    halted = "preflight failed: \(summary)"
+                }
             } else if checked == .smoke {
                 smoke = result
             }

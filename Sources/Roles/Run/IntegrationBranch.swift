@@ -45,7 +45,9 @@ public struct IntegrationBranch: Sendable {
                 return .conflict(paths, output: messages.trimmingCharacters(in: .whitespacesAndNewlines))
             }
             let merge = try await commitTree(tree, parents: [head, commit], message: message)
-            if try await git.attempt(["update-ref", "refs/heads/" + name, merge, head]).succeeded { return .merged(merge) }
+            if try await git.attempt(["update-ref", "refs/heads/" + name, merge, head]).succeeded {
+                return .merged(merge)
+            }
         }
         throw RoleError(.git, "the integration branch \(name) kept moving; could not integrate \(commit)")
     }
@@ -78,7 +80,8 @@ public struct IntegrationBranch: Sendable {
             let blob = try await git.run(["hash-object", "-w", scratch + ".blob"])
             var environment = git.environment
             environment["GIT_INDEX_FILE"] = scratch + ".index"
-            let index = Git(directory: git.directory, environment: environment, identity: git.identity, timeout: git.timeout)
+            let index = Git(
+                directory: git.directory, environment: environment, identity: git.identity, timeout: git.timeout)
             try await index.run(["read-tree", head])
             try await index.run(["update-index", "--add", "--cacheinfo", "100644,\(blob),\(path)"])
             let tree = try await index.run(["write-tree"])

@@ -42,8 +42,11 @@ public enum RunMessages {
     /// branch moves only by `planbus merge`.
     public static func integrationBranch(_ run: String) -> String { "planbus/\(run)/integration" }
 
-    /// A deterministic envelope id for an answer to `source`: the source's 13-digit time, then
-    /// `suffix` reduced to `[A-Za-z0-9_-]` (at most 100 bytes in all).
+    /// A deterministic envelope id for an answer to `source`: the source's 13-digit time, `-`,
+    /// `suffix` reduced to `[A-Za-z0-9_-]`, `-`, and 8 hex digits of a hash (64-bit FNV-1a) of the
+    /// whole source id; at most 100 bytes (the suffix is shortened, never the hash). The hash
+    /// keeps answers to different envelopes of the same millisecond apart; the same source and
+    /// suffix always give the same id.
     public static func derivedID(from source: String, _ suffix: String) -> String {
         let time = source.prefix(13)
         let clean = String(
@@ -51,8 +54,16 @@ public enum RunMessages {
                 let ok = CharacterSet.alphanumerics.contains(scalar) && scalar.isASCII || scalar == "-" || scalar == "_"
                 return ok ? Character(scalar) : "_"
             })
-        return String((time + "-" + clean).prefix(100))
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in source.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let tag = String(String(hash, radix: 16).suffix(8))
+        let fixed = String(repeating: "0", count: 8 - tag.count) + tag
+        return time + "-" + clean.prefix(100 - 13 - 2 - 8) + "-" + fixed
     }
+
     /// The run's goal, as the planner took it (from `q/planner/done/`).
     public static func goal(of run: String, layout: BusLayout) -> Envelope? {
         taken(by: "planner", run: run, kinds: [goal], layout: layout).first

@@ -165,7 +165,7 @@ public struct VerifierRole: Role {
         }
         return .ack([
             Envelope(
-                id: RunMessages.derivedID(from: request.id, "verdict-\(taskID)-\(attempt)"), run: request.run,
+                id: RunMessages.derivedID(from: request.id, "integrated-\(taskID)-\(attempt)"), run: request.run,
                 task: taskID, kind: RunMessages.verdict, from: context.worker, to: "planner", causation: request.id,
                 attempt: attempt, body: body)
         ])
