@@ -59,12 +59,7 @@ struct StatusCommand: AsyncParsableCommand {
                 }
             }
             let rows = (status["tasks"]?.arrayValue ?? []).map { t -> [String] in
-                let detail =
-                    t["question"]?["text"]?.stringValue.map {
-                        "asks (\(t["question"]?["id"]?.stringValue ?? "")): \($0)"
-                    }
-                    ?? t["commit"]?.stringValue.map { "commit \($0.prefix(12))" } ?? t["reason"]?.stringValue
-                    ?? t["by"]?.stringValue.map { "blocked by \($0)" } ?? t["last_feedback"]?.stringValue ?? ""
+                let detail = RunWatch.detail(t, run: runID)
                 return [
                     t["id"]?.stringValue ?? "?", t["state"]?.stringValue ?? "?",
                     (t["attempt"] ?? t["attempts"])?.intValue.map { "\($0)" } ?? "-",

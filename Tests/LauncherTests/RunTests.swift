@@ -42,6 +42,9 @@ struct RunTests {
         risk: low
         repository: repo
         max_attempts: 2
+        smoke:
+          - name: a-there
+            command: [test, -f, a.txt]
         tasks:
           - id: plain
             title: write a.txt
@@ -93,6 +96,7 @@ struct RunTests {
         #expect(tasks["sprawl"]?["reason"]?.stringValue?.contains("outside.txt") == true)
         #expect(tasks["after"]?["state"] == "blocked")
         #expect(tasks["after"]?["by"] == "sprawl")
+        #expect(status["smoke"]?["passed"] == .bool(true))
 
         // The integration branch has both approved changes; the user's branch is untouched.
         let integration = RunMessages.integrationBranch("e2e1")
@@ -144,7 +148,8 @@ struct RunTests {
         #expect(tail.stderr.contains("/retry/2/builder.log"))
         #expect(try await session.planbus("tail", "e2e1", "nope").code == 4)
 
-        // planbus merge moves the base branch, checked out here, with its work tree.
+        // planbus merge runs the smoke gates again; they pass, so it moves the base branch, checked
+        // out here, with its work tree.
         let integrationHead = try await git.commit(of: integration)
         let merged = try await session.planbus("merge", "e2e1", "--json")
         #expect(merged.code == 0, "\(merged.stderr)")

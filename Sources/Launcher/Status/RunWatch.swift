@@ -88,8 +88,9 @@ public enum RunWatch {
         return out
     }
 
-    /// One line on a task, by its state: what it waits for, its commit, why it failed.
-    static func detail(_ task: JSONValue, run: String) -> String {
+    /// One line on a task, by its state: what it waits for, its commit, why it failed (the first
+    /// finding of a verifier's feedback).
+    public static func detail(_ task: JSONValue, run: String) -> String {
         let id = task["id"]?.stringValue ?? "TASK"
         let commit = task["commit"]?.stringValue.map { "commit \($0.prefix(12))" }
         let candidate = task["candidate"]?.intValue.map { "candidate \($0)" }
@@ -99,11 +100,18 @@ public enum RunWatch {
             let facts = [candidate, commit].compactMap { $0 }.joined(separator: ", ")
             text = (facts.isEmpty ? "" : facts + ": ") + "planbus approve \(run) \(id), or reject"
         case "asking":
-            text = "asks: " + (task["question"]?.stringValue ?? "a question") + " (planbus questions)"
+            let question = task["question"]?["text"]?.stringValue ?? task["question"]?.stringValue
+            let id = task["question"]?["id"]?.stringValue.map { " \($0)" } ?? ""
+            text = "asks: " + (question ?? "a question") + " (planbus answer\(id) TEXT)"
         case "integrated", "integrating":
             text = [candidate, commit].compactMap { $0 }.joined(separator: ", ")
         case "failed":
-            text = task["reason"]?.stringValue ?? task["last_feedback"]?.stringValue ?? ""
+            let reason = task["reason"]?.stringValue ?? task["last_feedback"]?.stringValue ?? ""
+            // A verifier's feedback starts "Rejected: N problems." and lists them as "- " lines.
+            let finding =
+                reason.hasPrefix("Rejected:")
+                ? reason.split(separator: "\n").first { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) } : nil
+            text = finding ?? reason
         case "blocked":
             text = task["by"]?.stringValue.map { "blocked by \($0)" } ?? task["reason"]?.stringValue ?? ""
         default:

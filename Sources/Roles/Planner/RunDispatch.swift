@@ -127,6 +127,9 @@ struct RunDispatch {
             "attempt": .number(Double(build.attempt)), "candidate": .number(Double(build.candidate)),
             "title": .string(task.title), "prompt": .string(task.prompt),
             "scope": .array(task.scope.map(JSONValue.string)),
+            "summary": .string(
+                "attempt \(build.attempt)" + (task.candidates > 1 ? ", candidate \(build.candidate)" : "")
+                    + (build.answers.isEmpty ? "" : ", with \(build.answers.count) answer(s)") + ": \(task.title)"),
         ]
         if let step = task.run { body["step"] = .string(step) }
         if let feedback = build.feedback { body["feedback"] = .string(feedback) }

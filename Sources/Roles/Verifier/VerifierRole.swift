@@ -121,7 +121,7 @@ public struct VerifierRole: Role {
                 ? "\(who) approved and integrated"
                 : approved
                     ? "\(who) approved; waiting for the \(pending == "judge" ? "judge" : "approval of a person")"
-                    : "\(who) rejected: \(findings.first?.line ?? "not approved")")
+                    : "\(who) rejected: \(verification.findings.first?.line ?? "not approved")")
         let suffix = "verdict-\(taskID)-\(attempt)" + (candidate > 1 ? "-c\(candidate)" : "")
         return .ack([
             Envelope(
