@@ -10,6 +10,9 @@ import Foundation
 /// medium and high risk plans (``Discovery``, ``TechSpec``) are its own envelopes: it writes the
 /// document when it takes one.
 public struct PlannerRole: Role {
+    /// What this process has read of the bus already, so each input reads only what is new.
+    let memory = RunHistory.Memory()
+
     public init() {}
 
     public var kinds: Set<String> { RunInput.kinds.union([RunMessages.goal]) }
@@ -17,10 +20,23 @@ public struct PlannerRole: Role {
     public func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition {
         let envelope = claim.envelope
         let layout = context.bus.layout
-        let history = RunHistory(layout: layout, run: envelope.run).inputs().filter { $0.id != envelope.id }
+        let history = RunHistory(layout: layout, run: envelope.run, memory: memory).inputs().filter {
+            $0.id != envelope.id
+        }
+        // Resume from the state this process folded last time when the history still starts with
+        // the inputs it was folded from; otherwise fold from the start.
+        let ids = history.map(\.id)
+        let remembered = memory.fold(run: envelope.run)
         var state: RunState?
         var goalID: String?
-        for input in history {
+        var start = 0
+        if let remembered, remembered.ids.count <= ids.count, Array(ids.prefix(remembered.ids.count)) == remembered.ids
+        {
+            state = remembered.state
+            goalID = remembered.goalID
+            start = remembered.ids.count
+        }
+        for input in history[start...] {
             if input.kind == RunMessages.goal {
                 if state == nil, var fresh = try? Self.start(input) {
                     _ = fresh.start()
@@ -45,10 +61,9 @@ public struct PlannerRole: Role {
             try await Self.ensureIntegrationBranch(state!)
             actions = state!.start()
         } else {
-            guard state != nil, let goalID else {
+            guard state != nil, goalID != nil else {
                 return .dead("run \(envelope.run) has no goal: a \(envelope.kind) cannot be placed")
             }
-            _ = goalID
             guard let input = RunInput(envelope) else {
                 return .dead("\(envelope.kind) envelope \(envelope.id) lacks the fields its kind needs (docs/RUN.md)")
             }
@@ -61,6 +76,7 @@ public struct PlannerRole: Role {
             state: state!, input: envelope, goalID: goalID!, worker: context.worker
         ).envelopes(for: actions)
         try Self.writeStatus(state!, layout: layout)
+        memory.remember(run: envelope.run, ids: ids + [envelope.id], state: state!, goalID: goalID!)
         return .ack(outputs)
     }
 

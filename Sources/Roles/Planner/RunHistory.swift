@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import Synchronization
 
 /// The inputs the planner has acked for one run, in the order it acked them, read back from the
 /// bus: the journal's `ack` lines of the planner's queue give the order, and `q/planner/done/`
@@ -7,16 +8,55 @@ import Foundation
 struct RunHistory {
     let layout: BusLayout
     let run: String
+    /// What this process has already read; the bus stays the truth.
+    let memory: Memory
+
+    /// What the planner process remembers between envelopes to read histories faster: the
+    /// envelopes of its `done/` folder by path (they never change), and for each run the order of
+    /// the acks read from the journal so far with the byte offsets read up to (the journal is only
+    /// appended to).
+    final class Memory: Sendable {
+        let done = DoneCache()
+        private let journals = Mutex<[String: (offsets: [String: Int], acks: [String])]>([:])
+        private let folds = Mutex<[String: Fold]>([:])
+
+        /// A run's state after folding the inputs with these ids, in this order.
+        struct Fold {
+            var ids: [String]
+            var state: RunState
+            var goalID: String
+        }
+
+        /// The state last folded for `run`, if any.
+        func fold(run: String) -> Fold? { folds.withLock { $0[run] } }
+
+        /// Remembers the state after folding `ids` (the last one being the input just handled; if
+        /// its ack does not happen, the next history will not start with `ids`, and the planner
+        /// folds from the start).
+        func remember(run: String, ids: [String], state: RunState, goalID: String) {
+            folds.withLock { $0[run] = Fold(ids: ids, state: state, goalID: goalID) }
+        }
+
+        /// The ids of the envelopes the planner acked in `run`, in journal order (repeats kept),
+        /// reading only what was appended since the last call.
+        func acks(run: String, layout: BusLayout) -> [String] {
+            var known = journals.withLock { $0[run] } ?? (offsets: [:], acks: [])
+            let fresh = JournalReader(layout: layout).newEvents(run: run, offsets: &known.offsets)
+            known.acks += fresh.filter { $0.event == .ack && $0.role == "planner" }.map(\.id)
+            journals.withLock { $0[run] = known }
+            return known.acks
+        }
+    }
 
     /// The acked envelopes of the run (its `goal` and every ``RunInput``), oldest first: in the
     /// order of the journal's `ack` lines, then any acked envelope the journal does not list yet
     /// (the ack's rename happened, its journal line did not: a crash in between), in id order.
     func inputs() -> [Envelope] {
-        let acks = JournalReader(layout: layout).events(run: run).filter { $0.event == .ack && $0.role == "planner" }
         var position: [String: Int] = [:]
-        for event in acks where position[event.id] == nil { position[event.id] = position.count }
+        for id in memory.acks(run: run, layout: layout) where position[id] == nil { position[id] = position.count }
         let found = RunMessages.taken(
-            by: "planner", run: run, kinds: RunInput.kinds.union([RunMessages.goal]), layout: layout)
+            by: "planner", run: run, kinds: RunInput.kinds.union([RunMessages.goal]), layout: layout,
+            cache: memory.done)
         return found.sorted { a, b in
             switch (position[a.id], position[b.id]) {
             case (let x?, let y?): return x < y

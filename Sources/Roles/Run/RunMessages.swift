@@ -70,16 +70,22 @@ public enum RunMessages {
     }
 
     /// The envelopes of `kinds` in `run` that `role` has acked, read from `q/<role>/done/`, in no
-    /// particular order.
-    public static func taken(by role: String, run: String, kinds: Set<String>, layout: BusLayout) -> [Envelope] {
+    /// particular order. With a ``DoneCache``, each file is read once per process.
+    public static func taken(
+        by role: String, run: String, kinds: Set<String>, layout: BusLayout, cache: DoneCache? = nil
+    ) -> [Envelope] {
         var found: [Envelope] = []
         let done = layout.done(role)
         for day in (try? FileManager.default.contentsOfDirectory(atPath: done)) ?? [] {
             let folder = done + "/" + day
             for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-                guard let data = FileManager.default.contents(atPath: folder + "/" + name),
-                    let envelope = try? Envelope(decoding: Array(data)), envelope.run == run,
-                    kinds.contains(envelope.kind)
+                let path = folder + "/" + name
+                let read = { () -> Envelope? in
+                    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+                    return try? Envelope(decoding: Array(data))
+                }
+                guard let envelope = cache?.envelope(at: path, read: read) ?? (cache == nil ? read() : nil),
+                    envelope.run == run, kinds.contains(envelope.kind)
                 else { continue }
                 found.append(envelope)
             }
