@@ -135,6 +135,7 @@ struct PlanRouteTests {
             Repository: /work/shop, base branch main
             Stages: preflight → spec → build → verify → integrate → smoke → docs
             Attempts: up to 3 per task (the first try and 2 re-verifications)
+            Circuit breaker: the run halts after 3 task failures in a row
             Budget per task: 10 files, 200 lines
             Budget of the run: no limit
 

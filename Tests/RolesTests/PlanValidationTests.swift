@@ -40,7 +40,7 @@ let badPlans: [BadPlan] = [
     BadPlan(
         name: "unknown top-level key", text: header + "goals: more\ntasks:\n" + taskA,
         error: "6:1: goals: unknown key, did you mean \"goal\"? (known keys: version, name, goal, risk, repository, "
-            + "base_branch, gates, preflight, smoke, max_attempts, budget, run_budget, tasks)"),
+            + "base_branch, gates, preflight, smoke, max_attempts, circuit_breaker, budget, run_budget, tasks)"),
     BadPlan(
         name: "unknown task key", text: header + "tasks:\n" + taskA + "    depend_on: [b]\n",
         error: "11:5: tasks[0].depend_on: unknown key, did you mean \"depends_on\"? (known keys: id, title, prompt, "
@@ -57,7 +57,7 @@ let badPlans: [BadPlan] = [
     BadPlan(
         name: "unknown key with nothing near", text: header + "colour: red\ntasks:\n" + taskA,
         error: "6:1: colour: unknown key (known keys: version, name, goal, risk, repository, base_branch, gates, "
-            + "preflight, smoke, max_attempts, budget, run_budget, tasks)"),
+            + "preflight, smoke, max_attempts, circuit_breaker, budget, run_budget, tasks)"),
 
     // Wrong types and values.
     BadPlan(

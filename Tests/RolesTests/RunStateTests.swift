@@ -116,6 +116,16 @@ struct RunStateTests {
         #expect(state.json["halted"]?.stringValue == "circuit breaker: 3 task failures in a row")
     }
 
+    @Test("the plan's circuit_breaker sets how many failures in a row halt the run")
+    func circuitBreakerSetting() {
+        var p = plan([task("a", "a/**"), task("b", "b/**")], maxAttempts: 1)
+        p.circuitBreaker = 1
+        var state = RunState(run: "r", plan: p)
+        _ = state.start()
+        _ = state.apply(verdict("a", 1, approved: false, feedback: "no"))
+        #expect(state.halted == "circuit breaker: 1 task failure in a row")
+    }
+
     @Test(
         "preflight gates run first and a failure halts the run; a medium plan writes its spec, a high one discovers first"
     )

@@ -24,6 +24,7 @@ enum PlanWriter {
         var lines = [
             "version: 1", "name: \(q(name))", "goal: \(q(goal))", "risk: \(plan.risk.rawValue)",
             "repository: \(q(plan.repository))", "base_branch: \(q(baseBranch))", "max_attempts: \(plan.maxAttempts)",
+            "circuit_breaker: \(plan.circuitBreaker)",
         ]
         if let files = plan.budget.files { lines.append("budget:\n  files: \(files)") }
         if let lines_ = plan.budget.lines {

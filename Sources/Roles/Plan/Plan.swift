@@ -10,6 +10,10 @@ public struct Plan: Sendable, Equatable, Hashable {
     public static let defaultMaxAttempts = 3
     /// The attempts a task may be given.
     public static let maxAttemptsRange = 1...20
+    /// Task failures in a row that halt a run, by default.
+    public static let defaultCircuitBreaker = 3
+    /// The values `circuit_breaker` may take.
+    public static let circuitBreakerRange = 1...100
     /// The candidates a task may have.
     public static let candidatesRange = 1...8
 
@@ -35,6 +39,8 @@ public struct Plan: Sendable, Equatable, Hashable {
     public var maxAttempts: Int
     /// The limits on each task's change, which a task's own budget overrides limit by limit.
     public var budget: PlanBudget
+    /// Task failures in a row that halt the run (the circuit breaker).
+    public var circuitBreaker: Int = Plan.defaultCircuitBreaker
     /// The limits on the whole run: all integrated changes together, and the attempts started.
     public var runBudget: RunBudget = RunBudget()
     /// The tasks, in file order.

@@ -37,7 +37,7 @@ struct PlanReader {
 
     static let topKeys = [
         "version", "name", "goal", "risk", "repository", "base_branch", "gates", "preflight", "smoke", "max_attempts",
-        "budget", "run_budget", "tasks",
+        "circuit_breaker", "budget", "run_budget", "tasks",
     ]
     static let taskKeys = [
         "id", "title", "prompt", "scope", "depends_on", "gates", "budget", "run", "candidates", "needs_approval",
@@ -87,6 +87,7 @@ struct PlanReader {
             case "preflight": plan.preflight = try gates(entry)
             case "smoke": plan.smoke = try gates(entry)
             case "max_attempts": plan.maxAttempts = try int(entry, Plan.maxAttemptsRange)
+            case "circuit_breaker": plan.circuitBreaker = try int(entry, Plan.circuitBreakerRange)
             case "budget": plan.budget = try budget(entry)
             case "run_budget": plan.runBudget = try runBudget(entry)
             default:

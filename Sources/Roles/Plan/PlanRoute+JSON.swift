@@ -5,7 +5,7 @@ extension PlanRoute {
     /// The route for programs.
     ///
     /// An object with the plan's `version`, `name`, `goal`, `risk`, `file`, `repository`,
-    /// `base_branch`, `max_attempts`, `budget`, `run_budget` (`files`, `lines`, `attempts`), `gates`, `preflight` and `smoke`, then `stages`
+    /// `base_branch`, `max_attempts`, `circuit_breaker`, `budget`, `run_budget` (`files`, `lines`, `attempts`), `gates`, `preflight` and `smoke`, then `stages`
     /// (names in order), `waves` (a list of lists of task ids) and `tasks`: for each task in file
     /// order its `id`, `title`, `wave`, `depends_on`, `overlaps_with`, `scope`, effective `gates`
     /// and `budget`, `candidates`, `needs_approval` and `needs_agent`. A gate is `name`,
@@ -22,6 +22,7 @@ extension PlanRoute {
             "repository": .string(plan.repository),
             "base_branch": .string(plan.baseBranch),
             "max_attempts": .number(Double(plan.maxAttempts)),
+            "circuit_breaker": .number(Double(plan.circuitBreaker)),
             "budget": Self.json(plan.budget),
             "run_budget": .object([
                 "files": plan.runBudget.files.map { .number(Double($0)) } ?? .null,

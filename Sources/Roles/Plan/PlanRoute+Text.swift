@@ -13,6 +13,7 @@ extension PlanRoute {
         lines.append(
             "Attempts: up to \(plan.maxAttempts) per task (the first try and \(retries) "
                 + "re-verification\(retries == 1 ? "" : "s"))")
+        lines.append("Circuit breaker: the run halts after \(plan.circuitBreaker) task failures in a row")
         lines.append("Budget per task: " + Self.describe(plan.budget))
         lines.append("Budget of the run: " + Self.describe(plan.runBudget))
         lines.append("")

@@ -129,8 +129,9 @@ extension RunState {
         }
         consecutiveFailures += 1
         block(dependentsOf: id)
-        if consecutiveFailures >= Self.circuitBreaker {
-            halt("circuit breaker: \(consecutiveFailures) task failures in a row")
+        if consecutiveFailures >= plan.circuitBreaker {
+            halt(
+                "circuit breaker: \(consecutiveFailures) task failure\(consecutiveFailures == 1 ? "" : "s") in a row")
         }
         return []
     }

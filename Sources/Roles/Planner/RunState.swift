@@ -7,9 +7,6 @@ import Bus
 /// crash the planner rebuilds the same state from the bus alone; a replayed input decides the
 /// same actions again, and their envelopes get the same ids, which the bus drops as duplicates.
 public struct RunState: Sendable, Equatable {
-    /// Task failures in a row that halt the run.
-    public static let circuitBreaker = 3
-
     /// The outcome of the preflight or smoke gates.
     public struct CheckResult: Sendable, Equatable {
         public var passed: Bool
