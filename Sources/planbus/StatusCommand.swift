@@ -2,6 +2,7 @@ import ArgumentParser
 import Bus
 import Foundation
 import Launcher
+import Roles
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,11 +35,20 @@ struct StatusCommand: AsyncParsableCommand {
                 throw CLIFailure("run \(runID) has no status yet (\(file))", code: 4)
             }
             let holders = self.holders(bus.layout, run: runID)
+            let times = TaskTimes(run: runID, layout: bus.layout)
             if case .object(var o) = status {
                 o["tasks"] = .array(
                     (o["tasks"]?.arrayValue ?? []).map { task in
                         guard case .object(var t) = task, let id = t["id"]?.stringValue else { return task }
                         t["held_by"] = holders[id].map(JSONValue.string) ?? .null
+                        let settled = ["integrated", "failed", "blocked"].contains(t["state"]?.stringValue ?? "")
+                        t["elapsed_ms"] =
+                            times.elapsed(id, settled: settled).map {
+                                .number(
+                                    Double(
+                                        $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000
+                                    ))
+                            } ?? .null
                         return .object(t)
                     })
                 status = .object(o)
@@ -64,10 +74,11 @@ struct StatusCommand: AsyncParsableCommand {
                     t["id"]?.stringValue ?? "?", t["state"]?.stringValue ?? "?",
                     (t["attempt"] ?? t["attempts"])?.intValue.map { "\($0)" } ?? "-",
                     t["held_by"]?.stringValue ?? "-",
+                    TaskTimes.format(t["elapsed_ms"]?.intValue.map { .milliseconds($0) }),
                     String(detail.split(separator: "\n").first ?? "").prefix(70).description,
                 ]
             }
-            emit(TextTable.format([["TASK", "STATE", "ATTEMPT", "HELD BY", "DETAIL"]] + rows))
+            emit(TextTable.format([["TASK", "STATE", "ATTEMPT", "HELD BY", "ELAPSED", "DETAIL"]] + rows))
         }
     }
 

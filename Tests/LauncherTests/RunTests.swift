@@ -118,6 +118,12 @@ struct RunTests {
         let shown = try await session.planbus("status", "e2e1")
         #expect(shown.code == 0)
         #expect(shown.stdout.contains("blocked by sprawl"))
+        #expect(shown.stdout.contains("ELAPSED"))
+        let shownJSON = try JSONValue.parse(try await session.planbus("status", "e2e1", "--json").stdout)
+        let retryTask = shownJSON["tasks"]?.arrayValue?.first { $0["id"] == "retry" }
+        // Two attempts, each built and verified: the task took some time, and nobody holds it now.
+        #expect((retryTask?["elapsed_ms"]?.intValue ?? 0) > 0)
+        #expect(retryTask?["held_by"] == .null)
 
         // The handoff: what shipped with its proof, what did not and why, and a next plan that
         // submit accepts as it is.

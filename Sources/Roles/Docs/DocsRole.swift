@@ -42,13 +42,7 @@ public struct DocsRole: Role {
                 "question: \(answer.body["question"]?.stringValue ?? "?")\nanswer (\(answer.body["by"]?.stringValue ?? "?")): "
                     + (answer.body["answer"]?.stringValue ?? ""))
         }
-        var first: [String: Timestamp] = [:]
-        var last: [String: Timestamp] = [:]
-        for event in JournalReader(layout: layout).events(run: run) {
-            guard let task = event.task else { continue }
-            if first[task] == nil || event.time.milliseconds < first[task]!.milliseconds { first[task] = event.time }
-            if last[task] == nil || event.time.milliseconds > last[task]!.milliseconds { last[task] = event.time }
-        }
+        let times = TaskTimes(run: run, layout: layout)
         let reports = plan.tasks.map { task -> Handoff.TaskReport in
             let s = states[task.id]
             let v = verdicts[task.id]
@@ -59,9 +53,7 @@ public struct DocsRole: Role {
                     log: g["log"]?.stringValue ?? ""
                 )
             }
-            let elapsed: Duration? = first[task.id].flatMap { f in
-                last[task.id].map { .milliseconds($0.milliseconds - f.milliseconds) }
-            }
+            let elapsed = times.elapsed(task.id, settled: true)
             return Handoff.TaskReport(
                 task: task, state: s?["state"]?.stringValue ?? "waiting",
                 attempts: (s?["attempts"] ?? s?["attempt"])?.intValue, commit: s?["commit"]?.stringValue,

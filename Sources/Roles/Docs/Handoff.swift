@@ -54,9 +54,7 @@ struct Handoff {
     }
 
     static func format(_ d: Duration?) -> String {
-        guard let d else { return "unknown" }
-        let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
-        return ms < 1000 ? "\(ms) ms" : String(format: "%.1f s", Double(ms) / 1000)
+        d == nil ? "unknown" : TaskTimes.format(d)
     }
 
     var markdown: String {
