@@ -22,11 +22,7 @@ struct BacklogRunTests {
                   verifier:
                   docs:
                 """, settings: "backlog: inbox")
-        let git = Git(directory: session.root + "/repo")
-        try FileManager.default.createDirectory(atPath: session.root + "/repo", withIntermediateDirectories: true)
-        try await git.run(["init", "-q", "-b", "main"])
-        try "start\n".write(toFile: session.root + "/repo/README", atomically: true, encoding: .utf8)
-        _ = try await git.commitAll(message: "start", trailers: [])
+        let git = try await Git.create(at: session.root + "/repo", files: [("README", "start\n")], message: "start")
         let inbox = session.root + "/inbox"
 
         let up = try session.up()

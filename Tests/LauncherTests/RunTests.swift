@@ -23,11 +23,7 @@ struct RunTests {
                   verifier:
                   docs:
                 """)
-        let git = Git(directory: session.root + "/repo")
-        try FileManager.default.createDirectory(atPath: session.root + "/repo", withIntermediateDirectories: true)
-        try await git.run(["init", "-q", "-b", "main"])
-        try "start\n".write(toFile: session.root + "/repo/README", atomically: true, encoding: .utf8)
-        _ = try await git.commitAll(message: "start", trailers: [])
+        let git = try await Git.create(at: session.root + "/repo", files: [("README", "start\n")], message: "start")
         return (session, git)
     }
 

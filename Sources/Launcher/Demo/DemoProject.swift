@@ -53,27 +53,18 @@ public struct DemoProject: Sendable {
             }
         }
         do {
-            try files.createDirectory(atPath: repository + "/tests", withIntermediateDirectories: true)
-            for (path, text) in Self.projectFiles {
-                try text.write(toFile: repository + "/" + path, atomically: true, encoding: .utf8)
-            }
+            try files.createDirectory(atPath: folder, withIntermediateDirectories: true)
             try Self.configuration.write(toFile: config, atomically: true, encoding: .utf8)
             try DemoPlan.text.write(toFile: planFile, atomically: true, encoding: .utf8)
         } catch {
             throw LauncherError(.io, "cannot write the demo project in \(folder): \(error.localizedDescription)")
         }
-        let git = Git(directory: repository)
         do {
-            try await git.run(["init", "-q", "-b", "main"])
-            guard try await git.commitAll(message: "greet: hello, with a test", trailers: []) != nil else {
-                throw LauncherError(.io, "the first commit of \(repository) recorded nothing")
-            }
-        } catch let error as RoleError {
-            throw LauncherError(.io, "git in \(repository): \(error.message)")
-        } catch let error as LauncherError {
-            throw error
+            _ = try await Git.create(
+                at: repository, files: Self.projectFiles.map { (path: $0.0, text: $0.1) },
+                message: "greet: hello, with a test")
         } catch {
-            throw LauncherError(.io, "git in \(repository): \(error)")
+            throw LauncherError(.io, "git in \(repository): \(error.message)")
         }
         let loaded = try ConfigLoader.load(path: config)
         do {

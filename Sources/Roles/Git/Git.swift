@@ -30,6 +30,32 @@ public struct Git: Sendable {
         self.timeout = timeout
     }
 
+    /// Makes a repository at `path` (created if missing) whose branch `branch` has one commit
+    /// holding `files` (paths relative to the repository, and their text).
+    /// - Throws: ``RoleError`` `io` when a file cannot be written, `git` when git fails or the
+    ///   commit records nothing.
+    public static func create(
+        at path: String, files: [(path: String, text: String)], message: String, branch: String = "main"
+    ) async throws(RoleError) -> Git {
+        do {
+            for (file, text) in files {
+                let full = path + "/" + file
+                try FileManager.default.createDirectory(
+                    atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try text.write(toFile: full, atomically: true, encoding: .utf8)
+            }
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw RoleError(.io, "cannot write the files of the repository \(path): \(error.localizedDescription)")
+        }
+        let git = Git(directory: path)
+        try await git.run(["init", "-q", "-b", branch])
+        guard try await git.commitAll(message: message, trailers: []) != nil else {
+            throw RoleError(.git, "the first commit of \(path) recorded nothing")
+        }
+        return git
+    }
+
     /// The same repository seen from another work tree.
     public func at(_ directory: String) -> Git {
         Git(directory: directory, environment: environment, identity: identity, timeout: timeout)
