@@ -55,7 +55,7 @@ public struct BuilderRole: Role {
         where stale.hasPrefix(name + ".e") && stale != "\(name).e\(claim.epoch)" {
             try? await git.removeWorktree(at: trees + "/" + stale)
         }
-        _ = try? await git.run(["worktree", "prune"])
+        // --force also takes over the path and branch of a work tree whose folder was removed.
         try await git.run(["worktree", "add", "--force", "-B", request.branch, tree, request.base])
         do {
             return try await build(

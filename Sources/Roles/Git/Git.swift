@@ -129,8 +129,10 @@ public struct Git: Sendable {
     public func removeWorktree(at path: String) async throws(RoleError) {
         if FileManager.default.fileExists(atPath: path) {
             try await run(["worktree", "remove", "--force", "--force", path])
+        } else {
+            // The folder is gone already: drop what git still records of it.
+            try await run(["worktree", "prune"])
         }
-        try await run(["worktree", "prune"])
     }
 
     /// Stages every change and commits it with `message` and the trailers (`Key: value` lines).

@@ -73,13 +73,14 @@ public struct VerifierRole: Role {
             where stale.hasPrefix(name + ".e") {
                 try? await git.removeWorktree(at: trees + "/" + stale)
             }
-            let work = try await git.addDetachedWorktree(at: tree, commit: commit)
+            // Gates run in a checkout of the commit; without gates to run, the checks read git only.
+            let toRun = findings.isEmpty ? plan.effectiveGates(for: task) : []
+            let work = toRun.isEmpty ? git : try await git.addDetachedWorktree(at: tree, commit: commit)
             do {
                 let change = try await work.diff(from: base, to: commit)
                 diff = change
-                if findings.isEmpty {
-                    let runner = GateRunner(directory: tree, git: work)
-                    gates = try await runner.run(plan.effectiveGates(for: task), logFolder: folder + "/gates")
+                if !toRun.isEmpty {
+                    gates = try await GateRunner(directory: tree, git: work).run(toRun, logFolder: folder + "/gates")
                 }
                 findings += ScopeCheck(scope: task.scope).findings(for: change)
                 findings += BudgetCheck(budget: plan.effectiveBudget(for: task)).findings(for: change)
@@ -94,10 +95,10 @@ public struct VerifierRole: Role {
                     }
                 }
             } catch {
-                try? await git.removeWorktree(at: tree)
+                if !toRun.isEmpty { try? await git.removeWorktree(at: tree) }
                 throw error
             }
-            try await git.removeWorktree(at: tree)
+            if !toRun.isEmpty { try await git.removeWorktree(at: tree) }
         } else if findings.isEmpty {
             findings.append(Finding(.scope, "the attempt changed nothing"))
         }
