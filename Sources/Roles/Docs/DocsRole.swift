@@ -103,20 +103,35 @@ public struct DocsRole: Role {
     }
 
     /// `changelog`: the task's entry on the integration branch, then `documented` to the planner.
+    ///
+    /// The entries of the run's other `changelog` envelopes already waiting in the queue go into
+    /// the same commit (in id order, which is the order they were sent); when their turn comes,
+    /// their entries are there, and they are answered without a commit. So a burst of
+    /// integrations costs one changelog commit, not one each.
     private func changelog(_ claim: Claim, context: RoleContext) async throws -> Disposition {
         let request = claim.envelope
         guard let task = request.task, let repository = request.body["repository"]?.stringValue,
-            let commit = request.body["commit"]?.stringValue
+            request.body["commit"]?.stringValue != nil
         else { return .dead("changelog envelope \(request.id) needs a task, a repository and a commit") }
-        let title = request.body["title"]?.stringValue ?? task
+        let waiting = Self.waitingChangelogs(run: request.run, repository: repository, layout: context.bus.layout)
+        let entries = [request] + waiting.filter { $0.id != request.id }.sorted { $0.id < $1.id }
+        let titles = entries.compactMap { $0.task }.joined(separator: ", ")
         let branch = IntegrationBranch(run: request.run, git: Git(directory: repository))
         let written = try await branch.commitFile(
             Changelog.path,
-            message: "Changelog: \(title)\n\nPlanbus-Run: \(request.run)\nPlanbus-Task: \(task)"
+            message: "Changelog: \(titles)\n\nPlanbus-Run: \(request.run)\nPlanbus-Task: \(task)"
         ) { text in
-            Changelog.adding(
-                to: text, run: request.run, plan: request.body["plan"]?.stringValue ?? "plan", task: task,
-                title: title, attempts: request.attempt, commit: commit)
+            var changed: String?
+            for entry in entries {
+                guard let id = entry.task, let commit = entry.body["commit"]?.stringValue else { continue }
+                if let next = Changelog.adding(
+                    to: changed ?? text, run: entry.run, plan: entry.body["plan"]?.stringValue ?? "plan", task: id,
+                    title: entry.body["title"]?.stringValue ?? id, attempts: entry.attempt, commit: commit)
+                {
+                    changed = next
+                }
+            }
+            return changed
         }
         return .ack([
             Envelope(
@@ -130,6 +145,19 @@ public struct DocsRole: Role {
                             ?? "changelog entry of \(task) was already written"),
                 ])
         ])
+    }
+
+    /// The `changelog` envelopes of `run` for `repository` waiting in the docs queue (read, not
+    /// claimed; one that cannot be read is left out).
+    static func waitingChangelogs(run: String, repository: String, layout: BusLayout) -> [Envelope] {
+        let folder = layout.new("docs")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).compactMap { name in
+            guard let data = FileManager.default.contents(atPath: folder + "/" + name),
+                let envelope = try? Envelope(decoding: Array(data)), envelope.kind == RunMessages.changelog,
+                envelope.run == run, envelope.body["repository"]?.stringValue == repository
+            else { return nil }
+            return envelope
+        }
     }
 
     /// The judge's reasons, a person's decision, and the questions answered, for one task.

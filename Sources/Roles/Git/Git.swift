@@ -139,15 +139,20 @@ public struct Git: Sendable {
     /// - Returns: the new commit, or `nil` when there was nothing to commit.
     public func commitAll(message: String, trailers: [(String, String)]) async throws(RoleError) -> String? {
         try await run(["add", "--all"])
-        let status = try await run(["status", "--porcelain"])
-        if status.isEmpty { return nil }
         var text = message + "\n"
         if !trailers.isEmpty { text += "\n" + trailers.map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n" }
-        try await run(
+        let committed = try await attempt(
             [
                 "-c", "user.name=\(identity.name)", "-c", "user.email=\(identity.email)", "commit", "--no-verify", "-q",
                 "-m", text,
             ])
+        if !committed.succeeded {
+            // Nothing staged is not an error: there is nothing to commit.
+            if try await attempt(["diff", "--cached", "--quiet"]).succeeded { return nil }
+            let said = (committed.stderr.isEmpty ? committed.stdout : committed.stderr)
+            throw RoleError(
+                .git, "git commit in \(directory) failed: \(said.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
         return try await commit(of: "HEAD")
     }
 
