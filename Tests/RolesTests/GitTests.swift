@@ -38,6 +38,14 @@ struct GitTests {
         #expect(try await git.commit(of: "main") == base)
         // Nothing left to commit.
         #expect(try await tree.commitAll(message: "again", trailers: []) == nil)
+        // The commit and its change read together match the commit and the diff read apart.
+        try "x\n".write(toFile: root + "/wt/c.txt", atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: root + "/wt/b.txt")
+        let made = try #require(try await tree.commitAllWithChange(message: "more", trailers: []))
+        #expect(made.commit == (try await tree.commit(of: "HEAD")))
+        #expect(made.change == (try await git.diff(from: commit, to: made.commit)))
+        #expect(made.change.paths == ["b.txt", "c.txt"])
+        #expect(try await tree.commitAllWithChange(message: "again", trailers: []) == nil)
         try await git.removeWorktree(at: root + "/wt")
         #expect(!FileManager.default.fileExists(atPath: root + "/wt"))
         #expect(await git.branchExists("planbus/r1/t1/1"))

@@ -121,8 +121,11 @@ public struct BuilderRole: Role {
             ("Planbus-Run", request.run), ("Planbus-Task", request.task), ("Planbus-Attempt", "\(request.attempt)"),
         ]
         if request.candidate > 1 { trailers.append(("Planbus-Candidate", "\(request.candidate)")) }
-        let commit = try await work.commitAll(message: "\(request.task): \(request.title)", trailers: trailers)
-        let diff = try await commit.asyncMap { c throws(RoleError) in try await git.diff(from: request.base, to: c) }
+        // The work tree's branch was reset to the base, so the commit's parent is the base.
+        let made = try await work.commitAllWithChange(
+            message: "\(request.task): \(request.title)", trailers: trailers)
+        let commit = made?.commit
+        let diff = made?.change
         try await git.removeWorktree(at: tree)
 
         var exitJSON: JSONValue = .null
@@ -172,13 +175,5 @@ public struct BuilderRole: Role {
         defer { try? handle.close() }
         _ = try? handle.seekToEnd()
         try? handle.write(contentsOf: Data((line + "\n").utf8))
-    }
-}
-
-extension Optional {
-    /// `map` for an async, throwing transform.
-    func asyncMap<T, E: Error>(_ transform: (Wrapped) async throws(E) -> T) async throws(E) -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
     }
 }

@@ -138,6 +138,27 @@ public struct Git: Sendable {
     /// Stages every change and commits it with `message` and the trailers (`Key: value` lines).
     /// - Returns: the new commit, or `nil` when there was nothing to commit.
     public func commitAll(message: String, trailers: [(String, String)]) async throws(RoleError) -> String? {
+        guard try await stageAndCommit(message: message, trailers: trailers) else { return nil }
+        return try await commit(of: "HEAD")
+    }
+
+    /// ``commitAll(message:trailers:)``, returning the commit with what it changed against its
+    /// parent, read with one `git show`.
+    public func commitAllWithChange(
+        message: String, trailers: [(String, String)]
+    ) async throws(RoleError) -> (commit: String, change: DiffSummary)? {
+        guard try await stageAndCommit(message: message, trailers: trailers) else { return nil }
+        // "<commit>\0\n" then the numstat records, each ending in NUL.
+        let shown = try await run(["show", "-z", "--numstat", "--no-renames", "--format=%H", "HEAD"])
+        guard let end = shown.firstIndex(of: "\0") else {
+            throw RoleError(.git, "git show HEAD in \(directory) printed no commit: \(shown.prefix(200))")
+        }
+        let rest = shown[shown.index(after: end)...].drop { $0 == "\n" }
+        return (String(shown[..<end]), DiffSummary(numstatZ: String(rest)))
+    }
+
+    /// Stages everything and commits it; false when there was nothing to commit.
+    private func stageAndCommit(message: String, trailers: [(String, String)]) async throws(RoleError) -> Bool {
         try await run(["add", "--all"])
         var text = message + "\n"
         if !trailers.isEmpty { text += "\n" + trailers.map { "\($0.0): \($0.1)" }.joined(separator: "\n") + "\n" }
@@ -146,14 +167,12 @@ public struct Git: Sendable {
                 "-c", "user.name=\(identity.name)", "-c", "user.email=\(identity.email)", "commit", "--no-verify", "-q",
                 "-m", text,
             ])
-        if !committed.succeeded {
-            // Nothing staged is not an error: there is nothing to commit.
-            if try await attempt(["diff", "--cached", "--quiet"]).succeeded { return nil }
-            let said = (committed.stderr.isEmpty ? committed.stdout : committed.stderr)
-            throw RoleError(
-                .git, "git commit in \(directory) failed: \(said.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
-        return try await commit(of: "HEAD")
+        if committed.succeeded { return true }
+        // Nothing staged is not an error: there is nothing to commit.
+        if try await attempt(["diff", "--cached", "--quiet"]).succeeded { return false }
+        let said = (committed.stderr.isEmpty ? committed.stdout : committed.stderr)
+        throw RoleError(
+            .git, "git commit in \(directory) failed: \(said.trimmingCharacters(in: .whitespacesAndNewlines))")
     }
 
     /// What changed between two commits.
