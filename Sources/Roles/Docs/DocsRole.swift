@@ -13,6 +13,9 @@ import Foundation
 /// the run's goal, each task's state from `status.json`, each task's last verdict (gates,
 /// evidence, commit) from `q/planner/done/`, and the time each task took from the run's journal.
 public struct DocsRole: Role {
+    /// The waiting `changelog` envelopes this process has read.
+    let queued = EnvelopeCache()
+
     public init() {}
 
     public var kinds: Set<String> { [RunMessages.runFinished, RunMessages.changelog] }
@@ -113,7 +116,7 @@ public struct DocsRole: Role {
         guard let task = request.task, let repository = request.body["repository"]?.stringValue,
             request.body["commit"]?.stringValue != nil
         else { return .dead("changelog envelope \(request.id) needs a task, a repository and a commit") }
-        let waiting = Self.waitingChangelogs(run: request.run, repository: repository, layout: context.bus.layout)
+        let waiting = waitingChangelogs(run: request.run, repository: repository, layout: context.bus.layout)
         let entries = [request] + waiting.filter { $0.id != request.id }.sorted { $0.id < $1.id }
         let titles = entries.compactMap { $0.task }.joined(separator: ", ")
         let branch = IntegrationBranch(run: request.run, git: Git(directory: repository))
@@ -121,17 +124,12 @@ public struct DocsRole: Role {
             Changelog.path,
             message: "Changelog: \(titles)\n\nPlanbus-Run: \(request.run)\nPlanbus-Task: \(task)"
         ) { text in
-            var changed: String?
-            for entry in entries {
-                guard let id = entry.task, let commit = entry.body["commit"]?.stringValue else { continue }
-                if let next = Changelog.adding(
-                    to: changed ?? text, run: entry.run, plan: entry.body["plan"]?.stringValue ?? "plan", task: id,
-                    title: entry.body["title"]?.stringValue ?? id, attempts: entry.attempt, commit: commit)
-                {
-                    changed = next
-                }
-            }
-            return changed
+            Changelog.adding(
+                entries.compactMap { e in
+                    guard let id = e.task, let commit = e.body["commit"]?.stringValue else { return nil }
+                    return Changelog.Entry(
+                        task: id, title: e.body["title"]?.stringValue ?? id, attempts: e.attempt, commit: commit)
+                }, to: text, run: request.run, plan: request.body["plan"]?.stringValue ?? "plan")
         }
         return .ack([
             Envelope(
@@ -148,12 +146,16 @@ public struct DocsRole: Role {
     }
 
     /// The `changelog` envelopes of `run` for `repository` waiting in the docs queue (read, not
-    /// claimed; one that cannot be read is left out).
-    static func waitingChangelogs(run: String, repository: String, layout: BusLayout) -> [Envelope] {
+    /// claimed; one that cannot be read is left out; each file is read once per process).
+    func waitingChangelogs(run: String, repository: String, layout: BusLayout) -> [Envelope] {
         let folder = layout.new("docs")
         return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).compactMap { name in
-            guard let data = FileManager.default.contents(atPath: folder + "/" + name),
-                let envelope = try? Envelope(decoding: Array(data)), envelope.kind == RunMessages.changelog,
+            let path = folder + "/" + name
+            let read = { () -> Envelope? in
+                guard let data = FileManager.default.contents(atPath: path) else { return nil }
+                return try? Envelope(decoding: Array(data))
+            }
+            guard let envelope = queued.envelope(at: path, read: read), envelope.kind == RunMessages.changelog,
                 envelope.run == run, envelope.body["repository"]?.stringValue == repository
             else { return nil }
             return envelope

@@ -16,7 +16,7 @@ struct RunHistory {
     /// the acks read from the journal so far with the byte offsets read up to (the journal is only
     /// appended to).
     final class Memory: Sendable {
-        let done = DoneCache()
+        let done = EnvelopeCache()
         private let journals = Mutex<[String: (offsets: [String: Int], acks: [String])]>([:])
         private let folds = Mutex<[String: Fold]>([:])
 

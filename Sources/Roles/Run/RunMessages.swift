@@ -70,9 +70,9 @@ public enum RunMessages {
     }
 
     /// The envelopes of `kinds` in `run` that `role` has acked, read from `q/<role>/done/`, in no
-    /// particular order. With a ``DoneCache``, each file is read once per process.
+    /// particular order. With a ``EnvelopeCache``, each file is read once per process.
     public static func taken(
-        by role: String, run: String, kinds: Set<String>, layout: BusLayout, cache: DoneCache? = nil
+        by role: String, run: String, kinds: Set<String>, layout: BusLayout, cache: EnvelopeCache? = nil
     ) -> [Envelope] {
         var found: [Envelope] = []
         let done = layout.done(role)

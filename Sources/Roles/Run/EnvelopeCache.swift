@@ -1,13 +1,13 @@
 import Bus
 import Synchronization
 
-/// The envelopes of a `done/` folder this process has read, by path.
+/// The envelope files of queue folders this process has read, by path.
 ///
-/// A file in `q/<role>/done/` never changes once it is there (PROTOCOL.md: an ack is a rename
-/// into it), so what was read from a path stays true while the path exists; a path that is gone
-/// is simply not listed again. The cache only saves reading and parsing: the folder's listing,
-/// read every time, still decides what there is.
-public final class DoneCache: Sendable {
+/// A file in `q/<role>/new/` or `q/<role>/done/` never changes while it is there (PROTOCOL.md:
+/// files arrive and leave by rename), so what was read from a path stays true while the path
+/// exists; a path that is gone is simply not listed again. The cache only saves reading and
+/// parsing: the folder's listing, read every time, still decides what there is.
+public final class EnvelopeCache: Sendable {
     private let envelopes = Mutex<[String: Envelope]>([:])
 
     public init() {}
