@@ -116,6 +116,19 @@ struct RunStateTests {
         #expect(state.json["halted"]?.stringValue == "circuit breaker: 3 task failures in a row")
     }
 
+    @Test("after a halted run finished, a late approval of a task left waiting changes nothing")
+    func lateDecision() {
+        var p = plan([task("a", "a/**", approval: true), task("b", "b/**")], maxAttempts: 1)
+        p.circuitBreaker = 1
+        var state = RunState(run: "r", plan: p)
+        _ = state.start()
+        _ = state.apply(verdict("a", 1, approved: true, pending: "approval"))
+        #expect(state.apply(verdict("b", 1, approved: false, feedback: "no")) == [.finish])
+        #expect(state.isFinished)
+        #expect(state.apply(.decision(task: "a", attempt: 1, approved: true, by: "ana", reason: nil)).isEmpty)
+        #expect(state.tasks["a"] == .awaitingApproval(attempt: 1, candidate: 1, commit: "c-a-1-1"))
+    }
+
     @Test("the plan's circuit_breaker sets how many failures in a row halt the run")
     func circuitBreakerSetting() {
         var p = plan([task("a", "a/**"), task("b", "b/**")], maxAttempts: 1)

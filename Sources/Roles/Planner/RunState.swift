@@ -74,9 +74,12 @@ public struct RunState: Sendable, Equatable {
     }
 
     /// Applies one input and returns what to send in answer. An input that does not fit the
-    /// run's state (a late duplicate, a verdict on an attempt no longer in flight) changes nothing
-    /// and returns nothing.
+    /// run's state (a late duplicate, a verdict on an attempt no longer in flight, anything after
+    /// the run finished) changes nothing and returns nothing.
     public mutating func apply(_ input: RunInput) -> [RunAction] {
+        // A finished run stays as its handoff describes it: a late answer or decision (to a
+        // request left pending when the run halted) changes nothing.
+        guard stage != .done else { return [] }
         var out: [RunAction] = []
         switch input {
         case .stageDone(let done):
