@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bus
 import Foundation
+import Launcher
 import Roles
 
 #if canImport(Glibc)
@@ -13,7 +14,8 @@ struct SubmitCommand: AsyncParsableCommand {
         abstract: "Submit a plan: the planner turns it into builds, verifications and integrations.",
         discussion: """
             The plan is validated first (docs/PLAN.md); an invalid plan is refused with the file, \
-            line and field of each mistake (exit 3). Then a goal envelope carrying the plan goes to \
+            line and field of each mistake (exit 3), and so are a base branch the repository does \
+            not have and a --run id already in use. A warning says when no planner is running. Then a goal envelope carrying the plan goes to \
             the planner, and the run id is printed. With --dry-run, nothing is sent: the route is \
             printed (stages, waves of tasks, gates).
 
@@ -21,8 +23,9 @@ struct SubmitCommand: AsyncParsableCommand {
             with a person (a question to answer, a task to approve). Exit codes: 0 every task \
             integrated (and the smoke gates passed); 1 the run ended with failed or blocked tasks, \
             or failing smoke gates; 2 the run was halted (preflight gates, circuit breaker, budget) \
-            or waits on a person (planbus questions); 3 invalid plan or configuration; 4 the bus is \
-            unavailable; 130 interrupted.
+            or waits on a person (planbus questions); 3 invalid plan or configuration (or the goal \
+            was dead-lettered); 4 the bus is unavailable; 130 interrupted. An envelope of the run \
+            dead-lettered on the way means the run cannot finish: --wait says which, and exits 1.
             """
     )
 
@@ -70,23 +73,53 @@ struct SubmitCommand: AsyncParsableCommand {
             let text = try String(contentsOfFile: path, encoding: .utf8)
             let runID = run ?? SendCommand.newRunID()
             try Limits.checkName(runID, field: "--run")
+            if FileManager.default.fileExists(atPath: bus.layout.run(runID)) {
+                throw CLIFailure(
+                    "run \(runID) already exists on \(bus.layout.root); give another --run, or none for a new id",
+                    code: 3)
+            }
+            guard await Git(directory: loaded.repository).branchExists(loaded.baseBranch) else {
+                throw CLIFailure(
+                    "\(path): base_branch \(loaded.baseBranch) is not a branch of \(loaded.repository)", code: 3)
+            }
             let worker = try WorkerID.current(role: "cli")
             let goal = RunSubmission.goal(planFile: path, text: text, plan: loaded, run: runID, worker: worker)
             try Publisher(bus: bus, worker: worker).publish(goal)
             if json {
                 emit(JSONValue.object(["run": .string(runID), "goal": .string(goal.id)]).serialized())
             } else {
-                emit("submitted \(loaded.name) as run \(runID) (\(loaded.tasks.count) tasks); planbus status \(runID)")
+                let count = loaded.tasks.count
+                emit(
+                    "submitted \(loaded.name) as run \(runID) (\(count) task\(count == 1 ? "" : "s")); "
+                        + "planbus status \(runID)")
             }
-            if wait { try await follow(bus: bus, run: runID) }
+            let planners = WorkerStatus.collect(bus: bus).filter { $0.role == "planner" && $0.mark == nil }
+            if !planners.contains(where: { ["idle", "working", "backoff"].contains($0.state) }) {
+                FileOps.standardErrorLine(
+                    "no planner is running on \(bus.layout.root): the run starts when one does (planbus up)")
+            }
+            if wait { try await follow(bus: bus, run: runID, goal: goal.id) }
         }
     }
 
-    /// Waits for the run's status to say it finished, printing task changes as they come.
-    private func follow(bus: Bus, run: String) async throws {
+    /// Waits for the run's status to say it finished, printing task changes as they come; stops
+    /// with exit 1 when an envelope of the run was dead-lettered, since the run cannot finish then.
+    private func follow(bus: Bus, run: String, goal: String) async throws {
         let file = bus.layout.run(run) + "/status.json"
         var last: [String: String] = [:]
+        var polls = 0
         while true {
+            polls += 1
+            if polls % 10 == 1,
+                let dead = JournalReader(layout: bus.layout).events(run: run).first(where: {
+                    $0.event == .dead && !$0.duplicate
+                })
+            {
+                FileOps.standardErrorLine(
+                    "run \(run) cannot finish: \(dead.kind ?? "an envelope") \(dead.id) to \(dead.role) was dead-lettered: "
+                        + "\(dead.reason ?? "no reason recorded") (planbus log \(run))")
+                throw ExitCode(dead.id == goal ? 3 : 1)
+            }
             if case .bytes(let b) = FileOps.readRegular(file, limit: 16 << 20), let status = try? JSONValue.parse(b) {
                 for task in status["tasks"]?.arrayValue ?? [] {
                     guard let id = task["id"]?.stringValue, let state = task["state"]?.stringValue else { continue }
@@ -117,6 +150,7 @@ struct SubmitCommand: AsyncParsableCommand {
                             "run \(run): the smoke gates failed: \(status["smoke"]?["summary"]?.stringValue ?? "")")
                         throw ExitCode(1)
                     }
+                    if !json { emit("run \(run) finished: every task integrated; planbus merge \(run) to ship it") }
                     return
                 }
             }

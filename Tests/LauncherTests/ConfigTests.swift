@@ -355,6 +355,9 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
             name: "too many instances", text: "roles:\n  builder:\n    instances: 65\n",
             location: "3:16: roles.builder.instances:", says: ["must be an integer from 0 to 64, got 65"]),
         BadConfig(
+            name: "two planners", text: "roles:\n  planner:\n    instances: 2\n",
+            location: "3:16: roles.planner.instances:", says: ["must be 0 or 1: the planner folds"]),
+        BadConfig(
             name: "instances as a word", text: "roles:\n  builder:\n    instances: two\n",
             location: "3:16: roles.builder.instances:", says: ["must be an integer from 0 to 64, got \"two\""]),
         BadConfig(

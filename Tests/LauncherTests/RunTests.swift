@@ -198,6 +198,18 @@ struct RunTests {
         let dry = try await session.planbus("submit", plan, "--dry-run")
         #expect(dry.code == 0)
         #expect(dry.stdout.contains("Wave 1: a"))
+        // A run id in use, and a base branch the repository does not have, are refused.
+        let once = try await session.planbus("submit", plan, "--run", "once")
+        #expect(once.code == 0)
+        let again = try await session.planbus("submit", plan, "--run", "once")
+        #expect(again.code == 3)
+        #expect(again.stderr.contains("run once already exists"))
+        try String(contentsOfFile: plan, encoding: .utf8).replacingOccurrences(
+            of: "repository: repo", with: "repository: repo\nbase_branch: mian"
+        ).write(toFile: plan, atomically: true, encoding: .utf8)
+        let typo = try await session.planbus("submit", plan)
+        #expect(typo.code == 3)
+        #expect(typo.stderr.contains("base_branch mian is not a branch of"))
         // A plan that needs what runs cannot do yet is refused with the reasons, nothing sent.
         try """
         version: 1
@@ -216,8 +228,10 @@ struct RunTests {
         #expect(later.code == 3)
         #expect(later.stderr.contains("task a has no run step"))
         #expect(!later.stderr.contains("risk"))
+        // Only the goal of run "once" was sent; nothing for the refused plans.
         let queued = try FileManager.default.contentsOfDirectory(atPath: session.bus.layout.new("planner"))
-        #expect(queued.isEmpty)
+        #expect(queued.count == 1)
+        #expect(once.stderr.contains("no planner is running"))
     }
 
     @Test(

@@ -151,7 +151,14 @@ struct ConfigReader {
         var role = RoleConfig(name: name, instances: product?.instances ?? 1)
         for item in try entries(entry.value, entry.field, known: Self.roleKeys) {
             switch item.key {
-            case "instances": role.instances = try int(item, 0...64)
+            case "instances":
+                role.instances = try int(item, 0...64)
+                if name == "planner", role.instances > 1 {
+                    throw fail(
+                        item,
+                        "must be 0 or 1: the planner folds each run's inputs one at a time, so one planner "
+                            + "serves the bus (run no planner on other hosts either)")
+                }
             case "agent": role.agent = try choice(item, ConfigLoader.agents)
             case "model": role.model = isNull(item.value) ? nil : try string(item)
             case "command": role.command = try command(item)

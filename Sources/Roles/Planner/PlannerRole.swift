@@ -58,6 +58,10 @@ public struct PlannerRole: Role {
             let unsupported = RunSupport.unsupported(state!.plan)
             if !unsupported.isEmpty { return .dead("the plan cannot be run: " + unsupported.joined(separator: "; ")) }
             goalID = envelope.id
+            let plan = state!.plan
+            guard await Git(directory: plan.repository).branchExists(plan.baseBranch) else {
+                return .dead("base_branch \(plan.baseBranch) is not a branch of \(plan.repository)")
+            }
             try await Self.ensureIntegrationBranch(state!)
             actions = state!.start()
         } else {

@@ -37,20 +37,27 @@ struct RunHistory {
             folds.withLock { $0[run] = Fold(ids: ids, state: state, goalID: goalID) }
         }
 
-        /// The ids of the envelopes the planner acked in `run`, in journal order (repeats kept),
-        /// reading only what was appended since the last call.
+        /// The ids of the envelopes the planner acked in `run`, in the order of their ack times
+        /// (repeats kept), reading only what was appended since the last call. Each planner
+        /// process writes its own journal file, so lines are ordered by their time, not by file:
+        /// what a restarted planner acked comes after what its predecessor acked.
         func acks(run: String, layout: BusLayout) -> [String] {
             var known = journals.withLock { $0[run] } ?? (offsets: [:], acks: [])
             let fresh = JournalReader(layout: layout).newEvents(run: run, offsets: &known.offsets)
-            known.acks += fresh.filter { $0.event == .ack && $0.role == "planner" }.map(\.id)
+            let acked = fresh.enumerated().filter { $0.element.event == .ack && $0.element.role == "planner" }
+            known.acks += acked.sorted { a, b in
+                a.element.time.milliseconds != b.element.time.milliseconds
+                    ? a.element.time.milliseconds < b.element.time.milliseconds : a.offset < b.offset
+            }.map(\.element.id)
             journals.withLock { $0[run] = known }
             return known.acks
         }
     }
 
-    /// The acked envelopes of the run (its `goal` and every ``RunInput``), oldest first: in the
-    /// order of the journal's `ack` lines, then any acked envelope the journal does not list yet
-    /// (the ack's rename happened, its journal line did not: a crash in between), in id order.
+    /// The acked envelopes of the run (its `goal` and every ``RunInput``), oldest first: the goal,
+    /// then in the order of the journal's `ack` lines, then any acked envelope the journal does
+    /// not list yet (the ack's rename happened, its journal line did not: a crash in between), in
+    /// id order.
     func inputs() -> [Envelope] {
         var position: [String: Int] = [:]
         for id in memory.acks(run: run, layout: layout) where position[id] == nil { position[id] = position.count }
@@ -58,6 +65,7 @@ struct RunHistory {
             by: "planner", run: run, kinds: RunInput.kinds.union([RunMessages.goal]), layout: layout,
             cache: memory.done)
         return found.sorted { a, b in
+            if (a.kind == RunMessages.goal) != (b.kind == RunMessages.goal) { return a.kind == RunMessages.goal }
             switch (position[a.id], position[b.id]) {
             case (let x?, let y?): return x < y
             case (.some, nil): return true

@@ -21,16 +21,18 @@ extension RunState {
         return out
     }
 
-    /// One build per candidate of the task's attempt, counted against the run's attempt budget;
-    /// `nil`, with the run halted, when the budget cannot cover them.
-    mutating func builds(_ id: String, attempt: Int, feedback: String?) -> [RunAction]? {
-        let count = plan.task(id)?.candidates ?? 1
+    /// One build per candidate of the task's attempt (or only `candidate`), counted against the
+    /// run's attempt budget; `nil` when the run is halted, or when the budget cannot cover them
+    /// (which halts the run).
+    mutating func builds(_ id: String, attempt: Int, feedback: String?, candidate: Int? = nil) -> [RunAction]? {
+        guard halted == nil else { return nil }
+        let count = candidate == nil ? plan.task(id)?.candidates ?? 1 : 1
         if let limit = plan.runBudget.attempts, spent.attempts + count > limit {
             halt("budget: \(spent.attempts) of the run's \(limit) build attempts started; \(id) needs \(count) more")
             return nil
         }
         spent.attempts += count
-        return (1...count).map { candidate in
+        return (candidate.map { [$0] } ?? Array(1...count)).map { candidate in
             .build(
                 RunAction.Build(
                     task: id, attempt: attempt, candidate: candidate, feedback: feedback, answers: answers[id] ?? []))

@@ -88,11 +88,8 @@ extension RunState {
         questions[id]![candidate] = nil
         if questions[id]!.isEmpty { questions[id] = nil }
         answers[id, default: []].append(RunAction.QuestionAndAnswer(question: question.text, answer: answer))
-        return [
-            .build(
-                RunAction.Build(
-                    task: id, attempt: attempt, candidate: candidate, feedback: feedback[id], answers: answers[id]!))
-        ]
+        // The build again counts against the run's attempts; a halted run starts nothing.
+        return builds(id, attempt: attempt, feedback: feedback[id], candidate: candidate) ?? []
     }
 
     /// The task is integrated: its changelog entry is asked for, and the run's budget checked.

@@ -25,9 +25,16 @@ public struct IntegrationBranch: Sendable {
     public var name: String { RunMessages.integrationBranch(run) }
 
     /// Merges `commit` into the branch with a merge commit.
+    /// - Parameters:
+    ///   - commit: The commit to integrate.
+    ///   - message: The merge commit's message.
+    ///   - again: True when this may be a second try of a merge that already happened (the same
+    ///     envelope handled again after a crash): if the branch already merged `commit`, that
+    ///     merge is returned and nothing moves.
     /// - Returns: the merge commit, or the conflicting paths with git's messages (nothing moves).
     /// - Throws: ``RoleError`` `git` when git fails, or the branch kept moving.
-    public func merge(_ commit: String, message: String) async throws(RoleError) -> MergeOutcome {
+    public func merge(_ commit: String, message: String, again: Bool = false) async throws(RoleError) -> MergeOutcome {
+        if again, let merged = try await existingMerge(of: commit) { return .merged(merged) }
         for _ in 1...Self.rounds {
             let head = try await git.commit(of: name)
             let result = try await git.attempt(["merge-tree", "--write-tree", "--name-only", head, commit])
@@ -89,6 +96,17 @@ public struct IntegrationBranch: Sendable {
             if try await git.attempt(["update-ref", "refs/heads/" + name, commit, head]).succeeded { return commit }
         }
         throw RoleError(.git, "the integration branch \(name) kept moving; could not commit \(path)")
+    }
+
+    /// The merge on the branch's first-parent line whose second parent is `commit`, if any.
+    func existingMerge(of commit: String) async throws(RoleError) -> String? {
+        let full = try await git.run(["rev-parse", "--verify", commit + "^{commit}"])
+        guard try await git.attempt(["merge-base", "--is-ancestor", full, name]).succeeded else { return nil }
+        for line in try await git.run(["rev-list", "--first-parent", "--parents", name]).split(separator: "\n") {
+            let ids = line.split(separator: " ")
+            if ids.count >= 3, ids[2] == full { return String(ids[0]) }
+        }
+        return nil
     }
 
     private func commitTree(_ tree: String, parents: [String], message: String) async throws(RoleError) -> String {

@@ -88,7 +88,7 @@ public struct VerifierRole: Role {
                 context.heartbeat.progressed()
                 if pending == nil, Verification(gates: gates, findings: findings).approved {
                     switch try await Self.integrate(
-                        commit, task: task, attempt: attempt, run: built.run, git: git, layout: layout)
+                        commit, task: task, attempt: attempt, run: built.run, git: git, again: claim.epoch > 1)
                     {
                     case .merged(let merge): integrated = merge
                     case .conflict(let paths, let output): findings.append(Self.conflict(paths, output, run: built.run))
@@ -147,7 +147,7 @@ public struct VerifierRole: Role {
             "evidence": request.body["evidence"] ?? .null, "findings": .array([]),
         ]
         switch try await Self.integrate(
-            commit, task: task, attempt: attempt, run: request.run, git: git, layout: context.bus.layout)
+            commit, task: task, attempt: attempt, run: request.run, git: git, again: claim.epoch > 1)
         {
         case .merged(let merge):
             body["approved"] = true
@@ -212,13 +212,15 @@ public struct VerifierRole: Role {
 
     /// Merges `commit` into the run's integration branch (``IntegrationBranch/merge(_:message:)``),
     /// with the run, task and attempt as trailers.
+    /// `again` (the envelope was claimed before, at a lower epoch) looks for a merge of `commit`
+    /// that an earlier holder made before it could ack, so a crash never merges twice.
     static func integrate(
-        _ commit: String, task: PlanTask, attempt: Int, run: String, git: Git, layout: BusLayout
+        _ commit: String, task: PlanTask, attempt: Int, run: String, git: Git, again: Bool
     ) async throws(RoleError) -> MergeOutcome {
         try await IntegrationBranch(run: run, git: git).merge(
             commit,
             message: "Integrate \(task.id) attempt \(attempt): \(task.title)\n\nPlanbus-Run: \(run)\n"
-                + "Planbus-Task: \(task.id)\nPlanbus-Attempt: \(attempt)")
+                + "Planbus-Task: \(task.id)\nPlanbus-Attempt: \(attempt)", again: again)
     }
 
     static func conflict(_ paths: [String], _ output: String, run: String) -> Finding {
