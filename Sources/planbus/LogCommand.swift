@@ -30,6 +30,9 @@ struct LogCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON lines instead of text.")
     var json = false
 
+    @Flag(help: "End each text line with the envelope's id, for planbus show ID.")
+    var ids = false
+
     @Option(help: "How often --follow looks for changes, in milliseconds.")
     var intervalMs = 250
 
@@ -71,7 +74,7 @@ struct LogCommand: AsyncParsableCommand {
                     }
                 }
                 for entry in changed.sorted(by: { ($0.time, $0.id) < ($1.time, $1.id) }) where matches(entry) {
-                    emit(json ? entry.json.serialized() : entry.line)
+                    emit(json ? entry.json.serialized() : entry.line + (ids ? "  id=\(entry.id)" : ""))
                 }
                 if first && run == nil { printUnreadableDeadLetters(bus) }
                 first = false

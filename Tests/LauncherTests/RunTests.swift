@@ -143,6 +143,15 @@ struct RunTests {
         #expect(next.stdout.contains("Wave 2: after"))
         #expect(!next.stdout.contains("Task plain"))
 
+        // planbus log RUN --ids ends each line with the envelope's id, which planbus show takes.
+        let logged = try await session.planbus("log", "e2e1", "--ids")
+        #expect(logged.code == 0)
+        let verdictLine = try #require(logged.stdout.split(separator: "\n").first { $0.contains("verdict [retry]") })
+        let id = try #require(verdictLine.components(separatedBy: "  id=").last)
+        let shownEnvelope = try await session.planbus("show", id)
+        #expect(shownEnvelope.code == 0, "\(shownEnvelope.stderr)")
+        #expect(shownEnvelope.stdout.contains("verdict"))
+
         // planbus tail prints a task's build output, latest attempt first.
         let tail = try await session.planbus("tail", "e2e1", "retry", "--no-follow")
         #expect(tail.code == 0)

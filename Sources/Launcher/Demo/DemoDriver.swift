@@ -119,8 +119,8 @@ public struct DemoDriver: Sendable {
         say("look further (everything is left in \(project.folder)):")
         let config = "--config \(project.config)"
         for command in [
-            "planbus log --run \(run) \(config)", "planbus status \(run) \(config)",
-            "planbus show ID \(config)   # one envelope, by an id from the log",
+            "planbus log \(run) --ids \(config)", "planbus status \(run) \(config)",
+            "planbus show ID \(config)   # one envelope, by an id from planbus log --ids",
             "planbus tail \(run) \(DemoPlan.farewell) \(config)",
             "git -C \(project.repository) log --oneline --graph \(RunMessages.integrationBranch(run))",
             "open \(handoff)   # or xdg-open",

@@ -44,7 +44,11 @@ extension PlanRoute {
             lines.append(
                 "  not in the same wave as: " + task.overlapsWith.joined(separator: ", ") + " (scopes may overlap)")
         }
-        lines.append("  built by: " + (task.needsAgent ? "an agent (the task has no run step)" : "its run step"))
+        lines.append(
+            "  built by: "
+                + (task.needsAgent
+                    ? "an agent (the task has no run step; builders cannot drive agents yet, so submit refuses it)"
+                    : "its run step"))
         if task.candidates > 1 {
             lines.append("  design competition: \(task.candidates) candidates; the judge picks one")
         }
