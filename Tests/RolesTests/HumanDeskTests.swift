@@ -246,4 +246,12 @@ struct HumanDeskTests {
         #expect(asked.contains("  line two"))
         #expect(asked.last == "  → planbus answer \(question.id) TEXT")
     }
+
+    @Test("replies are signed with $USER, else $LOGNAME, else the user's name as id -un gives it")
+    func signature() async throws {
+        #expect(HumanDesk.user(environment: ["USER": "ana", "LOGNAME": "x"]) == "ana")
+        #expect(HumanDesk.user(environment: ["LOGNAME": "bo"]) == "bo")
+        let id = try await runCommand(["/usr/bin/id", "-un"])
+        #expect(HumanDesk.user(environment: [:]) == id.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
 }

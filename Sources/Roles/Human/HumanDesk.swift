@@ -1,5 +1,9 @@
 import Bus
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Where people take part in runs: the requests waiting in `q/human/`, and the replies to them.
 ///
 /// A reply is made by claiming the request from `q/human/new/` (as a worker of role `human`) and
@@ -125,12 +129,19 @@ public struct HumanDesk: Sendable {
         return Decision(reply: sent, superseded: older)
     }
 
-    /// The name replies are signed with: `$USER`, else `$LOGNAME`, else `someone`.
+    /// The name replies are signed with: `$USER`, else `$LOGNAME`, else the name of this
+    /// process's user id in the password database, else `uid <n>`.
     public static func user(environment: [String: String]) -> String {
         for key in ["USER", "LOGNAME"] {
             if let name = environment[key], !name.isEmpty { return name }
         }
-        return "someone"
+        let uid = getuid()
+        if let entry = getpwuid(uid), let name = entry.pointee.pw_name, let text = String(validatingCString: name),
+            !text.isEmpty
+        {
+            return text
+        }
+        return "uid \(uid)"
     }
 
     /// Claims `request` and acks it with the reply `make` builds for the claiming worker, or with
