@@ -26,13 +26,20 @@ struct StatusCommand: AsyncParsableCommand {
         try await reportingFailures {
             let bus = try busOptions.open()
             guard let runID = run ?? latestRun(bus.layout) else {
-                throw CLIFailure(
-                    "no run on \(bus.layout.root) has a status yet (planbus submit PLAN starts one)", code: 4)
+                throw CLIFailure("no run on \(bus.layout.root) yet (planbus submit PLAN starts one)", code: 4)
             }
             let file = bus.layout.run(runID) + "/status.json"
             guard case .bytes(let b) = FileOps.readRegular(file, limit: 16 << 20), var status = try? JSONValue.parse(b)
             else {
-                throw CLIFailure("run \(runID) has no status yet (\(file))", code: 4)
+                guard FileOps.isDirectory(bus.layout.run(runID)) else {
+                    throw CLIFailure("no run \(runID) on \(bus.layout.root)", code: 4)
+                }
+                let planner = WorkerStatus.collect(bus: bus).contains {
+                    $0.role == "planner" && $0.mark == nil && ["idle", "working", "backoff"].contains($0.state)
+                }
+                throw CLIFailure(
+                    "run \(runID) has no status yet: its goal waits for the planner"
+                        + (planner ? " (planbus log \(runID))" : ", and no planner is running (planbus up)"), code: 4)
             }
             let holders = self.holders(bus.layout, run: runID)
             let times = TaskTimes(run: runID, layout: bus.layout)
@@ -86,8 +93,12 @@ struct StatusCommand: AsyncParsableCommand {
     private func latestRun(_ layout: BusLayout) -> String? {
         let runs = (try? FileManager.default.contentsOfDirectory(atPath: layout.runs)) ?? []
         return runs.compactMap { run -> (String, Date)? in
-            let attributes = try? FileManager.default.attributesOfItem(atPath: layout.run(run) + "/status.json")
-            return (attributes?[.modificationDate] as? Date).map { (run, $0) }
+            // A run just submitted has its folder and journal, and no status until the planner
+            // takes its goal; a running run's status.json changes with every input.
+            let dates = [layout.run(run), layout.run(run) + "/journal", layout.run(run) + "/status.json"].compactMap {
+                (try? FileManager.default.attributesOfItem(atPath: $0))?[.modificationDate] as? Date
+            }
+            return dates.max().map { (run, $0) }
         }.max { $0.1 < $1.1 }?.0
     }
 

@@ -210,6 +210,10 @@ struct RunTests {
         // A run id in use, and a base branch the repository does not have, are refused.
         let once = try await session.planbus("submit", plan, "--run", "once")
         #expect(once.code == 0)
+        // status, with no run given, shows the run just submitted, and why it has no status yet.
+        let waiting = try await session.planbus("status")
+        #expect(waiting.code == 4)
+        #expect(waiting.stderr.contains("run once has no status yet: its goal waits for the planner, and no planner"))
         let again = try await session.planbus("submit", plan, "--run", "once")
         #expect(again.code == 3)
         #expect(again.stderr.contains("run once already exists"))
