@@ -238,6 +238,15 @@ public struct MachineInfo: Sendable {
     /// The same when the run ended.
     public var loadAverageAfter: [Double] = []
 
+    /// The JSON form every benchmark report carries as `machine`.
+    public var json: JSONValue {
+        [
+            "cpus": .number(Double(cpus)), "filesystem": .string(filesystem), "kernel": .string(kernel),
+            "build": .string(build), "load_average_before": .array(loadAverageBefore.map { rounded($0, 2) }),
+            "load_average_after": .array(loadAverageAfter.map { rounded($0, 2) }),
+        ]
+    }
+
     init(path: String) {
         cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         filesystem = (try? FilesystemKind.of(path).description) ?? "unknown"

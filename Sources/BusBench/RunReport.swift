@@ -46,12 +46,7 @@ public struct RunReport: Sendable {
             "benchmark": "run",
             "command": .string(c.commandLine),
             "total_seconds": rounded(totalSeconds, 1),
-            "machine": [
-                "cpus": .number(Double(machine.cpus)), "filesystem": .string(machine.filesystem),
-                "kernel": .string(machine.kernel), "build": .string(machine.build),
-                "load_average_before": .array(machine.loadAverageBefore.map { rounded($0, 2) }),
-                "load_average_after": .array(machine.loadAverageAfter.map { rounded($0, 2) }),
-            ],
+            "machine": machine.json,
             "settings": [
                 "tasks": .number(Double(c.tasks)), "step_seconds": .number(c.stepSeconds),
                 "builders": .array(c.builders.map { .number(Double($0)) }),

@@ -66,11 +66,10 @@ struct RunSession: Sendable {
 
     /// Makes the repository (one commit on `main`) and writes the plan.
     func prepare(tasks: Int, stepSeconds: Double) async throws {
-        let git = Git(directory: repository)
-        try await git.run(["init", "-q", "-b", "main"])
-        try write("planbus bench run\n", to: repository + "/README")
-        guard try await git.commitAll(message: "start", trailers: []) != nil else {
-            throw BenchError(.unexpectedState, "the first commit of \(repository) recorded nothing")
+        do {
+            _ = try await Git.create(at: repository, files: [("README", "planbus bench run\n")], message: "start")
+        } catch {
+            throw BenchError(.unexpectedState, "cannot make the repository \(repository): \(error.message)")
         }
         let plan = RunPlanText.plan(
             name: "bench \(tasks) tasks", repository: repository, tasks: tasks, stepSeconds: stepSeconds)

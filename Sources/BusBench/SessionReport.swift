@@ -49,12 +49,7 @@ public struct SessionReport: Sendable {
             "benchmark": "session",
             "command": .string(c.commandLine),
             "total_seconds": rounded(totalSeconds, 1),
-            "machine": [
-                "cpus": .number(Double(machine.cpus)), "filesystem": .string(machine.filesystem),
-                "kernel": .string(machine.kernel), "build": .string(machine.build),
-                "load_average_before": .array(machine.loadAverageBefore.map { rounded($0, 2) }),
-                "load_average_after": .array(machine.loadAverageAfter.map { rounded($0, 2) }),
-            ],
+            "machine": machine.json,
             "settings": [
                 "quick": .bool(c.quick), "runs": .number(Double(c.runs)),
                 "instances": .number(Double(c.instances)),
