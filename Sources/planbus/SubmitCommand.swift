@@ -41,7 +41,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(help: "The run id (default: a new one).")
     var run: String?
 
-    @Flag(help: "Print the result as JSON.")
+    @Flag(help: "Print JSON: {\"run\", \"goal\"} on one line, then with --wait the final status.json on another.")
     var json = false
 
     @OptionGroup var busOptions: BusOptions
