@@ -165,10 +165,13 @@ import Testing
         defer { cli.remove() }
         try cli.install(extra: cli.leavingGrandchild + "\n" + cli.hanging)
         let started = ContinuousClock.now
-        let result = try await AiderAdapter().run(cli.request(timeout: .milliseconds(800)))
+        let (result, wasAlive, pid) = try await cli.watchingGrandchild {
+            try await AiderAdapter().run(cli.request(timeout: .seconds(5)))
+        }
+        #expect(wasAlive)
         #expect(result.outcome == .timeout)
         #expect(ContinuousClock.now - started < .seconds(20))
-        let grandchild = try #require(cli.grandchild())
+        let grandchild = try #require(pid)
         #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
     }
 
@@ -176,9 +179,10 @@ import Testing
         let cli = try ScriptedAgentCLI(program: "aider")
         defer { cli.remove() }
         try cli.install(stdout: fixture("success.txt"), extra: cli.leavingGrandchild)
-        let result = try await AiderAdapter().run(cli.request())
+        let (result, wasAlive, pid) = try await cli.watchingGrandchild { try await AiderAdapter().run(cli.request()) }
+        #expect(wasAlive)
         #expect(result.outcome == .ok)
-        let grandchild = try #require(cli.grandchild())
+        let grandchild = try #require(pid)
         #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
     }
 }

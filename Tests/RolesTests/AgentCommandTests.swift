@@ -193,9 +193,12 @@ import Testing
         let cli = try ScriptedAgentCLI(program: "mytool")
         defer { cli.remove() }
         try cli.install(stdout: fixture("reply.txt"), extra: cli.leavingGrandchild + "\n" + cli.hanging)
-        let result = try await CommandAdapter(template: ["mytool"]).run(cli.request(timeout: .milliseconds(800)))
+        let (result, wasAlive, pid) = try await cli.watchingGrandchild {
+            try await CommandAdapter(template: ["mytool"]).run(cli.request(timeout: .seconds(5)))
+        }
+        #expect(wasAlive)
         #expect(result.outcome == .timeout)
-        let grandchild = try #require(cli.grandchild())
+        let grandchild = try #require(pid)
         #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
     }
 
@@ -203,9 +206,12 @@ import Testing
         let cli = try ScriptedAgentCLI(program: "mytool")
         defer { cli.remove() }
         try cli.install(stdout: fixture("reply.json"), extra: cli.leavingGrandchild)
-        let result = try await CommandAdapter(template: ["mytool"], output: .json).run(cli.request())
+        let (result, wasAlive, pid) = try await cli.watchingGrandchild {
+            try await CommandAdapter(template: ["mytool"], output: .json).run(cli.request())
+        }
+        #expect(wasAlive)
         #expect(result.outcome == .ok)
-        let grandchild = try #require(cli.grandchild())
+        let grandchild = try #require(pid)
         #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
     }
 }

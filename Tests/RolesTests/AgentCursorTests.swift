@@ -146,10 +146,13 @@ import Testing
         let cli = try ScriptedAgentCLI(program: "cursor-agent")
         defer { cli.remove() }
         try cli.install(stdout: fixture("no-result.ndjson"), extra: cli.leavingGrandchild + "\n" + cli.hanging)
-        let result = try await CursorAgentAdapter().run(cli.request(timeout: .milliseconds(800)))
+        let (result, wasAlive, pid) = try await cli.watchingGrandchild {
+            try await CursorAgentAdapter().run(cli.request(timeout: .seconds(5)))
+        }
+        #expect(wasAlive)
         #expect(result.outcome == .timeout)
         #expect(result.session == Self.session)
-        let grandchild = try #require(cli.grandchild())
+        let grandchild = try #require(pid)
         #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
     }
 
@@ -157,9 +160,12 @@ import Testing
         let cli = try ScriptedAgentCLI(program: "cursor-agent")
         defer { cli.remove() }
         try cli.install(stdout: fixture("success.ndjson"), extra: cli.leavingGrandchild)
-        let result = try await CursorAgentAdapter().run(cli.request())
+        let (result, wasAlive, pid) = try await cli.watchingGrandchild {
+            try await CursorAgentAdapter().run(cli.request())
+        }
+        #expect(wasAlive)
         #expect(result.outcome == .ok)
-        let grandchild = try #require(cli.grandchild())
+        let grandchild = try #require(pid)
         #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
     }
 }

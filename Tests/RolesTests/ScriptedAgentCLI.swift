@@ -1,3 +1,4 @@
+import BusTesting
 import Foundation
 import Roles
 
@@ -49,8 +50,23 @@ struct ScriptedAgentCLI {
     }
 
     /// Shell text that starts a background process that would outlive the script, its pid
-    /// written to ``grandchildFile``.
-    var leavingGrandchild: String { "sleep 300 &\necho $! > '\(grandchildFile)'" }
+    /// written to ``grandchildFile``, then waits until ``watchingGrandchild(_:)`` has seen it
+    /// alive.
+    var leavingGrandchild: String {
+        "sleep 300 &\necho $! > '\(grandchildFile)'\nwhile [ ! -e '\(root)/seen' ]; do sleep 0.05; done"
+    }
+
+    /// Makes `call` (of a script with ``leavingGrandchild``), checking that the grandchild is alive
+    /// while the call runs.
+    /// - Returns: the result, whether the grandchild was seen alive during the call, and its pid.
+    func watchingGrandchild(
+        _ call: @escaping @Sendable () async throws -> AgentResult
+    ) async throws -> (result: AgentResult, wasAlive: Bool, pid: pid_t?) {
+        let running = Task { try await call() }
+        let wasAlive = await eventually(timeout: .seconds(20)) { grandchild().map(Self.isAlive) ?? false }
+        FileManager.default.createFile(atPath: root + "/seen", contents: nil)
+        return (try await running.value, wasAlive, grandchild())
+    }
 
     /// Shell text that hangs (until the process is killed).
     var hanging: String { "sleep 300" }
