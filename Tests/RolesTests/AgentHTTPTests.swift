@@ -379,6 +379,35 @@ struct AgentHTTPTests {
         try? FileManager.default.removeItem(atPath: transcript)
     }
 
+    @Test("Anthropic: 429s past the retries are a rate limit, after exactly three attempts")
+    func anthropicRateLimitExhausted() async throws {
+        let stub = try await HTTPStub([reply(429, "anthropic-rate-limit.json", headers: ["retry-after-ms": "20"])])
+        let transcript = transcriptPath()
+        let result = try await AnthropicAdapter(baseURL: stub.baseURL).run(request(transcript))
+        let count = stub.requests.count
+        await stub.stop()
+        #expect(count == 3)
+        guard case .rateLimited(let until, let message) = result.outcome else {
+            Issue.record("expected rateLimited, got \(result.outcome)")
+            return
+        }
+        #expect(until != nil)
+        #expect(message.hasPrefix("HTTP 429: rate_limit_error: This request would exceed the rate limit"))
+        try? FileManager.default.removeItem(atPath: transcript)
+    }
+
+    @Test("A transcript that cannot be written is a RoleError io, and no request is sent")
+    func unwritableTranscript() async throws {
+        let stub = try await HTTPStub([reply(200, "anthropic-ok.json")])
+        let missing = FileManager.default.temporaryDirectory.path + "/planbus-none-\(UUID().uuidString)/t.log"
+        await #expect(throws: RoleError.self) {
+            _ = try await AnthropicAdapter(baseURL: stub.baseURL).run(request(missing))
+        }
+        let count = stub.requests.count
+        await stub.stop()
+        #expect(count == 0)
+    }
+
     @Test("Anthropic: a 401 is an auth failure")
     func anthropicUnauthorized() async throws {
         let stub = try await HTTPStub([reply(401, "anthropic-unauthorized.json")])
