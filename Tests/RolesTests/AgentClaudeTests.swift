@@ -155,12 +155,11 @@ struct AgentClaudeTests {
         var grandchild: Int32?
         let result = try await run(
             """
-            sleep 300 &
-            echo $! > "$HOME/grandchild"
+            \(FakeAgentCLI.grandchild)
             head -n 2 \(fixture("success.ndjson"))
             sleep 300
             """, timeout: .milliseconds(800)
-        ) { fake in grandchild = fake.pid("grandchild") }
+        ) { fake in grandchild = fake.runningGrandchild }
         #expect(result.outcome == .timeout)
         #expect(result.session == "0f3c6a52-7d0e-4b8e-9c1a-2f5d7e9b1c44")
         let pid = try #require(grandchild)
@@ -172,11 +171,10 @@ struct AgentClaudeTests {
         var grandchild: Int32?
         let result = try await run(
             """
-            sleep 300 > /dev/null 2>&1 &
-            echo $! > "$HOME/grandchild"
+            \(FakeAgentCLI.grandchild)
             cat \(fixture("success.ndjson"))
             """
-        ) { fake in grandchild = fake.pid("grandchild") }
+        ) { fake in grandchild = fake.runningGrandchild }
         #expect(result.outcome == .ok)
         let pid = try #require(grandchild)
         #expect(await eventually(timeout: .seconds(10)) { kill(pid, 0) != 0 })

@@ -111,12 +111,11 @@ struct AgentCodexTests {
         var grandchild: Int32?
         let result = try await run(
             """
-            sleep 300 &
-            echo $! > "$HOME/grandchild"
+            \(FakeAgentCLI.grandchild)
             head -n 1 \(fixture("success.jsonl"))
             sleep 300
             """, timeout: .milliseconds(800)
-        ) { fake in grandchild = fake.pid("grandchild") }
+        ) { fake in grandchild = fake.runningGrandchild }
         #expect(result.outcome == .timeout)
         #expect(result.session == "0199a213-81c0-7800-8aa1-bbab2a035a53")
         let pid = try #require(grandchild)
@@ -128,11 +127,10 @@ struct AgentCodexTests {
         var grandchild: Int32?
         let result = try await run(
             """
-            sleep 300 > /dev/null 2>&1 &
-            echo $! > "$HOME/grandchild"
+            \(FakeAgentCLI.grandchild)
             cat \(fixture("success.jsonl"))
             """
-        ) { fake in grandchild = fake.pid("grandchild") }
+        ) { fake in grandchild = fake.runningGrandchild }
         #expect(result.outcome == .ok)
         let pid = try #require(grandchild)
         #expect(await eventually(timeout: .seconds(10)) { kill(pid, 0) != 0 })

@@ -113,12 +113,11 @@ struct AgentGeminiTests {
         var grandchild: Int32?
         let result = try await run(
             """
-            sleep 300 &
-            echo $! > "$HOME/grandchild"
+            \(FakeAgentCLI.grandchild)
             head -n 1 \(fixture("success.ndjson"))
             sleep 300
             """, timeout: .milliseconds(800)
-        ) { fake in grandchild = fake.pid("grandchild") }
+        ) { fake in grandchild = fake.runningGrandchild }
         #expect(result.outcome == .timeout)
         #expect(result.session == "6c1f8d2e-3b4a-4c5d-9e6f-7a8b9c0d1e2f")
         let pid = try #require(grandchild)
@@ -130,11 +129,10 @@ struct AgentGeminiTests {
         var grandchild: Int32?
         let result = try await run(
             """
-            sleep 300 > /dev/null 2>&1 &
-            echo $! > "$HOME/grandchild"
+            \(FakeAgentCLI.grandchild)
             cat \(fixture("success.ndjson"))
             """
-        ) { fake in grandchild = fake.pid("grandchild") }
+        ) { fake in grandchild = fake.runningGrandchild }
         #expect(result.outcome == .ok)
         let pid = try #require(grandchild)
         #expect(await eventually(timeout: .seconds(10)) { kill(pid, 0) != 0 })

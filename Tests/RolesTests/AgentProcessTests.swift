@@ -49,8 +49,7 @@ struct AgentProcessTests {
         let fake = try FakeAgentCLI(
             "agent",
             body: """
-                sleep 300 &
-                echo $! > "$HOME/grandchild"
+                \(FakeAgentCLI.grandchild)
                 echo started
                 sleep 300
                 """)
@@ -61,7 +60,7 @@ struct AgentProcessTests {
         #expect(output.ending == .timedOut)
         #expect(ContinuousClock.now - began < .seconds(20))
         #expect(output.stdout == "started\n")
-        let grandchild = try #require(fake.pid("grandchild"))
+        let grandchild = try #require(fake.runningGrandchild)
         #expect(await eventually(timeout: .seconds(10)) { !isLive(grandchild) })
     }
 
@@ -70,16 +69,14 @@ struct AgentProcessTests {
         let fake = try FakeAgentCLI(
             "agent",
             body: """
-                sleep 300 > /dev/null 2>&1 &
-                echo $! > "$HOME/grandchild"
+                \(FakeAgentCLI.grandchild)
                 echo done
                 """)
         defer { fake.remove() }
         let request = fake.request()
         let output = try await AgentProcess.run(["agent"], request: request, environment: request.environment)
         #expect(output.ending == .exited(0))
-        let grandchild = try #require(fake.pid("grandchild"))
-        #expect(kill(grandchild, 0) != 0 || !isLive(grandchild))
+        let grandchild = try #require(fake.runningGrandchild)
         #expect(await eventually(timeout: .seconds(10)) { kill(grandchild, 0) != 0 })
     }
 

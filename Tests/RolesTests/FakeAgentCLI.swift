@@ -77,6 +77,19 @@ struct FakeAgentCLI {
         return result
     }
 
+    /// Shell lines starting a background `sleep` that would outlive the script, writing its pid to
+    /// `$HOME/grandchild`, and `$HOME/grandchild-alive` once it is seen running.
+    static let grandchild = """
+        sleep 300 > /dev/null 2>&1 &
+        echo $! > "$HOME/grandchild"
+        kill -0 $! && : > "$HOME/grandchild-alive"
+        """
+
+    /// The pid of the grandchild started by ``grandchild``, if it was seen running.
+    var runningGrandchild: Int32? {
+        FileManager.default.fileExists(atPath: root + "/grandchild-alive") ? pid("grandchild") : nil
+    }
+
     /// The pid the script wrote to `name`, if any.
     func pid(_ name: String) -> Int32? {
         guard let text = try? String(contentsOfFile: root + "/" + name, encoding: .utf8) else { return nil }
