@@ -36,7 +36,7 @@ struct UsageLimitTextTests {
         let newYork = TimeZone(identifier: "America/New_York")!
         let limit = UsageLimitText.recognize("5-hour limit reached ∙ resets 3pm", now: now, timeZone: newYork)
         #expect(limit?.resetsAt == stamp("2026-07-10T19:00:00Z"))
-        let midnight = UsageLimitText.recognize("5-hour limit reached ∙ resets 12am", now: now, timeZone: utc)
+        let midnight = UsageLimitText.recognize("Weekly limit reached ∙ resets 12am", now: now, timeZone: utc)
         #expect(midnight?.resetsAt == stamp("2026-07-11T00:00:00Z"))
     }
 
@@ -70,5 +70,7 @@ struct UsageLimitTextTests {
         #expect(UsageLimitText.recognize("All tests pass.\nrate_limit_info seen", now: now) == nil)
         #expect(UsageLimitText.recognize("", now: now) == nil)
         #expect(UsageLimitText.recognize("OAuth token has expired", now: now) == nil)
+        #expect(UsageLimitText.recognize("error_max_turns: turn limit reached", now: now) == nil)
+        #expect(UsageLimitText.recognize("budget limit reached", now: now) == nil)
     }
 }

@@ -51,7 +51,8 @@ public struct UsageLimitText: Sendable, Equatable {
 
     /// Words that mean a usage, rate or quota limit, lower-cased.
     static let phrases = [
-        "usage limit", "hit your limit", "limit reached", "rate limit reached", "rate limited",
+        "usage limit", "hit your limit", "hour limit reached", "weekly limit reached", "daily limit reached",
+        "opus limit reached", "sonnet limit reached", "session limit reached", "rate limit reached", "rate limited",
         "rate limit exceeded", "exhausted your", "quota exceeded", "exceeded your current quota",
         "resource_exhausted", "resource exhausted", "too many requests",
     ]
