@@ -130,6 +130,8 @@ let package = Package(
         .testTarget(
             name: "RolesTests",
             dependencies: ["Bus", "BusBench", "FileFormats", "Roles", "Processes", "BusTesting", "planbus"],
+            // Recorded agent outputs and the HTTP stub, read by the tests through #filePath.
+            exclude: ["Fixtures"],
             swiftSettings: upcoming
         ),
     ]
