@@ -1,8 +1,9 @@
 import Bus
 import Foundation
 
-/// What the text-reading CLI adapters (Aider, cursor-agent, a user's command) share: the prompt
-/// file, the final reply and its JSON, and the words that mean a limit or a credentials problem.
+/// What every CLI adapter (Claude Code, Codex, Gemini CLI, Aider, cursor-agent, a user's command)
+/// shares: the prompt file, NDJSON event streams, the final reply and its JSON, and the words that
+/// mean a limit or a credentials problem.
 enum AgentReply {
     /// Writes the prompt to `path`, creating its folder.
     static func write(_ prompt: String, to path: String) throws(RoleError) {
@@ -15,24 +16,43 @@ enum AgentReply {
         }
     }
 
-    /// The last `count` non-empty lines of `text`, joined with ` | `, for an error message.
-    static func lastLines(_ text: String, count: Int = 3) -> String {
-        text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            .suffix(count).joined(separator: " | ")
+    /// The JSON objects of an NDJSON stream, in order. Lines that are not JSON objects (a
+    /// warning printed among the events, a truncated line) are skipped.
+    static func events(in text: String) -> [JSONValue] {
+        text.split(whereSeparator: \.isNewline).compactMap { line in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("{"), let value = try? JSONValue.parse(trimmed), value.objectValue != nil
+            else { return nil }
+            return value
+        }
     }
 
-    /// Words of an agent that mean its credentials are missing, wrong or expired.
-    static let authTexts = [
-        "OAuth token has expired", "Invalid API key", "invalid_api_key", "Invalid authentication",
-        "Authentication required", "AuthenticationError", "authentication_error", "Not logged in",
-        "not logged in", "Please run /login", "401 Unauthorized",
+    /// A number field as a `Double`.
+    static func double(_ value: JSONValue?) -> Double? {
+        if case .number(let d)? = value { return d }
+        return nil
+    }
+
+    /// The last `count` non-empty lines of `text`, joined with ` | `, for an error message.
+    static func tail(_ text: String, count: Int = 3) -> String {
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.suffix(count).joined(separator: " | ")
+    }
+
+    /// Words of an agent that mean its credentials are missing, wrong or expired, in lower case.
+    static let credentialPhrases = [
+        "oauth token has expired", "invalid api key", "invalid_api_key", "invalid authentication",
+        "authentication required", "authenticationerror", "authentication_error", "not logged in",
+        "please run /login", "401 unauthorized", "api key not valid", "token expired", "unauthenticated",
     ]
 
-    /// A usage limit (with its reset time) or a credentials problem named in `text`, if any.
-    static func limitOrAuth(in text: String, now: Date) -> AgentResult.Outcome? {
-        if let limit = limit(in: text, now: now) { return limit }
-        for line in text.split(separator: "\n") where authTexts.contains(where: { line.contains($0) }) {
-            return .auth(line.trimmingCharacters(in: .whitespaces))
+    /// The first line of `text` that names a credentials problem, trimmed.
+    static func credentialFailure(in text: String) -> String? {
+        for line in text.split(whereSeparator: \.isNewline) {
+            let lower = line.lowercased()
+            if credentialPhrases.contains(where: { lower.contains($0) }) {
+                return String(line.trimmingCharacters(in: .whitespaces).prefix(400))
+            }
         }
         return nil
     }
@@ -43,22 +63,40 @@ enum AgentReply {
         return .rateLimited(until: limit.resetsAt, message: limit.message)
     }
 
-    /// The result of a call that ended well: the reply, parsed as JSON when asked for.
+    /// A usage limit (with its reset time) or a credentials problem named in `text`, if any.
+    static func limitOrAuth(in text: String, now: Date) -> AgentResult.Outcome? {
+        limitOrAuth(in: [text], now: now)
+    }
+
+    /// A limit named in any of `texts`, else a credentials problem named in any of them, if any.
+    static func limitOrAuth(in texts: [String], now: Date) -> AgentResult.Outcome? {
+        for text in texts {
+            if let limit = limit(in: text, now: now) { return limit }
+        }
+        for text in texts {
+            if let line = credentialFailure(in: text) { return .auth(line) }
+        }
+        return nil
+    }
+
+    /// The result of a call that ended well: the reply, and its JSON when the request asked for
+    /// JSON. An empty reply, or one that is not JSON when JSON was asked for, is invalid output.
     static func finish(reply: String, wantsJSON: Bool, usage: AgentUsage, session: String?) -> AgentResult {
         let text = reply.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else {
-            return AgentResult(outcome: .invalidOutput("the agent gave an empty reply"), usage: usage, session: session)
+            return AgentResult(
+                outcome: .invalidOutput("the agent gave an empty result"), usage: usage, session: session)
         }
         guard wantsJSON else { return AgentResult(outcome: .ok, text: text, usage: usage, session: session) }
         guard let json = json(in: text) else {
             return AgentResult(
-                outcome: .invalidOutput("the reply is not JSON: \(text.prefix(200))"), text: text, usage: usage,
+                outcome: .invalidOutput("the result is not JSON: \(text.prefix(200))"), text: text, usage: usage,
                 session: session)
         }
         return AgentResult(outcome: .ok, text: text, json: json, usage: usage, session: session)
     }
 
-    /// `text` as JSON, or the last fenced block of it (```` ```json ````), or `nil`.
+    /// `text` as JSON, or the last fenced block of it that is JSON (```` ```json ````), or `nil`.
     static func json(in text: String) -> JSONValue? {
         if let whole = try? JSONValue.parse(text) { return whole }
         let blocks = text.components(separatedBy: "```")

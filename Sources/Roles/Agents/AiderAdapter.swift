@@ -70,7 +70,7 @@ public struct AiderAdapter: AgentAdapter {
                     text: report.reply, usage: report.usage)
             }
             if code != 0 {
-                let tail = AgentReply.lastLines(output.stderr.isEmpty ? output.stdout : output.stderr)
+                let tail = AgentReply.tail(output.stderr.isEmpty ? output.stdout : output.stderr)
                 let outcome =
                     AgentReply.limitOrAuth(in: output.stdout + "\n" + output.stderr, now: now)
                     ?? .error("aider exited \(code)" + (tail.isEmpty ? "" : ": \(tail)"))

@@ -55,13 +55,13 @@ public struct ClaudeAdapter: AgentAdapter {
         var session: String?
         var final: JSONValue?
         var rejected: (until: Timestamp?, message: String)?
-        for event in AgentStream.events(in: output.stdout) {
+        for event in AgentReply.events(in: output.stdout) {
             if let id = event["session_id"]?.stringValue { session = id }
             switch event["type"]?.stringValue {
             case "result": final = event
             case "rate_limit_event":
                 guard let info = event["rate_limit_info"], info["status"]?.stringValue == "rejected" else { continue }
-                let until = AgentStream.double(info["resetsAt"]).map { Timestamp(milliseconds: Int64($0 * 1000)) }
+                let until = AgentReply.double(info["resetsAt"]).map { Timestamp(milliseconds: Int64($0 * 1000)) }
                 let kind = info["rateLimitType"]?.stringValue ?? "usage"
                 rejected = (until, "\(kind) limit reached")
             default: continue
@@ -79,12 +79,12 @@ public struct ClaudeAdapter: AgentAdapter {
         case .exited: break
         }
         guard let final else {
-            if let outcome = AgentStream.limitOrAuth(in: [output.stdout, output.stderr], now: now) {
+            if let outcome = AgentReply.limitOrAuth(in: [output.stdout, output.stderr], now: now) {
                 return with(outcome)
             }
             if let rejected { return with(.rateLimited(until: rejected.until, message: rejected.message)) }
             let code = output.exitCode ?? 0
-            let detail = AgentStream.tail(output.stderr.isEmpty ? output.stdout : output.stderr)
+            let detail = AgentReply.tail(output.stderr.isEmpty ? output.stdout : output.stderr)
             return code == 0
                 ? with(.invalidOutput("claude gave no result event\(detail.isEmpty ? "" : ": \(detail)")"))
                 : with(.error("claude exited with status \(code)\(detail.isEmpty ? "" : ": \(detail)")"))
@@ -93,7 +93,7 @@ public struct ClaudeAdapter: AgentAdapter {
         if final["is_error"] == .bool(true) {
             let errors = (final["errors"]?.arrayValue ?? []).compactMap { $0.stringValue ?? $0["message"]?.stringValue }
             let message = ([text] + errors).filter { !$0.isEmpty }.joined(separator: "; ")
-            if let outcome = AgentStream.limitOrAuth(in: [message, output.stderr], now: now) {
+            if let outcome = AgentReply.limitOrAuth(in: [message, output.stderr], now: now) {
                 return with(outcome, text: text)
             }
             if let rejected { return with(.rateLimited(until: rejected.until, message: rejected.message), text: text) }
@@ -106,15 +106,15 @@ public struct ClaudeAdapter: AgentAdapter {
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, let rejected {
             return with(.rateLimited(until: rejected.until, message: rejected.message))
         }
-        return AgentStream.finish(reply: text, wantsJSON: wantsJSON, usage: usage, session: session)
+        return AgentReply.finish(reply: text, wantsJSON: wantsJSON, usage: usage, session: session)
     }
 
     /// The usage of a `result` event.
     static func usage(of result: JSONValue) -> AgentUsage {
         let tokens = result["usage"]
         let cost =
-            AgentStream.double(result["total_cost_usd"]) ?? AgentStream.double(result["total_cost"])
-            ?? AgentStream.double(result["cost_usd"])
+            AgentReply.double(result["total_cost_usd"]) ?? AgentReply.double(result["total_cost"])
+            ?? AgentReply.double(result["cost_usd"])
         return AgentUsage(
             inputTokens: tokens?["input_tokens"]?.intValue, outputTokens: tokens?["output_tokens"]?.intValue,
             cacheReadTokens: tokens?["cache_read_input_tokens"]?.intValue,

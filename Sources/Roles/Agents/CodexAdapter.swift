@@ -53,7 +53,7 @@ public struct CodexAdapter: AgentAdapter {
         var failures: [String] = []
         var turnFailed = false
         func add(_ a: Int?, _ b: Int?) -> Int? { a == nil && b == nil ? nil : (a ?? 0) + (b ?? 0) }
-        for event in AgentStream.events(in: output.stdout) {
+        for event in AgentReply.events(in: output.stdout) {
             switch event["type"]?.stringValue {
             case "thread.started": session = event["thread_id"]?.stringValue ?? session
             case "item.completed":
@@ -89,11 +89,11 @@ public struct CodexAdapter: AgentAdapter {
         let code = output.exitCode ?? 0
         if turnFailed || (!failures.isEmpty && !completedTurn) || code != 0 {
             let message = failures.joined(separator: "; ")
-            if let outcome = AgentStream.limitOrAuth(in: [message, output.stderr], now: now) { return with(outcome) }
+            if let outcome = AgentReply.limitOrAuth(in: [message, output.stderr], now: now) { return with(outcome) }
             if !message.isEmpty { return with(.error(message)) }
-            let detail = AgentStream.tail(output.stderr)
+            let detail = AgentReply.tail(output.stderr)
             return with(.error("codex exited with status \(code)\(detail.isEmpty ? "" : ": \(detail)")"))
         }
-        return AgentStream.finish(reply: reply ?? "", wantsJSON: wantsJSON, usage: usage, session: session)
+        return AgentReply.finish(reply: reply ?? "", wantsJSON: wantsJSON, usage: usage, session: session)
     }
 }

@@ -109,7 +109,7 @@ public struct CommandAdapter: AgentAdapter {
             if output == .json, let reply = Self.parseJSON(run.stdout, now: now), case .failed = reply {
                 return reply.result(wantsJSON: wantsJSON)
             }
-            let tail = AgentReply.lastLines(run.stderr.isEmpty ? run.stdout : run.stderr)
+            let tail = AgentReply.tail(run.stderr.isEmpty ? run.stdout : run.stderr)
             return AgentResult(
                 outcome: AgentReply.limitOrAuth(in: all, now: now)
                     ?? .error("\(template[0]) exited \(code)" + (tail.isEmpty ? "" : ": \(tail)")))
@@ -125,7 +125,7 @@ public struct CommandAdapter: AgentAdapter {
                 return AgentReply.finish(reply: run.stdout, wantsJSON: wantsJSON, usage: AgentUsage(), session: nil)
             case .json:
                 guard let reply = Self.parseJSON(run.stdout, now: now) else {
-                    let shown = AgentReply.lastLines(run.stdout, count: 1)
+                    let shown = AgentReply.tail(run.stdout, count: 1)
                     return AgentResult(
                         outcome: .invalidOutput(
                             shown.isEmpty

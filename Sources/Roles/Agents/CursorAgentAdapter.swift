@@ -122,7 +122,7 @@ public struct CursorAgentAdapter: AgentAdapter {
                 return failed("cursor-agent failed: \(message)")
             }
             if code != 0 {
-                let tail = AgentReply.lastLines(output.stderr.isEmpty ? output.stdout : output.stderr)
+                let tail = AgentReply.tail(output.stderr.isEmpty ? output.stdout : output.stderr)
                 return failed("cursor-agent exited \(code)" + (tail.isEmpty ? "" : ": \(tail)"))
             }
             guard let result = stream.result else {

@@ -58,7 +58,7 @@ public struct GeminiAdapter: AgentAdapter {
         var reply = ""
         var final: JSONValue?
         var errors: [String] = []
-        for event in AgentStream.events(in: output.stdout) {
+        for event in AgentReply.events(in: output.stdout) {
             switch event["type"]?.stringValue {
             case "init": session = event["session_id"]?.stringValue ?? session
             case "message":
@@ -87,14 +87,14 @@ public struct GeminiAdapter: AgentAdapter {
         }
         let code = output.exitCode ?? 0
         guard code != 0 || final?["status"]?.stringValue == "error" else {
-            return AgentStream.finish(reply: reply, wantsJSON: wantsJSON, usage: usage, session: session)
+            return AgentReply.finish(reply: reply, wantsJSON: wantsJSON, usage: usage, session: session)
         }
         if let message = final?["error"]?["message"]?.stringValue { errors.append(message) }
-        let message = errors.isEmpty ? AgentStream.tail(output.stderr) : errors.joined(separator: "; ")
+        let message = errors.isEmpty ? AgentReply.tail(output.stderr) : errors.joined(separator: "; ")
         let meaning =
             code == 0 ? "the run failed" : exitMeanings[code].map { "\($0) (exit \(code))" } ?? "exit \(code)"
         if code == 41 { return with(.auth(message.isEmpty ? "gemini: \(meaning)" : message)) }
-        if let outcome = AgentStream.limitOrAuth(in: [errors.joined(separator: "\n"), output.stderr], now: now) {
+        if let outcome = AgentReply.limitOrAuth(in: [errors.joined(separator: "\n"), output.stderr], now: now) {
             return with(outcome)
         }
         return with(.error("gemini: \(meaning)\(message.isEmpty ? "" : ": \(message)")"))
