@@ -5,19 +5,19 @@ import Roles
 import Testing
 
 @Suite struct AgentAiderTests {
-    private func fixture(_ name: String) -> String { ScriptedAgentCLI.fixture("aider", name) }
-    private func text(_ name: String) -> String { ScriptedAgentCLI.text("aider", name) }
+    private func fixture(_ name: String) -> String { FakeAgentCLI.fixture("aider", name) }
+    private func text(_ name: String) -> String { FakeAgentCLI.text("aider", name) }
 
     /// Runs the adapter against a fake `aider` that replays `stdout` (and `stderr`) and exits
     /// with `exit`.
     private func run(
         stdout: String? = nil, stderr: String? = nil, extra: String = "", exit: Int32 = 0, wantsJSON: Bool = false,
         timeout: Duration = .seconds(30)
-    ) async throws -> (AgentResult, ScriptedAgentCLI) {
-        let cli = try ScriptedAgentCLI(program: "aider")
+    ) async throws -> (AgentResult, FakeAgentCLI) {
+        let cli = try FakeAgentCLI(program: "aider")
         try cli.install(stdout: stdout.map(fixture), stderr: stderr.map(fixture), extra: extra, exit: exit)
         let result = try await AiderAdapter().run(
-            cli.request(model: "anthropic/claude-sonnet-4-20250514", wantsJSON: wantsJSON, timeout: timeout))
+            cli.request(model: "anthropic/claude-sonnet-4-20250514", timeout: timeout, wantsJSON: wantsJSON))
         return (result, cli)
     }
 
@@ -35,14 +35,14 @@ import Testing
                     inputTokens: 2300, outputTokens: 245, cacheReadTokens: 5200, cacheWriteTokens: 1100,
                     costUSD: 0.0148, costSource: .reported))
         #expect(result.session == nil)
-        let arguments = cli.arguments()
+        let arguments = cli.arguments
         #expect(arguments.first == "--message-file")
         #expect(
             Array(arguments.dropFirst(2)) == [
                 "--yes-always", "--no-pretty", "--no-stream", "--no-check-update", "--analytics-disable", "--model",
                 "anthropic/claude-sonnet-4-20250514",
             ])
-        #expect(try String(contentsOfFile: arguments[1], encoding: .utf8) == "Add a greet function.")
+        #expect(try String(contentsOfFile: arguments[1], encoding: .utf8) == "do the thing")
         // The output streamed to the transcript.
         #expect(
             lines(of: cli.transcript).contains("Tokens: 2.3k sent, 1.1k cache write, 5.2k cache hit, 245 received."))
@@ -161,7 +161,7 @@ import Testing
     }
 
     @Test func aHangIsKilledAtTheTimeoutWithItsWholeGroup() async throws {
-        let cli = try ScriptedAgentCLI(program: "aider")
+        let cli = try FakeAgentCLI(program: "aider")
         defer { cli.remove() }
         try cli.install(extra: cli.leavingGrandchild + "\n" + cli.hanging)
         let started = ContinuousClock.now
@@ -172,17 +172,17 @@ import Testing
         #expect(result.outcome == .timeout)
         #expect(ContinuousClock.now - started < .seconds(20))
         let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
+        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
     }
 
     @Test func aGrandchildLeftRunningIsKilledWhenAiderExits() async throws {
-        let cli = try ScriptedAgentCLI(program: "aider")
+        let cli = try FakeAgentCLI(program: "aider")
         defer { cli.remove() }
         try cli.install(stdout: fixture("success.txt"), extra: cli.leavingGrandchild)
         let (result, wasAlive, pid) = try await cli.watchingGrandchild { try await AiderAdapter().run(cli.request()) }
         #expect(wasAlive)
         #expect(result.outcome == .ok)
         let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
+        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
     }
 }

@@ -11,7 +11,7 @@ import Testing
 /// The Claude Code adapter against a fake `claude` on PATH replaying recorded stream-json output.
 @Suite("AgentClaude")
 struct AgentClaudeTests {
-    func fixture(_ name: String) -> String { FakeAgentCLI.fixture("claude", name) }
+    func fixture(_ name: String) -> String { FakeAgentCLI.quotedFixture("claude", name) }
 
     /// Runs the adapter on a fake `claude` running `body`.
     func run(

@@ -11,7 +11,7 @@ import Testing
 /// The Codex adapter against a fake `codex` on PATH replaying recorded `exec --json` output.
 @Suite("AgentCodex")
 struct AgentCodexTests {
-    func fixture(_ name: String) -> String { FakeAgentCLI.fixture("codex", name) }
+    func fixture(_ name: String) -> String { FakeAgentCLI.quotedFixture("codex", name) }
 
     func run(
         _ body: String, model: String? = nil, resume: String? = nil, wantsJSON: Bool = false,

@@ -5,19 +5,19 @@ import Roles
 import Testing
 
 @Suite struct AgentCommandTests {
-    private func fixture(_ name: String) -> String { ScriptedAgentCLI.fixture("command", name) }
+    private func fixture(_ name: String) -> String { FakeAgentCLI.fixture("command", name) }
 
     /// Runs a command adapter whose program is a fake `mytool` replaying `stdout` (and `stderr`).
     private func run(
         _ output: CommandAdapter.Output = .text, template: [String] = ["mytool", "--prompt", "{prompt_file}"],
         stdout: String? = nil, stderr: String? = nil, extra: String = "", exit: Int32 = 0, wantsJSON: Bool = false,
         session: String? = nil, timeout: Duration = .seconds(30)
-    ) async throws -> (AgentResult, ScriptedAgentCLI) {
-        let cli = try ScriptedAgentCLI(program: "mytool")
+    ) async throws -> (AgentResult, FakeAgentCLI) {
+        let cli = try FakeAgentCLI(program: "mytool")
         try cli.install(stdout: stdout.map(fixture), stderr: stderr.map(fixture), extra: extra, exit: exit)
         let adapter = try CommandAdapter(name: "mytool", template: template, output: output)
         let result = try await adapter.run(
-            cli.request(model: "local-7b", session: session, wantsJSON: wantsJSON, timeout: timeout))
+            cli.request(model: "local-7b", timeout: timeout, resume: session, wantsJSON: wantsJSON))
         return (result, cli)
     }
 
@@ -37,16 +37,16 @@ import Testing
         #expect(result.outcome == .ok)
         #expect(result.text == "Renamed the flag to --verbose and updated the two call sites.")
         #expect(result.usage == AgentUsage(costSource: .unknown))
-        let arguments = cli.arguments()
+        let arguments = cli.arguments
         #expect(arguments.count == 6)
         #expect(arguments.dropFirst().prefix(4) == ["-C", cli.work, "-m", "local-7b"])
         #expect(arguments.last == "xy")
         let promptFile = try #require(arguments.first?.split(separator: "=", maxSplits: 1).last.map(String.init))
-        #expect(try String(contentsOfFile: promptFile, encoding: .utf8) == "Add a greet function.")
+        #expect(try String(contentsOfFile: promptFile, encoding: .utf8) == "do the thing")
 
         let (_, resumed) = try await run(template: ["mytool", "{session}"], stdout: "reply.txt", session: "run-42")
         defer { resumed.remove() }
-        #expect(resumed.arguments() == ["run-42"])
+        #expect(resumed.arguments == ["run-42"])
     }
 
     @Test func aTemplateWithAnUnknownPlaceholderOrNoProgramIsRefused() {
@@ -130,7 +130,7 @@ import Testing
         calendar.timeZone = .current
         let now = try #require(calendar.date(from: DateComponents(year: 2026, month: 6, day: 10, hour: 16, minute: 40)))
         let output = AgentProcess.Output(
-            ending: .exited(0), stdout: ScriptedAgentCLI.text("command", "limit-five-hour.txt"), stderr: "")
+            ending: .exited(0), stdout: FakeAgentCLI.text("command", "limit-five-hour.txt"), stderr: "")
         let expected = try #require(calendar.date(from: DateComponents(year: 2026, month: 6, day: 11, hour: 15)))
         guard case .rateLimited(let until, _) = adapter.result(of: output, wantsJSON: false, now: now).outcome else {
             Issue.record("expected a rate limit")
@@ -179,7 +179,7 @@ import Testing
     }
 
     @Test func aMissingProgramIsAnError() async throws {
-        let cli = try ScriptedAgentCLI(program: "mytool")
+        let cli = try FakeAgentCLI(program: "mytool")
         defer { cli.remove() }
         let result = try await CommandAdapter(template: ["no-such-tool-here"]).run(cli.request())
         guard case .error(let message) = result.outcome else {
@@ -190,7 +190,7 @@ import Testing
     }
 
     @Test func aHangIsKilledAtTheTimeoutWithItsWholeGroup() async throws {
-        let cli = try ScriptedAgentCLI(program: "mytool")
+        let cli = try FakeAgentCLI(program: "mytool")
         defer { cli.remove() }
         try cli.install(stdout: fixture("reply.txt"), extra: cli.leavingGrandchild + "\n" + cli.hanging)
         let (result, wasAlive, pid) = try await cli.watchingGrandchild {
@@ -199,11 +199,11 @@ import Testing
         #expect(wasAlive)
         #expect(result.outcome == .timeout)
         let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
+        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
     }
 
     @Test func aGrandchildLeftRunningIsKilledWhenTheCommandExits() async throws {
-        let cli = try ScriptedAgentCLI(program: "mytool")
+        let cli = try FakeAgentCLI(program: "mytool")
         defer { cli.remove() }
         try cli.install(stdout: fixture("reply.json"), extra: cli.leavingGrandchild)
         let (result, wasAlive, pid) = try await cli.watchingGrandchild {
@@ -212,6 +212,6 @@ import Testing
         #expect(wasAlive)
         #expect(result.outcome == .ok)
         let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
+        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
     }
 }

@@ -6,18 +6,18 @@ import Testing
 
 @Suite struct AgentCursorTests {
     private static let session = "c6b62c6f-7ead-4fd6-9922-e952131177ff"
-    private func fixture(_ name: String) -> String { ScriptedAgentCLI.fixture("cursor-agent", name) }
+    private func fixture(_ name: String) -> String { FakeAgentCLI.fixture("cursor-agent", name) }
 
     /// Runs the adapter against a fake `cursor-agent` that replays `stdout` (and `stderr`) and
     /// exits with `exit`.
     private func run(
         stdout: String? = nil, stderr: String? = nil, extra: String = "", exit: Int32 = 0, wantsJSON: Bool = false,
         session: String? = nil, timeout: Duration = .seconds(30)
-    ) async throws -> (AgentResult, ScriptedAgentCLI) {
-        let cli = try ScriptedAgentCLI(program: "cursor-agent")
+    ) async throws -> (AgentResult, FakeAgentCLI) {
+        let cli = try FakeAgentCLI(program: "cursor-agent")
         try cli.install(stdout: stdout.map(fixture), stderr: stderr.map(fixture), extra: extra, exit: exit)
         let result = try await CursorAgentAdapter().run(
-            cli.request(model: "gpt-5", session: session, wantsJSON: wantsJSON, timeout: timeout))
+            cli.request(model: "gpt-5", timeout: timeout, resume: session, wantsJSON: wantsJSON))
         return (result, cli)
     }
 
@@ -36,15 +36,15 @@ import Testing
         #expect(result.session == Self.session)
         #expect(result.usage == AgentUsage(costSource: .unknown))
         #expect(
-            cli.arguments() == [
+            cli.arguments == [
                 "-p", "--output-format", "stream-json", "--force", "--trust", "--model", "gpt-5", "--resume",
-                "prior-chat", "Add a greet function.",
+                "prior-chat", "do the thing",
             ])
         #expect(lines(of: cli.transcript).count == 8)
     }
 
     @Test func theStreamParserReadsEveryEventKind() {
-        let stream = CursorAgentAdapter.parse(ScriptedAgentCLI.text("cursor-agent", "success.ndjson"))
+        let stream = CursorAgentAdapter.parse(FakeAgentCLI.text("cursor-agent", "success.ndjson"))
         #expect(stream.model == "Claude 4 Sonnet")
         #expect(stream.assistantText == "I'll add the function. Added greet to hello.py.")
         #expect(
@@ -58,7 +58,7 @@ import Testing
         #expect(result.outcome == .ok)
         #expect(result.text == "Working on it. Tests pass.")
         #expect(
-            CursorAgentAdapter.parse(ScriptedAgentCLI.text("cursor-agent", "malformed-line.ndjson")).skippedLines == 2)
+            CursorAgentAdapter.parse(FakeAgentCLI.text("cursor-agent", "malformed-line.ndjson")).skippedLines == 2)
     }
 
     @Test func anErrorResultIsAnErrorEvenWithExitZero() async throws {
@@ -74,7 +74,7 @@ import Testing
 
     @Test func aUsageLimitResultResetsAtTheNamedTimeToday() throws {
         let output = AgentProcess.Output(
-            ending: .exited(0), stdout: ScriptedAgentCLI.text("cursor-agent", "usage-limit.ndjson"), stderr: "")
+            ending: .exited(0), stdout: FakeAgentCLI.text("cursor-agent", "usage-limit.ndjson"), stderr: "")
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = .current
         let now = try #require(calendar.date(from: DateComponents(year: 2026, month: 3, day: 2, hour: 9, minute: 30)))
@@ -143,7 +143,7 @@ import Testing
     }
 
     @Test func aHangIsKilledAtTheTimeoutWithItsWholeGroup() async throws {
-        let cli = try ScriptedAgentCLI(program: "cursor-agent")
+        let cli = try FakeAgentCLI(program: "cursor-agent")
         defer { cli.remove() }
         try cli.install(stdout: fixture("no-result.ndjson"), extra: cli.leavingGrandchild + "\n" + cli.hanging)
         let (result, wasAlive, pid) = try await cli.watchingGrandchild {
@@ -153,11 +153,11 @@ import Testing
         #expect(result.outcome == .timeout)
         #expect(result.session == Self.session)
         let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
+        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
     }
 
     @Test func aGrandchildLeftRunningIsKilledWhenTheAgentExits() async throws {
-        let cli = try ScriptedAgentCLI(program: "cursor-agent")
+        let cli = try FakeAgentCLI(program: "cursor-agent")
         defer { cli.remove() }
         try cli.install(stdout: fixture("success.ndjson"), extra: cli.leavingGrandchild)
         let (result, wasAlive, pid) = try await cli.watchingGrandchild {
@@ -166,6 +166,6 @@ import Testing
         #expect(wasAlive)
         #expect(result.outcome == .ok)
         let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !ScriptedAgentCLI.isAlive(grandchild) })
+        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
     }
 }

@@ -11,7 +11,7 @@ import Testing
 /// The Gemini CLI adapter against a fake `gemini` on PATH replaying recorded stream-json output.
 @Suite("AgentGemini")
 struct AgentGeminiTests {
-    func fixture(_ name: String) -> String { FakeAgentCLI.fixture("gemini", name) }
+    func fixture(_ name: String) -> String { FakeAgentCLI.quotedFixture("gemini", name) }
 
     func run(
         _ body: String, model: String? = nil, resume: String? = nil, wantsJSON: Bool = false,

@@ -1,3 +1,4 @@
+import BusTesting
 import Foundation
 import Roles
 
@@ -6,54 +7,90 @@ import Roles
 #endif
 
 /// A fake agent CLI for adapter tests: a POSIX shell script named like the real program, in a
-/// fresh temporary folder that comes first on `PATH`. The script records its arguments and
-/// environment, then runs the body it is given (which replays fixture files with `cat`).
+/// fresh temporary folder whose `bin/` comes first on the `PATH` of its requests. The script
+/// records its arguments, environment and working folder, then runs its body (which replays
+/// fixture files with `cat`).
 struct FakeAgentCLI {
-    /// The temporary folder: the script, the transcript and the files the script writes.
+    /// The temporary folder: `bin/` (the script), `work/` (the agent's folder), the transcript and
+    /// the files the script writes.
     let root: String
-    /// The folder the agent works in.
-    let work: String
+    /// The name of the script.
+    let program: String
 
-    /// Writes the script `name` running `body` (shell).
-    init(_ name: String, body: String) throws {
+    var bin: String { root + "/bin" }
+    var work: String { root + "/work" }
+    var transcript: String { root + "/transcript.log" }
+    /// Where the script writes its arguments, one per line.
+    var argumentsFile: String { root + "/args" }
+    /// Where a script with ``leavingGrandchild`` writes the grandchild's pid.
+    var grandchildFile: String { root + "/grandchild" }
+
+    /// Makes the folders for a script named `program`, not yet installed.
+    init(program: String) throws {
         let template = NSTemporaryDirectory() + "planbus-agent-XXXXXX"
         var bytes = Array(template.utf8CString)
         guard mkdtemp(&bytes) != nil else { throw CocoaError(.fileWriteUnknown) }
         root = String(cString: bytes)
-        work = root + "/work"
+        self.program = program
         try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/work", withIntermediateDirectories: true)
+    }
+
+    /// Writes the script `program` running `body` (shell).
+    init(_ program: String, body: String) throws {
+        try self.init(program: program)
+        try install(body: body)
+    }
+
+    /// Installs the script: it records its arguments, environment and folder, then runs `body`.
+    func install(body: String) throws {
         let script = """
             #!/bin/sh
-            printf '%s\\n' "$@" > '\(root)/args'
+            printf '%s\\n' "$@" > '\(argumentsFile)'
             env > '\(root)/env'
             pwd > '\(root)/pwd'
             \(body)
 
             """
-        let path = root + "/bin/" + name
+        let path = bin + "/" + program
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o755)
     }
 
-    /// A fixture file of `adapter` (`Fixtures/Agents/<adapter>/<name>`), quoted for the shell.
+    /// Installs a script that prints `stdout` and `stderr` (fixture paths), runs `extra`, and
+    /// exits with `exit`.
+    func install(stdout: String? = nil, stderr: String? = nil, extra: String = "", exit: Int32 = 0) throws {
+        var body = ""
+        if let stdout { body += "cat '\(stdout)'\n" }
+        if let stderr { body += "cat '\(stderr)' >&2\n" }
+        try install(body: body + extra + "\nexit \(exit)")
+    }
+
+    /// The path of a fixture file of `adapter` (`Fixtures/Agents/<adapter>/<name>`).
     static func fixture(_ adapter: String, _ name: String, file: String = #filePath) -> String {
         let folder = (file as NSString).deletingLastPathComponent
-        return "'\(folder)/Fixtures/Agents/\(adapter)/\(name)'"
+        return "\(folder)/Fixtures/Agents/\(adapter)/\(name)"
+    }
+
+    /// A fixture path of `adapter`, quoted for the shell.
+    static func quotedFixture(_ adapter: String, _ name: String, file: String = #filePath) -> String {
+        "'\(fixture(adapter, name, file: file))'"
+    }
+
+    /// The text of a fixture.
+    static func text(_ adapter: String, _ name: String, file: String = #filePath) -> String {
+        (try? String(contentsOfFile: fixture(adapter, name, file: file), encoding: .utf8)) ?? ""
     }
 
     /// The path the script's pid file and other outputs go to.
     func path(_ name: String) -> String { root + "/" + name }
-
-    /// The transcript path.
-    var transcript: String { root + "/transcript.log" }
 
     /// A request running in ``work`` with the fake first on `PATH`.
     func request(
         prompt: String = "do the thing", model: String? = nil, timeout: Duration = .seconds(30),
         resume: String? = nil, wantsJSON: Bool = false, extraEnvironment: [String: String] = [:]
     ) -> AgentRequest {
-        var environment = ["PATH": root + "/bin:/usr/bin:/bin", "HOME": root]
+        var environment = ["PATH": bin + ":/usr/bin:/bin", "HOME": root]
         environment.merge(extraEnvironment) { _, new in new }
         return AgentRequest(
             role: "builder", prompt: prompt, directory: work, model: model, timeout: timeout, resumeSession: resume,
@@ -62,7 +99,7 @@ struct FakeAgentCLI {
 
     /// The arguments the script was called with, one per line.
     var arguments: [String] {
-        guard let text = try? String(contentsOfFile: root + "/args", encoding: .utf8) else { return [] }
+        guard let text = try? String(contentsOfFile: argumentsFile, encoding: .utf8) else { return [] }
         return text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
     }
 
@@ -90,10 +127,46 @@ struct FakeAgentCLI {
         FileManager.default.fileExists(atPath: root + "/grandchild-alive") ? pid("grandchild") : nil
     }
 
+    /// Shell text that starts a background process that would outlive the script, its pid
+    /// written to ``grandchildFile``, then waits until ``watchingGrandchild(_:)`` has seen it
+    /// alive.
+    var leavingGrandchild: String {
+        "sleep 300 > /dev/null 2>&1 &\necho $! > '\(grandchildFile)'\n"
+            + "while [ ! -e '\(root)/seen' ]; do sleep 0.05; done"
+    }
+
+    /// Shell text that hangs (until the process is killed).
+    var hanging: String { "sleep 300" }
+
+    /// Makes `call` (of a script with ``leavingGrandchild``), checking that the grandchild is alive
+    /// while the call runs.
+    /// - Returns: the result, whether the grandchild was seen alive during the call, and its pid.
+    func watchingGrandchild<Result: Sendable>(
+        _ call: @escaping @Sendable () async throws -> Result
+    ) async throws -> (result: Result, wasAlive: Bool, pid: pid_t?) {
+        let running = Task { try await call() }
+        let wasAlive = await eventually(timeout: .seconds(20)) { grandchild().map(Self.isAlive) ?? false }
+        FileManager.default.createFile(atPath: root + "/seen", contents: nil)
+        return (try await running.value, wasAlive, grandchild())
+    }
+
+    /// The pid of the grandchild the script left, when it wrote one.
+    func grandchild() -> pid_t? { pid("grandchild") }
+
     /// The pid the script wrote to `name`, if any.
     func pid(_ name: String) -> Int32? {
         guard let text = try? String(contentsOfFile: root + "/" + name, encoding: .utf8) else { return nil }
         return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Whether `pid` is still a live process (a zombie counts as gone).
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state != "Z" && state != "X"
     }
 
     /// Removes the temporary folder.
