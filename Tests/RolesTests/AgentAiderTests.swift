@@ -161,28 +161,11 @@ import Testing
     }
 
     @Test func aHangIsKilledAtTheTimeoutWithItsWholeGroup() async throws {
-        let cli = try FakeAgentCLI(program: "aider")
-        defer { cli.remove() }
-        try cli.install(extra: cli.leavingGrandchild + "\n" + cli.hanging)
-        let started = ContinuousClock.now
-        let (result, wasAlive, pid) = try await cli.watchingGrandchild {
-            try await AiderAdapter().run(cli.request(timeout: .seconds(5)))
-        }
-        #expect(wasAlive)
-        #expect(result.outcome == .timeout)
-        #expect(ContinuousClock.now - started < .seconds(20))
-        let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
+        _ = try await AgentKillChecks.hang(AiderAdapter(), program: "aider")
     }
 
     @Test func aGrandchildLeftRunningIsKilledWhenAiderExits() async throws {
-        let cli = try FakeAgentCLI(program: "aider")
-        defer { cli.remove() }
-        try cli.install(stdout: fixture("success.txt"), extra: cli.leavingGrandchild)
-        let (result, wasAlive, pid) = try await cli.watchingGrandchild { try await AiderAdapter().run(cli.request()) }
-        #expect(wasAlive)
-        #expect(result.outcome == .ok)
-        let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
+        try await AgentKillChecks.grandchildAfterExit(
+            AiderAdapter(), program: "aider", output: "cat '\(fixture("success.txt"))'")
     }
 }

@@ -4,10 +4,6 @@ import Foundation
 import Roles
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The Claude Code adapter against a fake `claude` on PATH replaying recorded stream-json output.
 @Suite("AgentClaude")
 struct AgentClaudeTests {
@@ -152,31 +148,14 @@ struct AgentClaudeTests {
 
     @Test("a hang times out, and the grandchild it started is killed")
     func hang() async throws {
-        var grandchild: Int32?
-        let result = try await run(
-            """
-            \(FakeAgentCLI.grandchild)
-            head -n 2 \(fixture("success.ndjson"))
-            sleep 300
-            """, timeout: .milliseconds(800)
-        ) { fake in grandchild = fake.runningGrandchild }
-        #expect(result.outcome == .timeout)
+        let result = try await AgentKillChecks.hang(
+            ClaudeAdapter(), program: "claude", output: "head -n 2 \(fixture("success.ndjson"))")
         #expect(result.session == "0f3c6a52-7d0e-4b8e-9c1a-2f5d7e9b1c44")
-        let pid = try #require(grandchild)
-        #expect(await eventually(timeout: .seconds(10)) { kill(pid, 0) != 0 })
     }
 
     @Test("a grandchild left running after a successful call is killed")
     func grandchildAfterSuccess() async throws {
-        var grandchild: Int32?
-        let result = try await run(
-            """
-            \(FakeAgentCLI.grandchild)
-            cat \(fixture("success.ndjson"))
-            """
-        ) { fake in grandchild = fake.runningGrandchild }
-        #expect(result.outcome == .ok)
-        let pid = try #require(grandchild)
-        #expect(await eventually(timeout: .seconds(10)) { kill(pid, 0) != 0 })
+        try await AgentKillChecks.grandchildAfterExit(
+            ClaudeAdapter(), program: "claude", output: "cat \(fixture("success.ndjson"))")
     }
 }

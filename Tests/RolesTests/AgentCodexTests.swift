@@ -4,10 +4,6 @@ import Foundation
 import Roles
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The Codex adapter against a fake `codex` on PATH replaying recorded `exec --json` output.
 @Suite("AgentCodex")
 struct AgentCodexTests {
@@ -108,31 +104,14 @@ struct AgentCodexTests {
 
     @Test("a hang times out and its grandchild is killed")
     func hang() async throws {
-        var grandchild: Int32?
-        let result = try await run(
-            """
-            \(FakeAgentCLI.grandchild)
-            head -n 1 \(fixture("success.jsonl"))
-            sleep 300
-            """, timeout: .milliseconds(800)
-        ) { fake in grandchild = fake.runningGrandchild }
-        #expect(result.outcome == .timeout)
+        let result = try await AgentKillChecks.hang(
+            CodexAdapter(), program: "codex", output: "head -n 1 \(fixture("success.jsonl"))")
         #expect(result.session == "0199a213-81c0-7800-8aa1-bbab2a035a53")
-        let pid = try #require(grandchild)
-        #expect(await eventually(timeout: .seconds(10)) { kill(pid, 0) != 0 })
     }
 
     @Test("a grandchild left running after the call is killed")
     func grandchild() async throws {
-        var grandchild: Int32?
-        let result = try await run(
-            """
-            \(FakeAgentCLI.grandchild)
-            cat \(fixture("success.jsonl"))
-            """
-        ) { fake in grandchild = fake.runningGrandchild }
-        #expect(result.outcome == .ok)
-        let pid = try #require(grandchild)
-        #expect(await eventually(timeout: .seconds(10)) { kill(pid, 0) != 0 })
+        try await AgentKillChecks.grandchildAfterExit(
+            CodexAdapter(), program: "codex", output: "cat \(fixture("success.jsonl"))")
     }
 }

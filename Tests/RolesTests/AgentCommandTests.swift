@@ -190,28 +190,13 @@ import Testing
     }
 
     @Test func aHangIsKilledAtTheTimeoutWithItsWholeGroup() async throws {
-        let cli = try FakeAgentCLI(program: "mytool")
-        defer { cli.remove() }
-        try cli.install(stdout: fixture("reply.txt"), extra: cli.leavingGrandchild + "\n" + cli.hanging)
-        let (result, wasAlive, pid) = try await cli.watchingGrandchild {
-            try await CommandAdapter(template: ["mytool"]).run(cli.request(timeout: .seconds(5)))
-        }
-        #expect(wasAlive)
-        #expect(result.outcome == .timeout)
-        let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
+        _ = try await AgentKillChecks.hang(
+            CommandAdapter(template: ["mytool"]), program: "mytool", output: "cat '\(fixture("reply.txt"))'")
     }
 
     @Test func aGrandchildLeftRunningIsKilledWhenTheCommandExits() async throws {
-        let cli = try FakeAgentCLI(program: "mytool")
-        defer { cli.remove() }
-        try cli.install(stdout: fixture("reply.json"), extra: cli.leavingGrandchild)
-        let (result, wasAlive, pid) = try await cli.watchingGrandchild {
-            try await CommandAdapter(template: ["mytool"], output: .json).run(cli.request())
-        }
-        #expect(wasAlive)
-        #expect(result.outcome == .ok)
-        let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
+        try await AgentKillChecks.grandchildAfterExit(
+            CommandAdapter(template: ["mytool"], output: .json), program: "mytool",
+            output: "cat '\(fixture("reply.json"))'")
     }
 }

@@ -143,29 +143,13 @@ import Testing
     }
 
     @Test func aHangIsKilledAtTheTimeoutWithItsWholeGroup() async throws {
-        let cli = try FakeAgentCLI(program: "cursor-agent")
-        defer { cli.remove() }
-        try cli.install(stdout: fixture("no-result.ndjson"), extra: cli.leavingGrandchild + "\n" + cli.hanging)
-        let (result, wasAlive, pid) = try await cli.watchingGrandchild {
-            try await CursorAgentAdapter().run(cli.request(timeout: .seconds(5)))
-        }
-        #expect(wasAlive)
-        #expect(result.outcome == .timeout)
+        let result = try await AgentKillChecks.hang(
+            CursorAgentAdapter(), program: "cursor-agent", output: "cat '\(fixture("no-result.ndjson"))'")
         #expect(result.session == Self.session)
-        let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
     }
 
     @Test func aGrandchildLeftRunningIsKilledWhenTheAgentExits() async throws {
-        let cli = try FakeAgentCLI(program: "cursor-agent")
-        defer { cli.remove() }
-        try cli.install(stdout: fixture("success.ndjson"), extra: cli.leavingGrandchild)
-        let (result, wasAlive, pid) = try await cli.watchingGrandchild {
-            try await CursorAgentAdapter().run(cli.request())
-        }
-        #expect(wasAlive)
-        #expect(result.outcome == .ok)
-        let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
+        try await AgentKillChecks.grandchildAfterExit(
+            CursorAgentAdapter(), program: "cursor-agent", output: "cat '\(fixture("success.ndjson"))'")
     }
 }

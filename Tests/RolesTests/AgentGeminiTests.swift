@@ -4,10 +4,6 @@ import Foundation
 import Roles
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The Gemini CLI adapter against a fake `gemini` on PATH replaying recorded stream-json output.
 @Suite("AgentGemini")
 struct AgentGeminiTests {
@@ -110,31 +106,14 @@ struct AgentGeminiTests {
 
     @Test("a hang times out and its grandchild is killed")
     func hang() async throws {
-        var grandchild: Int32?
-        let result = try await run(
-            """
-            \(FakeAgentCLI.grandchild)
-            head -n 1 \(fixture("success.ndjson"))
-            sleep 300
-            """, timeout: .milliseconds(800)
-        ) { fake in grandchild = fake.runningGrandchild }
-        #expect(result.outcome == .timeout)
+        let result = try await AgentKillChecks.hang(
+            GeminiAdapter(), program: "gemini", output: "head -n 1 \(fixture("success.ndjson"))")
         #expect(result.session == "6c1f8d2e-3b4a-4c5d-9e6f-7a8b9c0d1e2f")
-        let pid = try #require(grandchild)
-        #expect(await eventually(timeout: .seconds(10)) { kill(pid, 0) != 0 })
     }
 
     @Test("a grandchild left running after the call is killed")
     func grandchild() async throws {
-        var grandchild: Int32?
-        let result = try await run(
-            """
-            \(FakeAgentCLI.grandchild)
-            cat \(fixture("success.ndjson"))
-            """
-        ) { fake in grandchild = fake.runningGrandchild }
-        #expect(result.outcome == .ok)
-        let pid = try #require(grandchild)
-        #expect(await eventually(timeout: .seconds(10)) { kill(pid, 0) != 0 })
+        try await AgentKillChecks.grandchildAfterExit(
+            GeminiAdapter(), program: "gemini", output: "cat \(fixture("success.ndjson"))")
     }
 }

@@ -3,10 +3,6 @@ import Foundation
 import Roles
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The shared agent CLI runner, on real shell scripts.
 @Suite("AgentProcess")
 struct AgentProcessTests {
@@ -46,38 +42,35 @@ struct AgentProcessTests {
 
     @Test("a command that hangs is killed at the time limit, with the grandchild it started")
     func timeout() async throws {
-        let fake = try FakeAgentCLI(
-            "agent",
-            body: """
-                \(FakeAgentCLI.grandchild)
-                echo started
-                sleep 300
-                """)
+        let fake = try FakeAgentCLI(program: "agent")
         defer { fake.remove() }
-        let request = fake.request(timeout: .milliseconds(800))
+        try fake.install(body: "echo started\n" + fake.leavingGrandchild + "\n" + fake.hanging)
+        let request = fake.request(timeout: .seconds(5))
         let began = ContinuousClock.now
-        let output = try await AgentProcess.run(["agent"], request: request, environment: request.environment)
+        let (output, wasAlive, pid) = try await fake.watchingGrandchild {
+            try await AgentProcess.run(["agent"], request: request, environment: request.environment)
+        }
+        #expect(wasAlive)
         #expect(output.ending == .timedOut)
         #expect(ContinuousClock.now - began < .seconds(20))
         #expect(output.stdout == "started\n")
-        let grandchild = try #require(fake.runningGrandchild)
-        #expect(await eventually(timeout: .seconds(10)) { !isLive(grandchild) })
+        let grandchild = try #require(pid)
+        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
     }
 
     @Test("a grandchild left running when the command exits is killed")
     func grandchildAfterExit() async throws {
-        let fake = try FakeAgentCLI(
-            "agent",
-            body: """
-                \(FakeAgentCLI.grandchild)
-                echo done
-                """)
+        let fake = try FakeAgentCLI(program: "agent")
         defer { fake.remove() }
+        try fake.install(body: "echo done\n" + fake.leavingGrandchild)
         let request = fake.request()
-        let output = try await AgentProcess.run(["agent"], request: request, environment: request.environment)
+        let (output, wasAlive, pid) = try await fake.watchingGrandchild {
+            try await AgentProcess.run(["agent"], request: request, environment: request.environment)
+        }
+        #expect(wasAlive)
         #expect(output.ending == .exited(0))
-        let grandchild = try #require(fake.runningGrandchild)
-        #expect(await eventually(timeout: .seconds(10)) { kill(grandchild, 0) != 0 })
+        let grandchild = try #require(pid)
+        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
     }
 
     @Test("a missing program is reported as not started, and the environment helper drops and adds")

@@ -52,9 +52,14 @@ struct FakeAgentCLI {
             \(body)
 
             """
-        let path = bin + "/" + program
-        try script.write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
+        // Written through a close-on-exec descriptor, so that a process started meanwhile by
+        // another test does not hold it open for writing, which would make running it fail
+        // with "Text file busy".
+        let fd = open(bin + "/" + program, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+        defer { close(fd) }
+        let bytes = Array(script.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw CocoaError(.fileWriteUnknown) }
     }
 
     /// Installs a script that prints `stdout` and `stderr` (fixture paths), runs `extra`, and
@@ -112,19 +117,6 @@ struct FakeAgentCLI {
             result[String(line[..<eq])] = String(line[line.index(after: eq)...])
         }
         return result
-    }
-
-    /// Shell lines starting a background `sleep` that would outlive the script, writing its pid to
-    /// `$HOME/grandchild`, and `$HOME/grandchild-alive` once it is seen running.
-    static let grandchild = """
-        sleep 300 > /dev/null 2>&1 &
-        echo $! > "$HOME/grandchild"
-        kill -0 $! && : > "$HOME/grandchild-alive"
-        """
-
-    /// The pid of the grandchild started by ``grandchild``, if it was seen running.
-    var runningGrandchild: Int32? {
-        FileManager.default.fileExists(atPath: root + "/grandchild-alive") ? pid("grandchild") : nil
     }
 
     /// Shell text that starts a background process that would outlive the script, its pid
