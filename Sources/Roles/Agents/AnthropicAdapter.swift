@@ -55,7 +55,7 @@ public struct AnthropicAdapter: AgentAdapter {
             return AgentResult(outcome: .auth("\(apiKeyVariable) is not set"))
         }
         guard let model = request.model ?? defaultModel else {
-            return AgentResult(outcome: .error("no model: the request names none and the adapter has no default"))
+            return HTTPAgentCall.noModel
         }
         let body: JSONValue = [
             "model": .string(model), "max_tokens": .number(Double(maxTokens)),
@@ -65,19 +65,14 @@ public struct AnthropicAdapter: AgentAdapter {
             "Content-Type": "application/json", "Accept": "application/json", "x-api-key": key,
             "anthropic-version": Self.apiVersion,
         ]
-        let call = HTTPAgentCall(
-            url: baseURL.appendingPathComponent("v1/messages"), headers: headers, body: body, policy: retry,
-            timeout: request.timeout, transcript: HTTPTranscript(path: request.transcript, secrets: [key]))
-        let end = try await call.perform()
-        guard case .response(let exchange) = end, (200..<300).contains(exchange.status) else {
-            return AgentResult(outcome: HTTPAgentCall.failure(end))
-        }
-        return Self.interpret(exchange.body, wantsJSON: request.wantsJSON)
+        return try await HTTPAgentCall.run(
+            request, url: baseURL.appendingPathComponent("v1/messages"), headers: headers, body: body, policy: retry,
+            secrets: [key], interpret: Self.interpret)
     }
 
     /// Reads a successful Messages body.
     static func interpret(_ body: Data, wantsJSON: Bool) -> AgentResult {
-        guard let json = try? JSONValue.parse([UInt8](body)), json.objectValue != nil else {
+        guard let json = HTTPAgentCall.object(body) else {
             return AgentResult(outcome: .invalidOutput("the response body is not JSON"))
         }
         let usage = usage(json["usage"])
@@ -89,14 +84,7 @@ public struct AnthropicAdapter: AgentAdapter {
         if json["stop_reason"]?.stringValue == "refusal" {
             return AgentResult(outcome: .error("the model refused"), text: text, usage: usage)
         }
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            return AgentResult(outcome: .invalidOutput("empty result"), usage: usage)
-        }
-        guard wantsJSON else { return AgentResult(outcome: .ok, text: text, usage: usage) }
-        guard let parsed = HTTPAgentCall.jsonAnswer(text) else {
-            return AgentResult(outcome: .invalidOutput("the answer is not JSON"), text: text, usage: usage)
-        }
-        return AgentResult(outcome: .ok, text: text, json: parsed, usage: usage)
+        return HTTPAgentCall.answer(text, wantsJSON: wantsJSON, usage: usage)
     }
 
     /// Normalises `usage`; every field may be missing.

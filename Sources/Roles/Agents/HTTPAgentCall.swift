@@ -107,6 +107,46 @@ struct HTTPAgentCall: Sendable {
         }
     }
 
+    /// Makes one call of an HTTP adapter for `request`: POSTs `body` to `url` under `policy`, the
+    /// transcript hiding `secrets`, and reads a 2xx body with `interpret` (given the body and
+    /// whether JSON was asked for); any other end is ``failure(_:)``.
+    static func run(
+        _ request: AgentRequest, url: URL, headers: [String: String], body: JSONValue, policy: HTTPRetryPolicy,
+        secrets: [String], interpret: (Data, Bool) -> AgentResult
+    ) async throws(RoleError) -> AgentResult {
+        let call = HTTPAgentCall(
+            url: url, headers: headers, body: body, policy: policy, timeout: request.timeout,
+            transcript: HTTPTranscript(path: request.transcript, secrets: secrets))
+        let end = try await call.perform()
+        guard case .response(let exchange) = end, (200..<300).contains(exchange.status) else {
+            return AgentResult(outcome: failure(end))
+        }
+        return interpret(exchange.body, request.wantsJSON)
+    }
+
+    /// The result when neither the request nor the adapter names a model.
+    static let noModel = AgentResult(
+        outcome: .error("no model: the request names none and the adapter has no default"))
+
+    /// A response body as a JSON object, or `nil` when it is not one.
+    static func object(_ body: Data) -> JSONValue? {
+        guard let json = try? JSONValue.parse([UInt8](body)), json.objectValue != nil else { return nil }
+        return json
+    }
+
+    /// The result of an answer `text` the API gave: an empty answer is invalid output, and so is
+    /// one that is not JSON when JSON was asked for.
+    static func answer(_ text: String, wantsJSON: Bool, usage: AgentUsage) -> AgentResult {
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            return AgentResult(outcome: .invalidOutput("empty result"), usage: usage)
+        }
+        guard wantsJSON else { return AgentResult(outcome: .ok, text: text, usage: usage) }
+        guard let parsed = jsonAnswer(text) else {
+            return AgentResult(outcome: .invalidOutput("the answer is not JSON"), text: text, usage: usage)
+        }
+        return AgentResult(outcome: .ok, text: text, json: parsed, usage: usage)
+    }
+
     /// The final text read as JSON, allowing a fenced ```json block around it.
     static func jsonAnswer(_ text: String) -> JSONValue? {
         var trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)

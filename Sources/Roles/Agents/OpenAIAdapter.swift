@@ -57,7 +57,7 @@ public struct OpenAIAdapter: AgentAdapter {
             if key == nil { return AgentResult(outcome: .auth("\(apiKeyVariable) is not set")) }
         }
         guard let model = request.model ?? defaultModel else {
-            return AgentResult(outcome: .error("no model: the request names none and the adapter has no default"))
+            return HTTPAgentCall.noModel
         }
         var body: [String: JSONValue] = [
             "model": .string(model), "messages": [["role": "user", "content": .string(request.prompt)]],
@@ -65,20 +65,14 @@ public struct OpenAIAdapter: AgentAdapter {
         if let maxTokens { body["max_tokens"] = .number(Double(maxTokens)) }
         var headers = ["Content-Type": "application/json", "Accept": "application/json"]
         if let key { headers["Authorization"] = "Bearer \(key)" }
-        let call = HTTPAgentCall(
-            url: baseURL.appendingPathComponent("chat/completions"), headers: headers, body: .object(body),
-            policy: retry, timeout: request.timeout,
-            transcript: HTTPTranscript(path: request.transcript, secrets: key.map { [$0] } ?? []))
-        let end = try await call.perform()
-        guard case .response(let exchange) = end, (200..<300).contains(exchange.status) else {
-            return AgentResult(outcome: HTTPAgentCall.failure(end))
-        }
-        return Self.interpret(exchange.body, wantsJSON: request.wantsJSON)
+        return try await HTTPAgentCall.run(
+            request, url: baseURL.appendingPathComponent("chat/completions"), headers: headers, body: .object(body),
+            policy: retry, secrets: key.map { [$0] } ?? [], interpret: Self.interpret)
     }
 
     /// Reads a successful Chat Completions body.
     static func interpret(_ body: Data, wantsJSON: Bool) -> AgentResult {
-        guard let json = try? JSONValue.parse([UInt8](body)), json.objectValue != nil else {
+        guard let json = HTTPAgentCall.object(body) else {
             return AgentResult(outcome: .invalidOutput("the response body is not JSON"))
         }
         let usage = usage(json["usage"])
@@ -89,14 +83,7 @@ public struct OpenAIAdapter: AgentAdapter {
         if choice["finish_reason"]?.stringValue == "content_filter" {
             return AgentResult(outcome: .error("the answer was withheld by a content filter"), text: text, usage: usage)
         }
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            return AgentResult(outcome: .invalidOutput("empty result"), usage: usage)
-        }
-        guard wantsJSON else { return AgentResult(outcome: .ok, text: text, usage: usage) }
-        guard let parsed = HTTPAgentCall.jsonAnswer(text) else {
-            return AgentResult(outcome: .invalidOutput("the answer is not JSON"), text: text, usage: usage)
-        }
-        return AgentResult(outcome: .ok, text: text, json: parsed, usage: usage)
+        return HTTPAgentCall.answer(text, wantsJSON: wantsJSON, usage: usage)
     }
 
     /// Normalises `usage`; every field may be missing.
