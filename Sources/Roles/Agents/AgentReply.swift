@@ -5,6 +5,15 @@ import Foundation
 /// shares: the prompt file, NDJSON event streams, the final reply and its JSON, and the words that
 /// mean a limit or a credentials problem.
 enum AgentReply {
+    /// Writes the prompt of `request` next to its transcript (the transcript's path plus
+    /// `.prompt.md`), for agents that read their prompt from a file.
+    /// - Returns: the path of the prompt file.
+    static func writePrompt(of request: AgentRequest) throws(RoleError) -> String {
+        let path = request.transcript + ".prompt.md"
+        try write(request.prompt, to: path)
+        return path
+    }
+
     /// Writes the prompt to `path`, creating its folder.
     static func write(_ prompt: String, to path: String) throws(RoleError) {
         let folder = (path as NSString).deletingLastPathComponent

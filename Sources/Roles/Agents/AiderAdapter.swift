@@ -45,8 +45,7 @@ public struct AiderAdapter: AgentAdapter {
     }
 
     public func run(_ request: AgentRequest) async throws(RoleError) -> AgentResult {
-        let promptFile = request.transcript + ".prompt.md"
-        try AgentReply.write(request.prompt, to: promptFile)
+        let promptFile = try AgentReply.writePrompt(of: request)
         let output = try await AgentProcess.run(
             arguments(for: request, promptFile: promptFile), request: request,
             environment: AgentProcess.environment(for: request))
