@@ -30,7 +30,7 @@ struct FakeAgentCLI {
         let template = NSTemporaryDirectory() + "planbus-agent-XXXXXX"
         var bytes = Array(template.utf8CString)
         guard mkdtemp(&bytes) != nil else { throw CocoaError(.fileWriteUnknown) }
-        root = String(cString: bytes)
+        root = String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         self.program = program
         try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/work", withIntermediateDirectories: true)
@@ -138,7 +138,7 @@ struct FakeAgentCLI {
     ) async throws -> (result: Result, wasAlive: Bool, pid: pid_t?) {
         let running = Task { try await call() }
         let wasAlive = await eventually(timeout: .seconds(20)) { grandchild().map(Self.isAlive) ?? false }
-        FileManager.default.createFile(atPath: root + "/seen", contents: nil)
+        _ = FileManager.default.createFile(atPath: root + "/seen", contents: nil)
         return (try await running.value, wasAlive, grandchild())
     }
 
