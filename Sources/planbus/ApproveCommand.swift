@@ -20,6 +20,7 @@ struct ApproveCommand: AsyncParsableCommand {
     var reason: String?
 
     func run() async throws {
+        let reason = self.reason.flatMap { $0.allSatisfy(\.isWhitespace) ? nil : $0 }
         try await reportingFailures { try decision.send(approved: true, reason: reason) }
     }
 }

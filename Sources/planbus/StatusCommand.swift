@@ -25,6 +25,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let bus = try busOptions.open()
+            if let run { try Limits.checkName(run, field: "RUN") }
             guard let runID = run ?? latestRun(bus.layout) else {
                 throw CLIFailure("no run on \(bus.layout.root) yet (planbus submit PLAN starts one)", code: 4)
             }

@@ -53,7 +53,7 @@ struct SubmitCommand: AsyncParsableCommand {
             do {
                 loaded = try PlanLoader.load(path: path)
             } catch let error as RoleError {
-                throw CLIFailure(error.message, code: error.code == .notFound ? 4 : 3)
+                throw CLIFailure(error.message, code: 3)
             }
             let route = PlanRoute(plan: loaded)
             if dryRun {
@@ -118,6 +118,14 @@ struct SubmitCommand: AsyncParsableCommand {
                 FileOps.standardErrorLine(
                     "run \(run) cannot finish: \(dead.kind ?? "an envelope") \(dead.id) to \(dead.role) was dead-lettered: "
                         + "\(dead.reason ?? "no reason recorded") (planbus log \(run))")
+                if json {
+                    let status = FileOps.readRegular(file, limit: 16 << 20)
+                    if case .bytes(let b) = status, let parsed = try? JSONValue.parse(b) {
+                        emit(parsed.serialized())
+                    } else {
+                        emit("null")
+                    }
+                }
                 throw ExitCode(dead.id == goal ? 3 : 1)
             }
             if case .bytes(let b) = FileOps.readRegular(file, limit: 16 << 20), let status = try? JSONValue.parse(b) {

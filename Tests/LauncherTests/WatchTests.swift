@@ -54,7 +54,7 @@ struct WatchTests {
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.contains("ROLES: none running (planbus up starts them)"))
         #expect(
-            lines.contains("RUN r1 · plan shop · risk medium · stage build · WAITING for a person: approval of t2"))
+            lines.contains("RUN r1 · plan shop · risk medium · stage build · WAITING: approval of t2"))
         func row(_ task: String) -> String { lines.first { $0.hasPrefix(task + " ") } ?? "" }
         #expect(row("t1").contains("integrated") && row("t1").contains("commit 111111111111"))
         #expect(row("t2").contains("awaiting_approval") && row("t2").contains("planbus approve r1 t2"))

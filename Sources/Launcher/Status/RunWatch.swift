@@ -65,7 +65,10 @@ public enum RunWatch {
         } else if status["finished"] == .bool(true) {
             facts.append("finished")
         } else if let waiting = status["waiting"]?.stringValue {
-            facts.append("WAITING for a person: \(waiting)")
+            let prefix = "waiting on a person: "
+            facts.append(
+                waiting.hasPrefix(prefix)
+                    ? "WAITING on a person: " + waiting.dropFirst(prefix.count) : "WAITING: \(waiting)")
         } else {
             facts.append("running")
         }

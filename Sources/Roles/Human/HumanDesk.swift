@@ -99,13 +99,13 @@ public struct HumanDesk: Sendable {
         tidy()
         let all = requests(run: run).filter { $0.isApproval && $0.envelope.task == task }
         let pending = all.filter { $0.holder == nil }
-        guard
-            let request = pending.max(by: {
-                ($0.envelope.attempt, $0.envelope.created, $0.id) < ($1.envelope.attempt, $1.envelope.created, $1.id)
-            })
-        else {
+        // The newest request, held or not: a decision is about the newest attempt only.
+        let newest = all.max(by: {
+            ($0.envelope.attempt, $0.envelope.created, $0.id) < ($1.envelope.attempt, $1.envelope.created, $1.id)
+        })
+        guard let request = newest, request.holder == nil else {
             var why = "no approval was asked for it"
-            if let held = all.first?.holder {
+            if let held = newest?.holder {
                 why = "its approval is being decided right now by \(held)"
             } else if settled(HumanRequest.approval, run: run, task: task) {
                 why = "its approval was already decided"
@@ -122,7 +122,7 @@ public struct HumanDesk: Sendable {
             do {
                 try reply(to: old, what: "approval \(old.id)", nil)
                 older.append(old.id)
-            } catch {
+            } catch let error where error.code == .notFound {
                 continue  // answered meanwhile by someone else: nothing left to close
             }
         }
