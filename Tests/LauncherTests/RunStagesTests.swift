@@ -238,7 +238,7 @@ struct RunStagesTests {
         let final = status(session, "cb")
         #expect(final?["finished"] == .bool(true))
         #expect(task(final, "slow")?["state"] == "integrated")
-        #expect(task(final, "later")?["state"] == "waiting")
+        #expect(task(final, "later")?["state"] == "not_started")
         #expect(!FileManager.default.fileExists(atPath: session.bus.layout.run("cb") + "/later"))
         let shown = try await session.planbus("status", "cb")
         #expect(shown.stdout.contains("HALTED: circuit breaker"))

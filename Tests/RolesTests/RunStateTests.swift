@@ -284,5 +284,7 @@ struct RunStateTests {
         #expect(lines.halted == "budget: the integrated changes change 20 lines, over the run's 15")
         #expect(lines.apply(.documented(task: "a")) == [.finish])
         #expect(lines.tasks["b"] == .waiting)
+        // In status.json, a task still waiting when the halted run finished will not start.
+        #expect(lines.json["tasks"]?.arrayValue?.last?["state"] == "not_started")
     }
 }

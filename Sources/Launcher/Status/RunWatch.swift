@@ -115,6 +115,8 @@ public enum RunWatch {
                 reason.hasPrefix("Rejected:")
                 ? reason.split(separator: "\n").first { $0.hasPrefix("- ") }.map { String($0.dropFirst(2)) } : nil
             text = finding ?? reason
+        case "not_started":
+            text = "not started: the run halted"
         case "blocked":
             text = task["by"]?.stringValue.map { "blocked by \($0)" } ?? task["reason"]?.stringValue ?? ""
         default:

@@ -6,7 +6,8 @@ extension RunState {
     /// not run), `spent` (`attempts`, `files`, `lines`), and `tasks`: each task's ``TaskStatus``
     /// fields with its `id`, `title`, `last_feedback`, `question` (while asking: `id`, `text`),
     /// `judgment`, `decision` and `documented`. A building task with a question waiting for a
-    /// person shows the state `asking`.
+    /// person shows the state `asking`; a task still waiting when the run finished shows
+    /// `not_started`.
     public var json: JSONValue {
         func check(_ result: CheckResult?) -> JSONValue {
             guard let result else { return .null }
@@ -29,6 +30,8 @@ extension RunState {
     private func taskJSON(_ task: PlanTask) -> JSONValue {
         let status = tasks[task.id] ?? .waiting
         var o = status.json.objectValue ?? [:]
+        // A task still waiting when the run has finished (halted) will not start.
+        if isFinished, status == .waiting { o["state"] = "not_started" }
         o["id"] = .string(task.id)
         o["title"] = .string(task.title)
         if let question = questions[task.id]?.sorted(by: { $0.key < $1.key }).first?.value {
