@@ -116,6 +116,21 @@ struct RunStateTests {
         #expect(state.json["halted"]?.stringValue == "circuit breaker: 3 task failures in a row")
     }
 
+    @Test("an answer that comes while the run is halted starts nothing, and the run still ends")
+    func answerWhileHalted() {
+        var p = plan([task("a", "a/**"), task("b", "b/**"), task("c", "c/**")], maxAttempts: 1)
+        p.circuitBreaker = 1
+        var state = RunState(run: "r", plan: p)
+        _ = state.start()
+        _ = state.apply(.question(task: "a", attempt: 1, candidate: 1, id: "q1", text: "Which?"))
+        // b fails: the breaker trips while c is still building.
+        #expect(state.apply(verdict("b", 1, approved: false, feedback: "no")).isEmpty)
+        #expect(state.halted != nil)
+        #expect(state.apply(.answer(task: "a", attempt: 1, questionID: "q1", question: "Which?", answer: "x")).isEmpty)
+        // c comes back: nothing is in flight, so the halted run ends.
+        #expect(state.apply(verdict("c", 1, approved: false, feedback: "no")) == [.finish])
+    }
+
     @Test("after a halted run finished, a late approval of a task left waiting changes nothing")
     func lateDecision() {
         var p = plan([task("a", "a/**", approval: true), task("b", "b/**")], maxAttempts: 1)

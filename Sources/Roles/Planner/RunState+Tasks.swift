@@ -85,11 +85,15 @@ extension RunState {
         guard case .building(let current) = tasks[id], current == attempt,
             let (candidate, question) = questions[id]?.first(where: { $0.value.id == questionID })
         else { return [] }
+        answers[id, default: []].append(RunAction.QuestionAndAnswer(question: question.text, answer: answer))
+        // The build again counts against the run's attempts. A halted run starts nothing: the
+        // question then stays open, so nothing counts as in flight and the run can end.
+        guard let build = builds(id, attempt: attempt, feedback: feedback[id], candidate: candidate) else {
+            return []
+        }
         questions[id]![candidate] = nil
         if questions[id]!.isEmpty { questions[id] = nil }
-        answers[id, default: []].append(RunAction.QuestionAndAnswer(question: question.text, answer: answer))
-        // The build again counts against the run's attempts; a halted run starts nothing.
-        return builds(id, attempt: attempt, feedback: feedback[id], candidate: candidate) ?? []
+        return build
     }
 
     /// The task is integrated: its changelog entry is asked for, and the run's budget checked.
