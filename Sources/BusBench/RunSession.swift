@@ -50,17 +50,8 @@ struct RunSession: Sendable {
             "repository: \(quoted(repository))", "supervisor:", "  stop_grace: 5s", "  start_timeout: 1m", "roles:",
         ]
         for (role, count) in roles { lines += ["  \(role):", "    instances: \(count)"] }
-        do {
-            try FileOps.makeDirectories(repository, mode: 0o700)
-            try FileOps.writeAtomically(
-                Array((lines.joined(separator: "\n") + "\n").utf8), to: config, stagingDirectory: folder, mode: 0o600,
-                durable: false)
-        } catch {
-            throw BenchError(.io, error.description)
-        }
-        let loaded = try ConfigLoader.load(path: config)
-        let settings = loaded.busSettings.applied(to: BusSettings())
-        bus = try Bus.create(at: busPath, settings: settings, roles: Bus.productRoles).bus
+        bus = try SessionBus.makeBus(
+            at: busPath, config: config, lines: lines, folder: folder, making: repository, roles: Bus.productRoles)
         files = SupervisorFiles(layout: bus.layout)
     }
 

@@ -16,16 +16,14 @@ public struct RunStat: Sendable, Equatable {
     public var total: Double { sorted.reduce(0, +) }
     /// Their mean (0 without samples).
     public var mean: Double { sorted.isEmpty ? 0 : total / Double(sorted.count) }
+    /// The order statistics, as the session benchmark computes them.
+    private var spread: SessionSpread { SessionSpread(sorted) }
     /// The smallest (0 without samples).
-    public var min: Double { sorted.first ?? 0 }
+    public var min: Double { spread.min }
     /// The largest (0 without samples).
-    public var max: Double { sorted.last ?? 0 }
+    public var max: Double { spread.max }
     /// The median: the middle sample, or the mean of the two middle ones (0 without samples).
-    public var median: Double {
-        guard !sorted.isEmpty else { return 0 }
-        let mid = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-    }
+    public var median: Double { spread.median }
 
     /// `{n, total_ms, mean_ms, min_ms, median_ms, max_ms}`; `null` figures without samples.
     public var json: JSONValue {

@@ -62,8 +62,18 @@ struct SessionBus: Sendable {
             "roles:", "  \(Self.role):", "    instances: \(instances)",
             "    command: \(list([executable, "bench", "session-role"]))", "    args: \(list(args))",
         ]
+        bus = try Self.makeBus(
+            at: busPath, config: config, lines: lines, folder: folder, making: markers, roles: [Self.role])
+        files = SupervisorFiles(layout: bus.layout)
+    }
+
+    /// Writes a benchmark's `planbus.yaml` (`lines`) into `folder`, makes the folder `making`,
+    /// and creates the bus with the settings the file gives, as `planbus up` would read them.
+    static func makeBus(
+        at busPath: String, config: String, lines: [String], folder: String, making: String, roles: [String]
+    ) throws -> Bus {
         do {
-            try FileOps.makeDirectories(markers, mode: 0o700)
+            try FileOps.makeDirectories(making, mode: 0o700)
             try FileOps.writeAtomically(
                 Array((lines.joined(separator: "\n") + "\n").utf8), to: config, stagingDirectory: folder, mode: 0o600,
                 durable: false)
@@ -72,8 +82,7 @@ struct SessionBus: Sendable {
         }
         let loaded = try ConfigLoader.load(path: config)
         let settings = loaded.busSettings.applied(to: BusSettings())
-        bus = try Bus.create(at: busPath, settings: settings, roles: [Self.role]).bus
-        files = SupervisorFiles(layout: bus.layout)
+        return try Bus.create(at: busPath, settings: settings, roles: roles).bus
     }
 
     /// Starts `planbus up --lines` on this session, its output in `up.log`. It dies with this
