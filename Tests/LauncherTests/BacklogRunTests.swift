@@ -15,14 +15,7 @@ import Testing
 struct BacklogRunTests {
     @Test("a plan dropped into the backlog runs to the end; an invalid one is refused; planbus status shows the run")
     func droppedPlanRuns() async throws {
-        let session = try await SessionFixture(
-            roles: """
-                  planner:
-                  builder:
-                  verifier:
-                  docs:
-                """, settings: "backlog: inbox")
-        let git = try await Git.create(at: session.root + "/repo", files: [("README", "start\n")], message: "start")
+        let (session, git) = try await runSession(settings: "backlog: inbox")
         let inbox = session.root + "/inbox"
 
         let up = try session.up()

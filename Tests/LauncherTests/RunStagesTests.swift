@@ -15,21 +15,6 @@ import Testing
 /// breaker, and merges refused by smoke gates.
 @Suite("Run stages", .serialized)
 struct RunStagesTests {
-    /// A session with every product role, and a repository with one commit on `main`.
-    func session() async throws -> (SessionFixture, Git) {
-        let session = try await SessionFixture(
-            roles: """
-                  planner:
-                  builder:
-                    instances: 2
-                  verifier:
-                  judge:
-                  docs:
-                """)
-        let git = try await Git.create(at: session.root + "/repo", files: [("README", "start\n")], message: "start")
-        return (session, git)
-    }
-
     /// The run's status.json, once it exists.
     func status(_ session: SessionFixture, _ run: String) -> JSONValue? {
         guard let data = FileManager.default.contents(atPath: session.bus.layout.run(run) + "/status.json") else {
@@ -53,7 +38,7 @@ struct RunStagesTests {
         "a high-risk plan: preflight, discovery, spec, a judged competition, a question answered, an approval after a rejection, changelog, smoke"
     )
     func everyStage() async throws {
-        let (session, git) = try await session()
+        let (session, git) = try await runSession()
         let plan = session.root + "/plan.yaml"
         try """
         version: 1
@@ -183,7 +168,7 @@ struct RunStagesTests {
 
     @Test("the circuit breaker halts the run: nothing more is released, and submit --wait says 2")
     func circuitBreaker() async throws {
-        let (session, _) = try await session()
+        let (session, _) = try await runSession()
         let gate = session.root + "/may-finish"
         let plan = session.root + "/plan.yaml"
         try """
@@ -246,7 +231,7 @@ struct RunStagesTests {
 
     @Test("failing smoke gates are reported in the handoff, and merge refuses to move the base branch")
     func failingSmoke() async throws {
-        let (session, git) = try await session()
+        let (session, git) = try await runSession()
         let plan = session.root + "/plan.yaml"
         try """
         version: 1

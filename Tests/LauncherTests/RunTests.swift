@@ -12,24 +12,9 @@ import Testing
 /// A plan run end to end by real role processes under `planbus up`, on a real git repository.
 @Suite("Runs", .serialized)
 struct RunTests {
-    /// A session running the planner, two builders and the verifier, and a repository with one
-    /// commit on `main`.
-    func session() async throws -> (SessionFixture, Git) {
-        let session = try await SessionFixture(
-            roles: """
-                  planner:
-                  builder:
-                    instances: 2
-                  verifier:
-                  docs:
-                """)
-        let git = try await Git.create(at: session.root + "/repo", files: [("README", "start\n")], message: "start")
-        return (session, git)
-    }
-
     @Test("build, verify, retry with the feedback, reject a scope violation, block its dependent; submit --wait says 1")
     func planRuns() async throws {
-        let (session, git) = try await session()
+        let (session, git) = try await runSession()
         let plan = session.root + "/plan.yaml"
         try """
         version: 1
@@ -172,7 +157,7 @@ struct RunTests {
 
     @Test("submit refuses an invalid plan with its file and line; --dry-run prints the route")
     func submitChecks() async throws {
-        let (session, _) = try await session()
+        let (session, _) = try await runSession()
         let plan = session.root + "/plan.yaml"
         try """
         version: 1
@@ -251,7 +236,7 @@ struct RunTests {
         "the builder killed mid-build and the verifier killed mid-verification: their work is taken over and the task integrated"
     )
     func killedMidWork() async throws {
-        let (session, git) = try await session()
+        let (session, git) = try await runSession()
         let buildGate = session.root + "/build-may-finish"
         let verifyGate = session.root + "/verify-may-finish"
         let plan = session.root + "/plan.yaml"
@@ -324,7 +309,7 @@ struct RunTests {
 
     @Test("the whole system killed mid-run: the next up resumes the run from the bus alone and finishes it")
     func wholeSystemKilled() async throws {
-        let (session, git) = try await session()
+        let (session, git) = try await runSession()
         let gate = session.root + "/may-finish"
         let plan = session.root + "/plan.yaml"
         try """
