@@ -148,17 +148,8 @@ public struct DocsRole: Role {
     /// The `changelog` envelopes of `run` for `repository` waiting in the docs queue (read, not
     /// claimed; one that cannot be read is left out; each file is read once per process).
     func waitingChangelogs(run: String, repository: String, layout: BusLayout) -> [Envelope] {
-        let folder = layout.new("docs")
-        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).compactMap { name in
-            let path = folder + "/" + name
-            let read = { () -> Envelope? in
-                guard let data = FileManager.default.contents(atPath: path) else { return nil }
-                return try? Envelope(decoding: Array(data))
-            }
-            guard let envelope = queued.envelope(at: path, read: read), envelope.kind == RunMessages.changelog,
-                envelope.run == run, envelope.body["repository"]?.stringValue == repository
-            else { return nil }
-            return envelope
+        queued.envelopes(in: layout.new("docs")).filter {
+            $0.kind == RunMessages.changelog && $0.run == run && $0.body["repository"]?.stringValue == repository
         }
     }
 

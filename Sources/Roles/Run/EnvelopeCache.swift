@@ -1,4 +1,5 @@
 import Bus
+import Foundation
 import Synchronization
 
 /// The envelope files of queue folders this process has read, by path.
@@ -12,12 +13,17 @@ public final class EnvelopeCache: Sendable {
 
     public init() {}
 
-    /// The envelope at `path`, read with `read` the first time; `nil` when it cannot be read
-    /// (not remembered, so it is tried again next time).
-    public func envelope(at path: String, read: () -> Envelope?) -> Envelope? {
-        if let known = envelopes.withLock({ $0[path] }) { return known }
-        guard let envelope = read() else { return nil }
-        envelopes.withLock { $0[path] = envelope }
-        return envelope
+    /// The envelopes in `folder`, each file read and parsed the first time it is listed; a file
+    /// that cannot be read or parsed is left out (and tried again next time).
+    public func envelopes(in folder: String) -> [Envelope] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).compactMap { name in
+            let path = folder + "/" + name
+            if let known = envelopes.withLock({ $0[path] }) { return known }
+            guard let data = FileManager.default.contents(atPath: path),
+                let envelope = try? Envelope(decoding: Array(data))
+            else { return nil }
+            envelopes.withLock { $0[path] = envelope }
+            return envelope
+        }
     }
 }

@@ -74,21 +74,12 @@ public enum RunMessages {
     public static func taken(
         by role: String, run: String, kinds: Set<String>, layout: BusLayout, cache: EnvelopeCache? = nil
     ) -> [Envelope] {
+        // Without a cache, one that lives for this call: every file is read once either way.
+        let cache = cache ?? EnvelopeCache()
         var found: [Envelope] = []
         let done = layout.done(role)
         for day in (try? FileManager.default.contentsOfDirectory(atPath: done)) ?? [] {
-            let folder = done + "/" + day
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-                let path = folder + "/" + name
-                let read = { () -> Envelope? in
-                    guard let data = FileManager.default.contents(atPath: path) else { return nil }
-                    return try? Envelope(decoding: Array(data))
-                }
-                guard let envelope = cache?.envelope(at: path, read: read) ?? (cache == nil ? read() : nil),
-                    envelope.run == run, kinds.contains(envelope.kind)
-                else { continue }
-                found.append(envelope)
-            }
+            found += cache.envelopes(in: done + "/" + day).filter { $0.run == run && kinds.contains($0.kind) }
         }
         return found
     }
