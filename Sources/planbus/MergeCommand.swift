@@ -37,7 +37,8 @@ struct MergeCommand: AsyncParsableCommand {
                 if let merged = outcome.merged {
                     if !json {
                         emit(
-                            "\(plan.baseBranch) fast-forwarded to \(merged) (\(outcome.gates.count) smoke gates passed)"
+                            "\(plan.baseBranch) fast-forwarded to \(merged) (\(outcome.gates.count) smoke gate"
+                                + (outcome.gates.count == 1 ? "" : "s") + " passed)"
                         )
                     }
                     return
