@@ -395,7 +395,11 @@ struct DoctorTests {
     @Test("an old heartbeat that is rewritten while the doctor watches measures a clock that is behind")
     func clockBehind() async throws {
         let folder = try Scratch()
-        let temporary = try TemporaryBus(settings: skewSettings)
+        // The doctor watches for a rewrite for up to a heartbeat and a half second and stops at
+        // the first one: a heartbeat of 2 s keeps a loaded machine from hiding the writer.
+        var settings = skewSettings
+        settings.heartbeatMs = 2_000
+        let temporary = try TemporaryBus(settings: settings)
         try writeHeartbeat(bus: temporary, host: "slowhost", offsetMs: -3_000, seq: 7)
         var doctor = makeDoctor(bus: temporary.path, folder: folder)
         doctor.heartbeatWait = .seconds(5)
@@ -409,7 +413,7 @@ struct DoctorTests {
                 try? await Task.sleep(for: .milliseconds(50))
             }
         }
-        let result = await doctor.clockSkew(bus: temporary.path, settings: skewSettings)
+        let result = await doctor.clockSkew(bus: temporary.path, settings: settings)
         writer.cancel()
         #expect(result.status == .warning)
         #expect(result.detail.contains("slowhost -3.0 s (its clock is behind this one's)"))

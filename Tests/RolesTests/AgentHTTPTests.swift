@@ -291,7 +291,8 @@ struct AgentHTTPTests {
         await stub.stop()
         #expect(result.outcome == .timeout)
         #expect(elapsed >= .seconds(1))
-        #expect(elapsed < .seconds(10))
+        // Cancelled at the deadline, not answered: the stub holds its reply for 30 s.
+        #expect(elapsed < .seconds(25))
         try? FileManager.default.removeItem(atPath: transcript)
     }
 
