@@ -16,8 +16,13 @@ public struct CommandResult: Sendable {
 }
 
 /// Runs `arguments` as a real process, capturing stdout and stderr through files.
+///
+/// A command still running after `timeout` has its process group SIGKILLed, so a hung command
+/// fails the test that ran it (exit `.signaled(SIGKILL)`, and a line saying so on stderr) instead
+/// of hanging the suite.
 public func runCommand(
-    _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil
+    _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
+    timeout: Duration = testProcessTimeout
 ) async throws -> CommandResult {
     let base = FileManager.default.temporaryDirectory.path + "/planbus-cmd-" + UUID().uuidString.prefix(8)
     defer {
@@ -27,10 +32,12 @@ public func runCommand(
     let child = try ChildProcess.spawn(
         arguments, environment: environment, directory: directory, stdout: .file(base + ".out"),
         stderr: .file(base + ".err"))
-    let exit = await child.wait()
+    let outcome = await child.wait(timeout: timeout)
+    var stderr = lines(of: base + ".err")
+    if outcome.exit == nil { stderr.append("killed: still running after \(timeout)") }
     return CommandResult(
-        exit: exit, stdout: lines(of: base + ".out").joined(separator: "\n"),
-        stderr: lines(of: base + ".err").joined(separator: "\n"))
+        exit: outcome.exit ?? .signaled(SIGKILL), stdout: lines(of: base + ".out").joined(separator: "\n"),
+        stderr: stderr.joined(separator: "\n"))
 }
 
 /// Runs the `planbus` executable.

@@ -13,6 +13,10 @@ public func eventually(
     }
 }
 
+/// The longest a test waits for a process it started to end by itself: past it the process group
+/// is killed and the test fails, where an unbounded wait would hang the whole suite.
+public let testProcessTimeout: Duration = .seconds(180)
+
 /// Reads a text file's lines (empty when missing).
 public func lines(of path: String) -> [String] {
     guard let data = FileManager.default.contents(atPath: path) else { return [] }

@@ -55,11 +55,12 @@ public final class WorkerFixture: Sendable {
         await eventually { report.contains { $0.hasPrefix("started ") } }
     }
 
-    /// Asks for a graceful stop and waits for the exit.
+    /// Asks for a graceful stop and waits for the exit (`nil` when it had to be killed at
+    /// ``testProcessTimeout``).
     @discardableResult
-    public func stop() async -> ChildProcess.Exit {
+    public func stop() async -> ChildProcess.Exit? {
         process.send(SIGTERM)
-        return await process.wait()
+        return await process.wait(timeout: testProcessTimeout).exit
     }
 }
 

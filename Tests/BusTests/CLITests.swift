@@ -224,7 +224,7 @@ struct JanitorCLITests {
     /// A pid that no process has: a child's, after it was reaped.
     private func ghostPID() async throws -> Int32 {
         let child = try ChildProcess.spawn(["/bin/true"], stdout: .null, stderr: .null)
-        _ = await child.wait()
+        _ = await child.wait(timeout: testProcessTimeout).exit
         return child.pid
     }
 }

@@ -49,7 +49,7 @@ struct CompetitionTests {
             let producer = try ChildProcessLauncher.publisher(bus: bus, run: "crash\(round)", count: 1_000_000)
             #expect(await eventually(interval: .milliseconds(1)) { bus.names("new").count > before })
             producer.send(SIGKILL)
-            _ = await producer.wait()
+            _ = await producer.wait(timeout: testProcessTimeout).exit
             // Every visible envelope is complete and valid.
             for name in bus.names("new") {
                 let bytes = try #require(FileManager.default.contents(atPath: bus.bus.layout.new("work") + "/" + name))

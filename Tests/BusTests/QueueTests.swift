@@ -530,7 +530,7 @@ struct QueueTests {
         let f = try Fixture()
         defer { withExtendedLifetime(f) {} }
         let child = try ChildProcess.spawn(["/bin/true"], stdout: .null, stderr: .null)
-        let exit = await child.wait()
+        let exit = await child.wait(timeout: testProcessTimeout).exit
         #expect(exit == .exited(0))
         let deadPid = child.pid
         try #require(!ProcessInfo.exists(deadPid), "pid \(deadPid) was reused already")

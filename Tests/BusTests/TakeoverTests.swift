@@ -32,7 +32,7 @@ struct TakeoverTests {
         #expect(await eventually { claimHolder(bus)?.worker.pid == a.process.pid })
 
         a.process.send(SIGKILL)
-        _ = await a.process.wait()
+        _ = await a.process.wait(timeout: testProcessTimeout).exit
         let b = try WorkerFixture(bus: bus, name: "b")
         #expect(await eventually { bus.doneNames() == [id + ".e2.json"] })
         #expect(await b.stop() == .exited(0))
@@ -101,7 +101,7 @@ struct TakeoverTests {
         let id = try #require(try bus.publish(1).first)
         #expect(await eventually { claimHolder(bus)?.worker.host == "otherhost" })
         a.process.send(SIGKILL)
-        _ = await a.process.wait()
+        _ = await a.process.wait(timeout: testProcessTimeout).exit
         let b = try WorkerFixture(bus: bus, name: "b")
         #expect(await eventually { bus.doneNames() == [id + ".e2.json"] })
         #expect(await b.stop() == .exited(0))
@@ -120,7 +120,7 @@ struct StopFileTests {
         #expect(await worker.started())
         #expect(await other.started())
         try StopFiles(layout: bus.bus.layout).requestStop("work")
-        #expect(await worker.process.wait() == .exited(0))
+        #expect(await worker.process.wait(timeout: testProcessTimeout).exit == .exited(0))
         #expect(worker.report.contains { $0.hasPrefix("stopped ") })
         let workerID = try #require(worker.report.first { $0.hasPrefix("started ") }.map { String($0.dropFirst(8)) })
         let hb = try #require(Heartbeat.read(try WorkerID(parsing: workerID), layout: bus.bus.layout))

@@ -27,7 +27,7 @@ struct ChildProcessTests {
         let out = temporaryFile()
         defer { unlink(out) }
         let child = try ChildProcess.spawn(["/bin/ls", "/proc/self/fd"], stdout: .file(out), stderr: .null)
-        #expect(await child.wait() == .exited(0))
+        #expect(await child.wait(timeout: testProcessTimeout).exit == .exited(0))
         // ls itself opens one descriptor to read the folder.
         let fds = lines(of: out).compactMap(Int32.init).sorted()
         #expect(Array(fds.prefix(3)) == [0, 1, 2])
@@ -46,8 +46,8 @@ struct ChildProcessTests {
         #expect(getsid(session.pid) == session.pid)
         group.send(SIGKILL)
         session.send(SIGKILL)
-        #expect(await group.wait() == .signaled(SIGKILL))
-        #expect(await session.wait() == .signaled(SIGKILL))
+        #expect(await group.wait(timeout: testProcessTimeout).exit == .signaled(SIGKILL))
+        #expect(await session.wait(timeout: testProcessTimeout).exit == .signaled(SIGKILL))
     }
 
     @Test("killsGroupOnExit: what the child left running in its group is killed when it exits")
@@ -56,14 +56,14 @@ struct ChildProcessTests {
         defer { unlink(pidFile) }
         let script = "sleep 60 & echo $! > \(pidFile); exit 0"
         let keeping = try ChildProcess.spawn(["/bin/sh", "-c", script], stdout: .null, stderr: .null)
-        #expect(await keeping.wait() == .exited(0))
+        #expect(await keeping.wait(timeout: testProcessTimeout).exit == .exited(0))
         let leftover = try #require(lines(of: pidFile).first.flatMap { Int32($0) })
         #expect(isLive(leftover))
         kill(leftover, SIGKILL)
 
         let cleaning = try ChildProcess.spawn(
             ["/bin/sh", "-c", script], stdout: .null, stderr: .null, killsGroupOnExit: true)
-        #expect(await cleaning.wait() == .exited(0))
+        #expect(await cleaning.wait(timeout: testProcessTimeout).exit == .exited(0))
         let orphan = try #require(lines(of: pidFile).first.flatMap { Int32($0) })
         #expect(orphan != leftover)
         #expect(await eventually(timeout: .seconds(5)) { !isLive(orphan) })
@@ -77,7 +77,7 @@ struct ChildProcessTests {
         try "#!/bin/sh\nexit 7\n".write(toFile: folder + "/planbus-probe", atomically: true, encoding: .utf8)
         chmod(folder + "/planbus-probe", 0o755)
         let probe = try ChildProcess.spawn(["planbus-probe"], environment: ["PATH": folder], stdout: .null)
-        #expect(await probe.wait() == .exited(7))
+        #expect(await probe.wait(timeout: testProcessTimeout).exit == .exited(7))
 
         #expect(throws: ProcessError.self) {
             try ChildProcess.spawn(["planbus-probe"], environment: ["PATH": "/nonexistent"], stdout: .null)

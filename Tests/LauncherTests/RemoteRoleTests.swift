@@ -41,7 +41,7 @@ struct RemoteRoleTests {
             })
         #expect(lines(of: session.root + "/judge.log").contains { $0.contains("wake=poll") })
         role.send(SIGTERM)
-        #expect(await role.wait() == .exited(0))
+        #expect(await role.wait(timeout: testProcessTimeout).exit == .exited(0))
     }
 
     @Test("a role on another host shares the work; killed, its claims are taken over on heartbeats alone")
@@ -85,7 +85,7 @@ struct RemoteRoleTests {
         #expect(listed)
 
         remote.send(SIGKILL)
-        _ = await remote.wait()
+        _ = await remote.wait(timeout: testProcessTimeout).exit
         session.openGate(first)
         session.openGate(second)
         #expect(
@@ -101,6 +101,6 @@ struct RemoteRoleTests {
         let rows = try JSONValue.parse(after.stdout)["workers"]?.arrayValue ?? []
         #expect(rows.contains { $0["host"] == "other" && $0["mark"] == "stale" })
         up.send(SIGTERM)
-        _ = await up.wait()
+        _ = await up.wait(timeout: testProcessTimeout).exit
     }
 }

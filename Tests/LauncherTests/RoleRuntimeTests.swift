@@ -52,7 +52,7 @@ struct RoleRuntimeTests {
         #expect(await eventually { session.outLines.contains { $0.hasPrefix("started verifier.") } })
         let old = try WorkerID(parsing: String(try #require(session.outLines.last?.split(separator: " ").last)))
         first.send(SIGKILL)
-        _ = await first.wait()
+        _ = await first.wait(timeout: testProcessTimeout).exit
         try StopFiles(layout: session.bus.layout).requestStop(old.description)
         let second = try startRole(session, role: "verifier")
         defer { second.send(SIGKILL) }
@@ -72,7 +72,7 @@ struct RoleRuntimeTests {
         let id = try session.send(to: "verifier", body: ["action": "gate", "gate": .string(session.gates)])
         #expect(await eventually { session.outLines.contains { $0.hasPrefix("claimed \(id) 1 ") } })
         role.send(SIGTERM)
-        #expect(await role.wait() == .exited(0))
+        #expect(await role.wait(timeout: testProcessTimeout).exit == .exited(0))
         let events = session.events(id)
         #expect(events.contains { $0.event == .release && ($0.reason ?? "").contains("did not finish within") })
         // Released, not lost: back in new/ for the next worker, and the heartbeat says stopped.
@@ -90,7 +90,7 @@ struct RoleRuntimeTests {
         let id = try session.send(to: "verifier", body: ["action": "sleep", "ms": 600])
         #expect(await eventually { session.outLines.contains { $0.hasPrefix("claimed \(id) 1 ") } })
         role.send(SIGTERM)
-        #expect(await role.wait() == .exited(0))
+        #expect(await role.wait(timeout: testProcessTimeout).exit == .exited(0))
         #expect(session.isDone(id, role: "verifier"))
         #expect(!session.events(id).contains { $0.event == .release })
     }

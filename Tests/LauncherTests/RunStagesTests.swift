@@ -218,7 +218,7 @@ struct RunStagesTests {
         #expect(task(status(session, "cb"), "slow")?["state"] == "building")
         _ = FileManager.default.createFile(atPath: gate, contents: Data())
         // submit --wait on a halted run says 2 once the build in flight has come back.
-        #expect(await submit.wait() == .exited(2))
+        #expect(await submit.wait(timeout: testProcessTimeout).exit == .exited(2))
         #expect(try String(contentsOfFile: session.root + "/submit.err", encoding: .utf8).contains("circuit breaker"))
         let final = status(session, "cb")
         #expect(final?["finished"] == .bool(true))

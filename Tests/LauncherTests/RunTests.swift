@@ -300,7 +300,7 @@ struct RunTests {
         // Both take-overs are in the journal, and no work tree is left.
         let expired = JournalReader(layout: session.bus.layout).events(run: "kills").filter { $0.event == .expire }
         #expect(Set(expired.map(\.role)) == ["builder", "verifier"])
-        #expect(await follower.wait() == .exited(0))
+        #expect(await follower.wait(timeout: testProcessTimeout).exit == .exited(0))
         // Both holders of attempt 1 wrote their header to the same log, the follower saw both.
         #expect(lines(of: session.root + "/tail.out").filter { $0.contains("attempt 1 of slow") }.count == 2)
         let trees = try await git.run(["worktree", "list", "--porcelain"])
@@ -344,7 +344,7 @@ struct RunTests {
         #expect(await eventually { FileManager.default.fileExists(atPath: log) })
 
         up.send(SIGKILL)
-        _ = await up.wait()
+        _ = await up.wait(timeout: testProcessTimeout).exit
         #expect(await eventually(timeout: .seconds(10)) { session.liveProcesses().isEmpty })
         _ = FileManager.default.createFile(atPath: gate, contents: Data())
 

@@ -15,7 +15,7 @@ struct SupervisionTests {
     /// Stops a supervisor started by a test and waits for it.
     func stop(_ up: ChildProcess) async {
         up.send(SIGTERM)
-        _ = await up.wait()
+        _ = await up.wait(timeout: testProcessTimeout).exit
     }
 
     /// The timestamp at the start of the first line of `up.log` containing `text`.
@@ -255,7 +255,7 @@ struct SupervisionTests {
         #expect(await eventually { session.outLines.contains { $0.hasPrefix("claimed \(id) 1 ") } })
 
         up.send(SIGKILL)
-        _ = await up.wait()
+        _ = await up.wait(timeout: testProcessTimeout).exit
         #expect(await eventually(timeout: .seconds(10)) { session.liveProcesses().isEmpty })
 
         session.openGate(id)
@@ -283,7 +283,7 @@ struct SupervisionTests {
 
         let down = try await session.planbus("down", "--json")
         #expect(down.code == 0, "\(down.stderr)")
-        #expect(await up.wait() == .exited(0))
+        #expect(await up.wait(timeout: testProcessTimeout).exit == .exited(0))
         #expect(session.liveProcesses().isEmpty)
         #expect(session.isDone(slow, role: "verifier"))
         #expect(session.events(stuck).contains { $0.event == .release })
@@ -357,7 +357,7 @@ struct SupervisionTests {
         #expect(session.snapshot?.instances.first { $0.role == "builder" }?.restarts == 1)
         // Ctrl-C: SIGINT stops everything gracefully.
         up.send(SIGINT)
-        #expect(await up.wait() == .exited(0))
+        #expect(await up.wait(timeout: testProcessTimeout).exit == .exited(0))
         #expect(session.liveProcesses().isEmpty)
         #expect(session.snapshot?.state == "stopped")
     }

@@ -135,7 +135,7 @@ struct WatchTests {
         #expect(json["requests"]?.arrayValue?.count == 1)
 
         up.send(SIGTERM)
-        _ = await up.wait()
+        _ = await up.wait(timeout: testProcessTimeout).exit
     }
 
     @Test("on a terminal it redraws in place every interval until Ctrl-C, then exits 0")
@@ -143,8 +143,10 @@ struct WatchTests {
         let temporary = try TemporaryBus(roles: ["planner"])
         try writeStatus(Self.status, bus: temporary.bus)
         let out = temporary.root + "/tty.out"
-        // script(1) gives the command a pseudo-terminal and copies what it writes to stdout.
-        let command = "\(Executables.planbus) watch --bus \(temporary.path) --interval 100ms"
+        // script(1) gives the command a pseudo-terminal and copies what it writes to stdout. It runs
+        // the command with `$SHELL -c` (or /bin/sh): `exec` makes watch the shell's own process,
+        // whatever the shell, so the SIGINT below reaches it and not a shell waiting for it.
+        let command = "exec \(Executables.planbus) watch --bus \(temporary.path) --interval 100ms"
         let script = try ChildProcess.spawn(
             ["script", "-q", "-e", "-c", command, "/dev/null"], stdout: .file(out), stderr: .file(out))
         defer { script.send(SIGKILL) }
@@ -160,7 +162,7 @@ struct WatchTests {
         // Ctrl-C: SIGINT to the watch process, the child of script.
         let watch = try #require(childPids(of: script.pid).first)
         kill(watch, SIGINT)
-        let exit = await script.wait()
+        let exit = await script.wait(timeout: testProcessTimeout).exit
         #expect(exit == .exited(0))
     }
 

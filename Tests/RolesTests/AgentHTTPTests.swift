@@ -50,7 +50,7 @@ private final class HTTPStub: Sendable {
 
     func stop() async {
         process.send(SIGKILL)
-        _ = await process.wait()
+        _ = await process.wait(timeout: testProcessTimeout).exit
         try? FileManager.default.removeItem(atPath: directory)
     }
 }

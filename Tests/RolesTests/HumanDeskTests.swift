@@ -177,7 +177,7 @@ struct HumanDeskTests {
         let question = try d.publish(HumanRequest.question, body: ["question": "go on?"])
         // A replier process that claimed the question and exited before its ack.
         let child = try ChildProcess.spawn(["/bin/true"])
-        _ = await child.wait()
+        _ = await child.wait(timeout: testProcessTimeout).exit
         let gone = try WorkerID(role: HumanRequest.role, host: Host.name, pid: child.pid, incarnation: "0123abcd")
         let queue = try RoleQueue(bus: d.bus, role: HumanRequest.role, worker: gone)
         guard case .claimed = try queue.claim(question.id + ".json") else {
