@@ -53,6 +53,26 @@ public struct Heartbeat: Sendable, Equatable {
         self.info = info
     }
 
+    /// The `info` key of a backoff's end, RFC 3339 (see ``HeartbeatWriter/backoff(until:reason:)``).
+    public static let backoffUntilKey = "backoff_until"
+    /// The `info` key of a backoff's reason.
+    public static let backoffReasonKey = "backoff_reason"
+
+    /// The end of the backoff this heartbeat announces (`info.backoff_until`), if any.
+    public var backoffUntil: Timestamp? {
+        info[Self.backoffUntilKey]?.stringValue.flatMap(Timestamp.init(rfc3339:))
+    }
+
+    /// Why the worker backs off (`info.backoff_reason`), if it does.
+    public var backoffReason: String? { info[Self.backoffReasonKey]?.stringValue }
+
+    /// The state for people: `backoff until <T>` while a backoff with an end is announced, else
+    /// the state's name.
+    public var stateText: String {
+        if state == .backoff, let until = backoffUntil { return "backoff until \(until)" }
+        return state.rawValue
+    }
+
     public var json: JSONValue {
         .object([
             "worker": .string(worker.description), "role": .string(worker.role), "host": .string(worker.host),

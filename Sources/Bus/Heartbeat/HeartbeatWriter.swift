@@ -66,11 +66,47 @@ public final class HeartbeatWriter: Sendable {
                 if hb.state != .stopping && hb.state != .stopped { hb.state = .working }
             } else {
                 hb.claims.removeAll { $0 == claim }
-                if hb.claims.isEmpty && hb.state == .working { hb.state = .idle }
+                if hb.claims.isEmpty && hb.state == .working { hb.state = hb.backoffUntil == nil ? .idle : .backoff }
             }
             if !progressHeld.load(ordering: .relaxed) { hb.progress += 1 }
         }
         dirty.withLock { $0 = true }
+    }
+
+    /// Enters backoff until `until`: the worker claims nothing more before then (a rate or usage
+    /// limit that resets at `until`, say), and the heartbeat says so with `state: backoff` and
+    /// `info.backoff_until` (`until` in RFC 3339) and `info.backoff_reason`. Written at once.
+    ///
+    /// A call replaces the backoff in force. While a claim is held the state stays `working`, and
+    /// turns to `backoff` when the last claim is let go. The ``BusWorker`` ends the backoff when
+    /// `until` has passed.
+    public func backoff(until: Timestamp, reason: String) {
+        current.withLock { hb in
+            hb.info[Heartbeat.backoffUntilKey] = .string(until.description)
+            hb.info[Heartbeat.backoffReasonKey] = .string(reason)
+            if hb.claims.isEmpty && hb.state != .stopping && hb.state != .stopped { hb.state = .backoff }
+        }
+        try? beat()
+    }
+
+    /// The end of the backoff in force, or `nil` when there is none (it may have passed but not
+    /// yet been ended by ``endBackoff(ifDueAt:)``).
+    public var backoffUntil: Timestamp? { current.withLock { $0.backoffUntil } }
+
+    /// Ends the backoff in force if it ends at or before `now`: the backoff details leave `info`,
+    /// and the state returns to `idle` (`working` while a claim is held). Written at once.
+    /// - Returns: whether a backoff was ended.
+    @discardableResult
+    public func endBackoff(ifDueAt now: Timestamp = .now()) -> Bool {
+        let ended = current.withLock { hb -> Bool in
+            guard let until = hb.backoffUntil, until <= now else { return false }
+            hb.info[Heartbeat.backoffUntilKey] = nil
+            hb.info[Heartbeat.backoffReasonKey] = nil
+            if hb.state == .backoff { hb.state = hb.claims.isEmpty ? .idle : .working }
+            return true
+        }
+        if ended { try? beat() }
+        return ended
     }
 
     /// Bumps the progress counter (a sign of forward motion, not just of life).

@@ -18,7 +18,9 @@ public struct JournalEvent: Sendable, Equatable {
         case dead
         /// A claim whose holder's lease expired was released for take-over.
         case expire
-        /// A holder that was stopping handed its claim back unprocessed.
+        /// A holder handed its claim back unprocessed: into `new/` when it was stopping, or into
+        /// `retry/` until ``JournalEvent/notBefore`` when it deferred the envelope. Not a failed
+        /// delivery: it does not count towards `max_attempts`.
         case release
         /// A due retry was moved back to `new/`.
         case requeue
@@ -41,7 +43,7 @@ public struct JournalEvent: Sendable, Equatable {
     public var summary: String?
     public var causation: String?
     public var reason: String?
-    /// For nacks: when the retry becomes due (milliseconds, on the nacking worker's clock).
+    /// For nacks and deferrals: when the retry becomes due (milliseconds, on the worker's clock).
     public var notBefore: Int64?
     /// For expiries: the holder whose lease ran out.
     public var previous: String?

@@ -170,6 +170,9 @@ public struct Timeline: Sendable {
         case .fenced:
             // A refused late step says nothing about the envelope: look at the step before it.
             return fold(Array(history.dropLast()))
+        case .release where last.notBefore != nil:
+            // A deferral: handed back into retry/, due at its not-before time.
+            return .retry(epoch: epoch, reason: last.reason)
         case .expire, .release, .requeue: return .waiting(epoch: epoch)
         case .nack: return .retry(epoch: epoch, reason: last.reason)
         case .ack: return .done(epoch: epoch)

@@ -131,8 +131,12 @@ public final class RoleQueue: Sendable {
             return try dead(envelope, "addressed to \"\(envelope.to)\" but found in the \"\(role)\" queue")
         }
         if epoch > bus.settings.maxAttempts {
-            return try dead(
-                envelope, "delivered \(previous) times without an ack (max_attempts \(bus.settings.maxAttempts))")
+            // Hand-backs (releases and deferrals) are not attempts: only read the journal when the
+            // epoch alone would end the envelope.
+            let releases = handBacks(of: envelope, before: epoch)
+            if epoch - releases > bus.settings.maxAttempts {
+                return try dead(envelope, attemptsText(previous: previous, releases: releases))
+            }
         }
         // Duplicate detection: a first delivery must be the first of its id in this queue.
         let marker = layout.seen(role) + "/" + id
@@ -205,7 +209,12 @@ public final class RoleQueue: Sendable {
         }
     }
 
-    /// Hands a claim back for a later retry, or dead-letters it when it has had `max_attempts`.
+    /// Hands a claim back for a later retry, or dead-letters it when it has failed `max_attempts`
+    /// times.
+    ///
+    /// Failed deliveries are the claims so far minus those handed back unprocessed (the `release`
+    /// events of this envelope in this role's queue in the run's journal: stopping workers'
+    /// releases and deferrals, see ``deferClaim(_:until:reason:)``).
     ///
     /// The retry delay is `retry_base_ms · 2^(epoch-1)`, capped at `retry_cap_ms`, plus up to 25 %
     /// jitter; it is measured by each janitor from when it first sees the file, so no wall clocks
@@ -215,11 +224,19 @@ public final class RoleQueue: Sendable {
     public func nack(_ claim: Claim, reason: String) throws(BusError) -> NackResult {
         let settings = bus.settings
         if claim.epoch >= settings.maxAttempts {
-            try deadLetter(
-                claim,
-                reason: "failed \(claim.epoch) deliveries (max_attempts \(settings.maxAttempts)); last error: \(reason)"
-            )
-            return .dead
+            // Deliveries handed back unprocessed (a stopping worker's release, a deferral) are not
+            // failures; the journal is read only here, where the epoch alone would end the envelope.
+            let releases = handBacks(of: claim.envelope, before: claim.epoch)
+            let failures = claim.epoch - releases
+            if failures >= settings.maxAttempts {
+                let handed = releases == 0 ? "" : " (and \(releases) handed back)"
+                try deadLetter(
+                    claim,
+                    reason:
+                        "failed \(failures) deliveries\(handed) (max_attempts \(settings.maxAttempts)); last error: \(reason)"
+                )
+                return .dead
+            }
         }
         let shift = min(claim.epoch - 1, 30)
         var delay = min(settings.retryBaseMs << shift, settings.retryCapMs)
@@ -273,7 +290,7 @@ public final class RoleQueue: Sendable {
         FileOps.exists(claim.path)
     }
 
-    private func fenced(_ claim: Claim, step: String) -> BusError {
+    func fenced(_ claim: Claim, step: String) -> BusError {
         journal.record(
             JournalEvent(
                 event: .fenced, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description,
@@ -411,7 +428,7 @@ public final class RoleQueue: Sendable {
 
     /// Moves a file this worker holds. `false` only when the file is gone (someone else moved it);
     /// a missing destination folder (removed by hand) is made again, never taken for fencing.
-    private func moveHeld(_ path: String, to target: String) throws(BusError) -> Bool {
+    func moveHeld(_ path: String, to target: String) throws(BusError) -> Bool {
         if try FileOps.moveIfPresent(path, to: target) { return true }
         guard FileOps.exists(path) else { return false }
         let folder = FileOps.parentPath(target)

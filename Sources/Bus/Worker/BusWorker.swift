@@ -111,6 +111,8 @@ public struct BusWorker: Service {
             // Forward motion of the process as a whole (held while a handler that overran its limit
             // still runs, so that a stuck process shows as stalled).
             heartbeat.progressed()
+            // A backoff whose time has come ends here too when no wake-up has come to end it.
+            heartbeat.endBackoff()
             let report = janitor.pass(roles: [queue.role])
             if report.expired + report.requeued > 0 { wake.requestRescan("janitor") }
             if !report.isEmpty { logger.debug("janitor pass", metadata: ["report": "\(report.json.serialized())"]) }
@@ -142,6 +144,11 @@ public struct BusWorker: Service {
             var failures = 0
             for name in names {
                 if stopping.isSet || Task.isCancelled { break }
+                if await waitOutBackoff(stopping: stopping) {
+                    // Names listed before the wait may be stale, and arrivals during it unheard of.
+                    wake.requestRescan("backoff-over")
+                    break
+                }
                 let result: RoleQueue.ClaimResult
                 do {
                     result = try queue.claim(name)
@@ -183,6 +190,20 @@ public struct BusWorker: Service {
             logger.warning("stop grace over; releasing", metadata: ["id": "\(claim.envelope.id)"])
             disposition = .release("worker stopping: the handler did not finish within \(options.stopGrace)")
         }
+        await settle(claim, disposition, stopping: stopping)
+        if case .defer(let until, let reason) = disposition {
+            // Whatever became of the claim, the limit it met is this process's: claim nothing
+            // before `until`.
+            logger.info(
+                "deferred; backing off",
+                metadata: ["id": "\(claim.envelope.id)", "until": "\(until)", "reason": "\(reason)"])
+            heartbeat.backoff(until: until, reason: reason)
+        }
+    }
+
+    /// Settles a claim as `disposition` says.
+    private func settle(_ claim: Claim, _ disposition: Disposition, stopping: StopFlag) async {
+        var disposition = disposition
         // Settle the claim; a bus that refuses writes (a full disk) is retried with backoff, so the
         // claim is never left behind a live worker.
         while true {
@@ -192,6 +213,7 @@ public struct BusWorker: Service {
                 case .retry(let reason): try queue.nack(claim, reason: reason)
                 case .dead(let reason): try queue.deadLetter(claim, reason: reason)
                 case .release(let reason): try queue.release(claim, reason: reason)
+                case .defer(let until, let reason): try queue.deferClaim(claim, until: until, reason: reason)
                 }
                 return
             } catch let error where error.code == .fenced {
@@ -210,6 +232,27 @@ public struct BusWorker: Service {
                 await backoff()
             }
         }
+    }
+
+    /// Enters backoff until `until`: this worker claims nothing before then, and its heartbeat
+    /// says `backoff` with `info.backoff_until` and `info.backoff_reason` meanwhile. For a role
+    /// that meets a rate or usage limit outside a handler's envelope; a handler that meets one
+    /// returns ``Disposition/defer(until:reason:)`` instead, which hands its envelope back too.
+    /// (A role's handler may also call ``HeartbeatWriter/backoff(until:reason:)`` on the worker's
+    /// heartbeat, to the same effect.)
+    public func backoff(until: Timestamp, reason: String) {
+        heartbeat.backoff(until: until, reason: reason)
+    }
+
+    /// Waits while a backoff is in force, until its end or a stop; `true` when it waited.
+    private func waitOutBackoff(stopping: StopFlag) async -> Bool {
+        var waited = false
+        while !stopping.isSet, !Task.isCancelled, let until = heartbeat.backoffUntil {
+            if heartbeat.endBackoff() { break }
+            waited = true
+            await stopping.wait(until: until)
+        }
+        return waited
     }
 
     private func backoff() async {

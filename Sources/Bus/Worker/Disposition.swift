@@ -8,6 +8,11 @@ public enum Disposition: Sendable, Equatable {
     case dead(String)
     /// Hand back unprocessed, for another worker (this one is stopping).
     case release(String)
+    /// Not now: hand the envelope back unprocessed, to be taken again at or after `until` (a rate
+    /// or usage limit that resets then, say). Not a failed delivery: it does not count towards
+    /// `max_attempts`. The worker then claims nothing more until `until` (see
+    /// ``BusWorker/backoff(until:reason:)``), since it would hit the same limit.
+    case `defer`(until: Timestamp, reason: String)
 }
 
 /// Handles one claimed envelope. Throwing is the same as ``Disposition/retry(_:)`` with the error.

@@ -41,3 +41,28 @@ final class StopFlag: Sendable {
         _ = callbacks.withLock { $0.pending.removeValue(forKey: token) }
     }
 }
+
+extension StopFlag {
+    /// Returns once the wall clock reaches `until`, the flag is set, or the task is cancelled,
+    /// whichever comes first. The clock is read again at least every second, so a clock that is
+    /// set while waiting moves the end with it.
+    func wait(until: Timestamp) async {
+        let done = OneShot<Bool>()
+        let token = onSet { done.resolve(true) }
+        let timer = Task {
+            while !Task.isCancelled {
+                let left = until.milliseconds - Timestamp.now().milliseconds
+                if left <= 0 { break }
+                try? await Task.sleep(for: .milliseconds(min(left, 1_000)))
+            }
+            done.resolve(false)
+        }
+        await withTaskCancellationHandler {
+            _ = await done.value
+        } onCancel: {
+            done.resolve(true)
+        }
+        timer.cancel()
+        removeCallback(token)
+    }
+}
