@@ -39,6 +39,12 @@ struct RoleCommand: AsyncParsableCommand {
     @Option(help: "The model the agent uses (default: the configuration's).")
     var model: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Everything about the role's agents as JSON: fallback, reviewer, endpoints, prices, cost limits (planbus up passes it; default: from the configuration).",
+            valueName: "json"))
+    var agentSettings: String?
+
     @Option(help: "Longest work on one envelope, such as 30m (default: the configuration's timeouts.envelope).")
     var envelopeTimeout: String?
 
@@ -81,6 +87,30 @@ struct RoleCommand: AsyncParsableCommand {
                 model: model ?? roleConfig.model, envelopeTimeout: timeout ?? roleConfig.timeouts.envelope,
                 stopGrace: grace ?? roleConfig.timeouts.stopGrace ?? config?.supervisor.stopGrace ?? .seconds(10))
             if settings.agent.isEmpty { settings.agent = "none" }
+            guard AgentCatalog.names.contains(settings.agent) else {
+                throw CLIFailure(
+                    "no agent \"\(settings.agent)\" (agents: \(AgentCatalog.names.joined(separator: ", ")))", code: 64)
+            }
+            if let agentSettings {
+                do {
+                    settings.agents = try AgentSettings(json: JSONValue.parse(agentSettings))
+                } catch let error as BusError {
+                    throw CLIFailure("--agent-settings is not JSON: \(error.message)", code: 64)
+                } catch let error as RoleError {
+                    throw CLIFailure("--agent-settings: \(error.message)", code: 64)
+                }
+            } else {
+                settings.agents = (config ?? ConfigLoader.defaults(directory: ".")).agentSettings(for: role)
+            }
+            // --agent and --model name the primary agent, whatever the settings say.
+            if settings.agent == "none" {
+                settings.agents.primary = nil
+            } else if settings.agents.primary?.agent == settings.agent {
+                settings.agents.primary?.model = settings.model
+            } else {
+                settings.agents.primary = (config ?? ConfigLoader.defaults(directory: ".")).profile(
+                    agent: settings.agent, model: settings.model)
+            }
             var logger = Logger(label: "planbus.\(role)")
             logger.logLevel = verbose ? .debug : .info
             let runtime = try RoleRuntime(bus: bus, settings: settings, role: product, logger: logger)

@@ -19,9 +19,7 @@ import Yams
 /// `docs/CONFIG.md` describes the format field by field.
 public enum ConfigLoader {
     /// The agents a role may drive (`none` runs the role offline and deterministically).
-    public static let agents = [
-        "none", "claude", "codex", "gemini", "aider", "cursor-agent", "command", "openai", "anthropic",
-    ]
+    public static let agents = AgentCatalog.names
 
     /// Reads the configuration file at `path`.
     ///

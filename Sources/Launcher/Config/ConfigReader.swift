@@ -19,7 +19,7 @@ struct ConfigReader {
         let field: String
     }
 
-    static let topKeys = ["version", "bus", "repository", "backlog", "bus_settings", "supervisor", "roles"]
+    static let topKeys = ["version", "bus", "repository", "backlog", "bus_settings", "supervisor", "agents", "roles"]
     static let busSettingsKeys = [
         "durable", "max_attempts", "heartbeat", "lease", "retry_base", "retry_cap", "poll", "janitor", "rescan", "wake",
     ]
@@ -27,7 +27,10 @@ struct ConfigReader {
         "restart_backoff", "restart_backoff_max", "restart_intensity", "restart_period", "stable_after", "stop_grace",
         "start_timeout",
     ]
-    static let roleKeys = ["instances", "agent", "model", "command", "args", "env", "timeouts"]
+    static let roleKeys = [
+        "instances", "agent", "model", "fallback", "reviewer", "max_cost_usd", "questions", "command", "args", "env",
+        "timeouts",
+    ]
     static let timeoutKeys = ["envelope", "hang", "stop_grace"]
 
     let file: String
@@ -57,6 +60,7 @@ struct ConfigReader {
                 backlogEntry = entry
             case "bus_settings": config.busSettings = try busSettings(entry)
             case "supervisor": config.supervisor = try supervisor(entry)
+            case "agents": config.agents = try agentsSection(entry)
             default: config.roles = try roles(entry) ?? config.roles
             }
         }
@@ -161,6 +165,16 @@ struct ConfigReader {
                 }
             case "agent": role.agent = try choice(item, ConfigLoader.agents)
             case "model": role.model = isNull(item.value) ? nil : try string(item)
+            case "fallback": role.fallback = try agentChoice(item)
+            case "reviewer":
+                guard name == "verifier" else {
+                    throw fail(item, "is for the verifier only (a second review of each change)")
+                }
+                role.reviewer = try agentChoice(item)
+            case "max_cost_usd": role.maxCostUSD = isNull(item.value) ? nil : try money(item)
+            case "questions":
+                guard name == "planner" else { throw fail(item, "is for the planner only") }
+                role.questions = try int(item, 0...4)
             case "command": role.command = try command(item)
             case "args": role.args = isNull(item.value) ? [] : try strings(item)
             case "env": role.env = try env(item)

@@ -1,4 +1,5 @@
 import Bus
+import Roles
 
 /// The contents of `planbus.yaml`: where the bus and the target repository are, how the supervisor
 /// restarts roles, and how many instances of each role run with which agent.
@@ -21,6 +22,8 @@ public struct PlanbusConfig: Sendable, Equatable {
     public var supervisor: SupervisorPolicy
     /// The roles to launch, in file order.
     public var roles: [RoleConfig]
+    /// How agents are reached, what they cost, and the run's cost limit (`agents:`).
+    public var agents = AgentsConfig()
 
     public init(
         file: String? = nil, bus: String, repository: String, backlog: String? = nil,
@@ -125,6 +128,14 @@ public struct RoleConfig: Sendable, Equatable {
     public var env: [String: String] = [:]
     /// Per-role time limits.
     public var timeouts = RoleTimeouts()
+    /// The agent used while the role's agent is rate-limited (`fallback:`).
+    public var fallback: AgentChoice?
+    /// The verifier's second reviewer (`reviewer:`).
+    public var reviewer: AgentChoice?
+    /// The most this role may spend on one run, in dollars (`max_cost_usd:`).
+    public var maxCostUSD: Double?
+    /// The most questions the planner asks before planning a free-text goal (`questions:`).
+    public var questions: Int = 4
 
     public init(name: String, instances: Int = 1) {
         self.name = name

@@ -3,6 +3,7 @@ import FileFormats
 import Foundation
 import Logging
 import Processes
+import Roles
 
 #if canImport(Glibc)
     import Glibc
@@ -339,6 +340,7 @@ struct SupervisorState {
                 "--stop-grace", DurationText.format(role.timeouts.stopGrace ?? config.supervisor.stopGrace),
             ]
             if let model = role.model { arguments += ["--model", model] }
+            arguments += ["--agent-settings", config.agentSettings(for: role.name).json.serialized()]
             if role.name == "planner", let backlog = config.backlog { arguments += ["--backlog", backlog] }
             arguments += role.args
         }
@@ -469,7 +471,7 @@ struct SupervisorState {
             StatusTable.Row(
                 role: slot.role, instance: slot.instance, pid: slot.child?.pid,
                 state: failedRoles.contains(slot.role) && !slot.hasProcess ? "failed" : slot.phase.name,
-                worker: slot.heartbeat?.state.rawValue, envelope: slot.heartbeat?.claims.first?.id,
+                worker: slot.heartbeat?.stateText, envelope: slot.heartbeat?.claims.first?.id,
                 heartbeatAge: slot.heartbeat == nil ? nil : now - slot.seqChangedAt, restarts: slot.restarts)
         }
     }

@@ -28,4 +28,9 @@ public struct RoleContext: Sendable {
     public let heartbeat: HeartbeatWriter
     /// The role's logger.
     public let logger: Logger
+
+    /// Runs this role's agent calls (``AgentCaller/isEnabled`` is false when the role is offline).
+    public var agents: AgentCaller {
+        AgentCaller(settings: settings.agents, layout: bus.layout, worker: worker.description)
+    }
 }

@@ -15,6 +15,8 @@ public struct RoleSettings: Sendable, Equatable {
     public var envelopeTimeout: Duration?
     /// After SIGTERM or a stop file, how long the envelope in hand may take before it is released.
     public var stopGrace: Duration
+    /// The agents the role drives, their prices and cost limits (offline by default).
+    public var agents: AgentSettings = .offline
 
     public init(
         role: String, instance: Int = 0, host: String? = nil, agent: String = "none", model: String? = nil,

@@ -1,0 +1,84 @@
+import Foundation
+
+/// Replaces credentials in text with `[redacted]` before it reaches the bus: transcripts, final
+/// texts, reviews, step reports.
+///
+/// It removes:
+/// - every credential the verifier's secret scan knows (API keys of OpenAI, Anthropic, GitHub,
+///   Slack, AWS, Google, quoted secret assignments), see `SecretPatterns`;
+/// - whole private key blocks, from the `-----BEGIN … PRIVATE KEY-----` line to its `END` line;
+/// - `.env`-style assignments to a secret-looking name (`API_KEY=…`, `export GH_TOKEN=…`,
+///   `DB_PASSWORD: …`), quoted or not;
+/// - bearer tokens (`Authorization: Bearer …`, `"Bearer …"`);
+/// - the exact values of the caller's secret-looking environment variables (names containing
+///   `KEY`, `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD` or `CREDENTIAL`, values of 8 characters or
+///   more), wherever they appear.
+public struct Redactor: Sendable {
+    /// The text that replaces a credential.
+    public static let mark = "[redacted]"
+
+    /// Exact values to hide, longest first.
+    public var secrets: [String]
+
+    /// A redactor that also hides the secret-looking values of `environment`.
+    public init(environment: [String: String] = [:]) {
+        secrets = environment.filter { Self.isSecretName($0.key) && $0.value.count >= 8 }.map(\.value)
+            .sorted { $0.count > $1.count }
+    }
+
+    /// True for a variable name that holds a credential.
+    public static func isSecretName(_ name: String) -> Bool {
+        let upper = name.uppercased()
+        return ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"].contains { upper.contains($0) }
+    }
+
+    /// `text` with every credential replaced.
+    public func redact(_ text: String) -> String {
+        var inKey = false
+        var lines: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lines.append(redactLine(String(line), inPrivateKey: &inKey))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// One line, redacted; `inPrivateKey` carries a private key block across lines.
+    public func redactLine(_ line: String, inPrivateKey: inout Bool) -> String {
+        if inPrivateKey {
+            if line.contains("-----END") && line.contains("PRIVATE KEY") || line.contains("-----END PGP") {
+                inPrivateKey = false
+            }
+            return Self.mark
+        }
+        if line.contains("-----BEGIN"), line.contains("PRIVATE KEY") || line.contains("PGP PRIVATE") {
+            inPrivateKey = !(line.contains("-----END"))
+            return line.replacingOccurrences(
+                of: #"-----BEGIN[^-]*-----.*"#, with: "-----BEGIN PRIVATE KEY----- " + Self.mark,
+                options: .regularExpression)
+        }
+        var text = line
+        for secret in secrets where text.contains(secret) {
+            text = text.replacingOccurrences(of: secret, with: Self.mark)
+        }
+        let bytes = Array(text.utf8)
+        let hits = SecretPatterns.scan(bytes)
+        if !hits.isEmpty {
+            var out: [UInt8] = []
+            var at = 0
+            for hit in hits {
+                out += bytes[at..<hit.range.lowerBound]
+                out += Array(Self.mark.utf8)
+                at = hit.range.upperBound
+            }
+            out += bytes[at...]
+            text = String(decoding: out, as: UTF8.self)
+        }
+        text = text.replacingOccurrences(
+            of: #"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"#, with: "$1" + Self.mark, options: .regularExpression)
+        text = text.replacingOccurrences(
+            of:
+                #"(?i)^(\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*(?:key|token|secret|password|passwd|credential)[A-Za-z0-9_]*\s*[=:]\s*)(["']?)[^\s"']{4,}\2"#,
+            with: "$1$2" + Self.mark + "$2", options: .regularExpression)
+        return text
+    }
+}
