@@ -48,6 +48,7 @@ extension PlanbusConfig {
             fallback: role.fallback.flatMap { profile(agent: $0.agent, model: $0.model) },
             reviewer: role.reviewer.flatMap { profile(agent: $0.agent, model: $0.model) },
             prices: PriceTable.builtIn.merging(agents.prices), maxRunCostUSD: agents.maxRunCostUSD,
-            maxRoleCostUSD: costs, limitWait: agents.limitWait, maxQuestions: role.questions)
+            maxRoleCostUSD: costs, limitWait: agents.limitWait, maxQuestions: role.questions,
+            roleAgents: Dictionary(roles.map { ($0.name, $0.agent) }, uniquingKeysWith: { first, _ in first }))
     }
 }

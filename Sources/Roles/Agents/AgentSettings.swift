@@ -23,11 +23,14 @@ public struct AgentSettings: Sendable, Equatable {
     public var limitWait: Duration
     /// The most questions the planner asks people before planning a free-text goal (0 = none).
     public var maxQuestions: Int
+    /// The agent each role of the configuration drives (`none` offline), so the planner knows
+    /// whether a task without a `run` step can be built.
+    public var roleAgents: [String: String]
 
     public init(
         primary: AgentProfile? = nil, fallback: AgentProfile? = nil, reviewer: AgentProfile? = nil,
         prices: PriceTable = .builtIn, maxRunCostUSD: Double? = nil, maxRoleCostUSD: [String: Double] = [:],
-        limitWait: Duration = .seconds(60), maxQuestions: Int = 4
+        limitWait: Duration = .seconds(60), maxQuestions: Int = 4, roleAgents: [String: String] = [:]
     ) {
         self.primary = primary
         self.fallback = fallback
@@ -37,6 +40,7 @@ public struct AgentSettings: Sendable, Equatable {
         self.maxRoleCostUSD = maxRoleCostUSD
         self.limitWait = limitWait
         self.maxQuestions = maxQuestions
+        self.roleAgents = roleAgents
     }
 
     /// Offline: no agent.
@@ -49,6 +53,7 @@ public struct AgentSettings: Sendable, Equatable {
             "limit_wait_ms": .number(
                 Double(limitWait.components.seconds * 1000 + limitWait.components.attoseconds / 1_000_000_000_000_000)),
             "max_questions": .number(Double(maxQuestions)),
+            "role_agents": .object(roleAgents.mapValues(JSONValue.string)),
         ]
         if let primary { o["primary"] = primary.json }
         if let fallback { o["fallback"] = fallback.json }
@@ -73,6 +78,7 @@ public struct AgentSettings: Sendable, Equatable {
             prices: json["prices"].map(PriceTable.init(json:)) ?? .builtIn,
             maxRunCostUSD: AgentReply.double(json["max_run_cost_usd"]), maxRoleCostUSD: roleCosts,
             limitWait: .milliseconds(json["limit_wait_ms"]?.intValue ?? 60_000),
-            maxQuestions: json["max_questions"]?.intValue ?? 4)
+            maxQuestions: json["max_questions"]?.intValue ?? 4,
+            roleAgents: (json["role_agents"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
     }
 }
