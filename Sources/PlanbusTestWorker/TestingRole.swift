@@ -33,6 +33,19 @@ struct TestingRole: Role {
             }
         case "throw":
             throw Thrown()
+        case "defer":
+            // Deferred for "ms" at each of the first "times" deliveries, then "then" ("ok" or "throw").
+            if claim.epoch <= body["times"]?.intValue ?? 1 {
+                let until = Timestamp(milliseconds: Timestamp.now().milliseconds + Int64(body["ms"]?.intValue ?? 500))
+                if let out { appendLine(out, "deferred \(id) \(claim.epoch) \(getpid()) \(until.milliseconds)") }
+                return .defer(until: until, reason: "testing limit: resets at \(until)")
+            }
+            if body["then"]?.stringValue == "throw" { throw Thrown() }
+        case "backoff":
+            // Acked, after asking the worker to back off for "ms" without deferring anything.
+            let until = Timestamp(milliseconds: Timestamp.now().milliseconds + Int64(body["ms"]?.intValue ?? 500))
+            if let out { appendLine(out, "backoff \(id) \(claim.epoch) \(getpid()) \(until.milliseconds)") }
+            context.heartbeat.backoff(until: until, reason: "testing limit: resets at \(until)")
         case "crash":
             kill(getpid(), SIGKILL)
         case "hang":

@@ -8,7 +8,10 @@
 // command: bus, role, instance and limits come from the PLANBUS_* environment when not given. It
 // handles kind "task", whose body's "action" says what to do: "ok" (default), "sleep" (for "ms"),
 // "gate" (wait until the file <gate>/<id> exists, with "gate" in the body), "throw", "crash"
-// (SIGKILL itself) or "hang" (block its thread, ignoring cancellation). It appends
+// (SIGKILL itself), "hang" (block its thread, ignoring cancellation), "defer" (defer the envelope
+// for "ms" at each of its first "times" deliveries, appending "deferred <id> <epoch> <pid>
+// <until-ms>", then do "then": "ok" or "throw") or "backoff" (ack, having asked the worker to back
+// off for "ms", appending "backoff <id> <epoch> <pid> <until-ms>"). It appends
 // "processed <id> <epoch> <pid>" to FILE before acking.
 //
 // `work` appends "processed <id> <epoch>" to FILE for each envelope it handles and "wake <reasons>"

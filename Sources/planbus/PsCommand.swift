@@ -10,7 +10,9 @@ struct PsCommand: AsyncParsableCommand {
             One line per heartbeat file, plus instances a supervisor is starting or backing off. \
             MARK says what is wrong: dead (on this host, its process is gone), stale (on another \
             host, its heartbeat is older than the lease), hung (its supervisor is replacing it), \
-            failed (its role hit the restart intensity). Heartbeat age is measured with this \
+            failed (its role hit the restart intensity). A worker that met a rate or usage limit shows \
+            STATE "backoff until <time>": it claims nothing before then (--json: backoff_until, \
+            backoff_reason). Heartbeat age is measured with this \
             machine's clock, so another host's clock skew shows in it (planbus doctor measures it).
             """
     )
@@ -54,7 +56,7 @@ struct PsCommand: AsyncParsableCommand {
             ]
             let cells = rows.map { r -> [String] in
                 [
-                    r.role, r.instance.map { "\($0)" } ?? "-", r.host, r.pid.map { "\($0)" } ?? "-", r.state,
+                    r.role, r.instance.map { "\($0)" } ?? "-", r.host, r.pid.map { "\($0)" } ?? "-", r.stateText,
                     r.model ?? "-", r.envelope ?? "-",
                     r.heartbeatAgeMs.map { age in age < 0 ? "0.0s" : "\(Double(age / 100) / 10)s" } ?? "-",
                     r.restarts.map { "\($0)" } ?? "-", r.mark.map { $0.uppercased() } ?? "",

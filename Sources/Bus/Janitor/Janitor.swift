@@ -138,7 +138,10 @@ public final class Janitor: Sendable {
                 envelope = try? Envelope(decoding: b, limits: bus.settings.limits)
             }
             if epoch >= bus.settings.maxAttempts {
-                if let queue = queue(role), let envelope {
+                // As for a nack, hand-backs are not failures (docs/PROTOCOL.md, 7.9).
+                if let queue = queue(role), let envelope,
+                    epoch - queue.handBacks(of: envelope, before: epoch) >= bus.settings.maxAttempts
+                {
                     let claim = Claim(envelope: envelope, role: role, epoch: epoch, path: path, worker: holder)
                     if (try? queue.deadLetter(
                         claim,

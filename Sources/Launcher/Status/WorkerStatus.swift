@@ -27,6 +27,16 @@ public struct WorkerStatus: Sendable, Equatable {
     /// `hung` (its supervisor is replacing it), `failed` (its role hit the restart intensity), or
     /// `nil` when healthy.
     public var mark: String?
+    /// While the worker backs off (a rate or usage limit): when it will claim again, RFC 3339.
+    public var backoffUntil: String?
+    /// Why it backs off.
+    public var backoffReason: String?
+
+    /// The state for people: `backoff until <T>` while the worker backs off until a known time.
+    public var stateText: String {
+        if state == Heartbeat.State.backoff.rawValue, let backoffUntil { return "backoff until \(backoffUntil)" }
+        return state
+    }
 
     /// The JSON form used by `planbus ps --json`.
     public var json: JSONValue {
@@ -36,7 +46,8 @@ public struct WorkerStatus: Sendable, Equatable {
             "role": .string(role), "instance": num(instance), "host": .string(host), "pid": num(pid.map(Int.init)),
             "worker": opt(worker), "state": .string(state), "agent": opt(agent), "model": opt(model),
             "envelope": opt(envelope), "heartbeat_age_ms": num(heartbeatAgeMs), "restarts": num(restarts),
-            "mark": opt(mark), "local_process": .bool(verifiedLocal),
+            "mark": opt(mark), "local_process": .bool(verifiedLocal), "backoff_until": opt(backoffUntil),
+            "backoff_reason": opt(backoffReason),
         ])
     }
 
@@ -66,6 +77,8 @@ public struct WorkerStatus: Sendable, Equatable {
                     model: hb.info["model"]?.stringValue, envelope: hb.claims.first?.id,
                     heartbeatAgeMs: Int(now.milliseconds - hb.updated.milliseconds), restarts: sup?.1.restarts,
                     mark: nil)
+                row.backoffUntil = hb.backoffUntil?.description
+                row.backoffReason = hb.backoffReason
                 row.mark = mark(
                     for: hb, supervised: sup?.1, leaseMs: bus.settings.leaseMs, age: row.heartbeatAgeMs ?? 0)
                 if let sup { listed.insert("\(sup.0.host)/\(sup.1.role)/\(sup.1.instance)") }

@@ -9,7 +9,8 @@ public enum StatusTable {
         public var pid: Int32?
         /// The supervisor's phase (`running`, `hung`, `backoff`, `failed`…).
         public var state: String
-        /// The heartbeat's own state (`idle`, `working`…), once seen.
+        /// The heartbeat's own state (`idle`, `working`, `backoff until <T>`…, see
+        /// ``Heartbeat/stateText``), once seen.
         public var worker: String?
         /// The envelope the instance holds, if any.
         public var envelope: String?
