@@ -55,7 +55,7 @@ public struct PlannerRole: Role {
             } catch {
                 return .dead(error.message)
             }
-            let unsupported = RunSupport.unsupported(state!.plan)
+            let unsupported = RunSupport.unsupported(state!.plan, agents: context.settings.agents)
             if !unsupported.isEmpty { return .dead("the plan cannot be run: " + unsupported.joined(separator: "; ")) }
             goalID = envelope.id
             let plan = state!.plan
