@@ -36,6 +36,12 @@ struct FakeAgentCLI {
         try FileManager.default.createDirectory(atPath: root + "/work", withIntermediateDirectories: true)
     }
 
+    /// A second script in the folders of another fake (a fallback agent beside the primary).
+    init(root: String, program: String) {
+        self.root = root
+        self.program = program
+    }
+
     /// Writes the script `program` running `body` (shell).
     init(_ program: String, body: String) throws {
         try self.init(program: program)

@@ -24,6 +24,8 @@ public struct AgentCaller: Sendable {
     public var worker: String
     /// The environment the agents run with.
     public var environment: [String: String]
+    /// Where each call's private output folder is made (and removed after the call).
+    public var scratch: String = FileManager.default.temporaryDirectory.path
 
     public init(
         settings: AgentSettings, layout: BusLayout, worker: String,
@@ -77,8 +79,9 @@ public struct AgentCaller: Sendable {
                 redactor: redactor)
             result.usage = settings.prices.estimate(result.usage, model: candidate.model)
             if case .rateLimited(let until, let message) = result.outcome {
-                let reset =
-                    until ?? Timestamp(milliseconds: Timestamp.now().milliseconds + milliseconds(settings.limitWait))
+                // No reset time, or one already past (a stale message): wait limitWait.
+                let soonest = Timestamp(milliseconds: Timestamp.now().milliseconds + milliseconds(settings.limitWait))
+                let reset = until.flatMap { Timestamp.now() < $0 ? $0 : nil } ?? soonest
                 try board.record(
                     QuotaBoard.Limit(
                         provider: candidate.provider, until: reset, message: message, by: worker, at: .now()))
@@ -102,7 +105,7 @@ public struct AgentCaller: Sendable {
         -> AgentResult
     {
         let busTranscript = request.transcript
-        let folder = FileManager.default.temporaryDirectory.path + "/planbus-agent-" + FileOps.randomHex(8)
+        let folder = scratch + "/planbus-call-" + FileOps.randomHex(8)
         do {
             try FileManager.default.createDirectory(
                 atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -19,6 +19,14 @@ public struct QuotaBoard: Sendable {
         /// When it was hit.
         public var at: Timestamp
 
+        public init(provider: String, until: Timestamp, message: String, by: String, at: Timestamp) {
+            self.provider = provider
+            self.until = until
+            self.message = message
+            self.by = by
+            self.at = at
+        }
+
         public var json: JSONValue {
             [
                 "provider": .string(provider), "until": .string(until.description), "message": .string(message),
