@@ -49,11 +49,13 @@ public final class HeartbeatWriter: Sendable {
     /// Changes the state, and writes at once.
     ///
     /// Once `stopping`, only `stopped` replaces it, so a late `idle` or `working` from the worker's
-    /// loop never hides a stop in progress.
+    /// loop never hides a stop in progress; `idle` during a backoff with an end
+    /// (``backoff(until:reason:)``) stays `backoff`.
     public func set(state: Heartbeat.State) {
         current.withLock { hb in
             if hb.state == .stopped || (hb.state == .stopping && state != .stopped) { return }
-            hb.state = state
+            // Idle during a backoff with an end is that backoff (ended by ``endBackoff(ifDueAt:)``).
+            hb.state = state == .idle && hb.backoffUntil != nil ? .backoff : state
         }
         try? beat()
     }
