@@ -23,7 +23,9 @@ import Processes
 public struct VerifierRole: Role {
     public init() {}
 
-    public var kinds: Set<String> { [RunMessages.built, RunMessages.integrate, RunMessages.check] }
+    public var kinds: Set<String> {
+        [RunMessages.built, RunMessages.integrate, RunMessages.check, RunMessages.judgment]
+    }
 
     public func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition {
         let envelope = claim.envelope
@@ -36,6 +38,7 @@ public struct VerifierRole: Role {
         switch envelope.kind {
         case RunMessages.integrate: return try await integrateApproved(claim, plan: plan, context: context)
         case RunMessages.check: return try await runCheck(claim, plan: plan, context: context)
+        case RunMessages.judgment: return try await settleReview(claim, plan: plan, context: context)
         default: return try await verify(claim, plan: plan, context: context)
         }
     }
@@ -52,11 +55,13 @@ public struct VerifierRole: Role {
         let folder = layout.run(built.run) + "/\(taskID)/\(attempt)" + (candidate > 1 ? "/c\(candidate)" : "")
         let git = Git(directory: plan.repository)
         let pending: String? = task.candidates > 1 ? "judge" : task.needsApproval ? "approval" : nil
+        let reviewing = context.agents.isEnabled
 
         var findings: [Finding] = []
         var gates: [GateResult] = []
         var integrated: String?
         var diff: DiffSummary?
+        var reviewed: (approved: Bool, reviews: [Review], usage: [JSONValue])?
         let stepExit = built.body["step_exit"]?.intValue
         if built.body["step_timed_out"] == .bool(true) {
             findings.append(Finding(.gate, "the build step timed out (log: \(built.body["log"]?.stringValue ?? "?"))"))
@@ -64,6 +69,7 @@ public struct VerifierRole: Role {
             let how = stepExit.map { "exited with \($0)" } ?? "was killed"
             findings.append(Finding(.gate, "the build step \(how) (log: \(built.body["log"]?.stringValue ?? "?"))"))
         }
+        if let failed = Self.agentFailure(of: built) { findings.append(failed) }
         if let commit = built.body["commit"]?.stringValue {
             let trees = layout.run(built.run) + "/verify"
             let name = "\(taskID).\(attempt)" + (candidate > 1 ? ".c\(candidate)" : "")
@@ -73,9 +79,10 @@ public struct VerifierRole: Role {
             where stale.hasPrefix(name + ".e") {
                 try? await git.removeWorktree(at: trees + "/" + stale)
             }
-            // Gates run in a checkout of the commit; without gates to run, the checks read git only.
+            // Gates and reviews run in a checkout of the commit; without them, the checks read git only.
             let toRun = findings.isEmpty ? plan.effectiveGates(for: task) : []
-            let work = toRun.isEmpty ? git : try await git.addDetachedWorktree(at: tree, commit: commit)
+            let checkout = !toRun.isEmpty || (reviewing && findings.isEmpty)
+            let work = checkout ? try await git.addDetachedWorktree(at: tree, commit: commit) : git
             do {
                 let change = try await work.diff(from: base, to: commit)
                 diff = change
@@ -86,6 +93,33 @@ public struct VerifierRole: Role {
                 findings += BudgetCheck(budget: plan.effectiveBudget(for: task)).findings(for: change)
                 findings += try await SecretScan().findings(in: work, from: base, to: commit)
                 context.heartbeat.progressed()
+                if reviewing, Verification(gates: gates, findings: findings).approved {
+                    let prompt = try await Self.reviewPrompt(
+                        task: task, run: built.run, attempt: attempt, candidate: candidate, plan: plan, git: work,
+                        base: base, commit: commit, change: change, gates: gates)
+                    let panel = ReviewPanel(
+                        reviewer: ModelReviewer(caller: context.agents, timeout: Self.reviewTimeout(context)),
+                        second: context.settings.agents.reviewer)
+                    switch try await panel.review(prompt: prompt.text, directory: tree, folder: folder) {
+                    case .limited(let until, let reason):
+                        try? await git.removeWorktree(at: tree)
+                        return .defer(until: until, reason: reason)
+                    case .split(let reviews, let usage):
+                        try await git.removeWorktree(at: tree)
+                        let draft = Self.draft(
+                            built, attempt: attempt, candidate: candidate, diff: change, folder: folder,
+                            verification: Verification(gates: gates, findings: []))
+                        return .ack([
+                            Self.reviewJudge(
+                                built, task: task, attempt: attempt, candidate: candidate, plan: plan,
+                                prompt: prompt, reviews: reviews, usage: usage, draft: draft, context: context)
+                        ])
+                    case .decided(let approved, let reviews, let usage):
+                        reviewed = (approved, reviews, usage)
+                        if !approved { findings += ReviewPanel.findings(reviews) }
+                    }
+                    context.heartbeat.progressed()
+                }
                 if pending == nil, Verification(gates: gates, findings: findings).approved {
                     switch try await Self.integrate(
                         commit, task: task, attempt: attempt, run: built.run, git: git, again: claim.epoch > 1)
@@ -95,34 +129,26 @@ public struct VerifierRole: Role {
                     }
                 }
             } catch {
-                if !toRun.isEmpty { try? await git.removeWorktree(at: tree) }
+                if checkout { try? await git.removeWorktree(at: tree) }
                 throw error
             }
-            if !toRun.isEmpty { try await git.removeWorktree(at: tree) }
+            if checkout { try await git.removeWorktree(at: tree) }
         } else if findings.isEmpty {
             findings.append(Finding(.scope, "the attempt changed nothing"))
         }
 
         let verification = Verification(gates: gates, findings: findings)
-        var body = verification.json.objectValue ?? [:]
-        body["attempt"] = .number(Double(attempt))
-        body["candidate"] = .number(Double(candidate))
-        body["commit"] = built.body["commit"] ?? .null
-        body["branch"] = built.body["branch"] ?? .null
-        body["diff"] = diff?.json ?? .null
-        body["integrated"] = integrated.map(JSONValue.string) ?? .null
-        body["evidence"] = .string(folder)
-        let approved = verification.approved && (integrated != nil || pending != nil)
-        body["approved"] = .bool(approved)
-        body["verdict"] = .string(approved ? "approved" : "rejected")
-        body["pending"] = approved ? pending.map(JSONValue.string) ?? .null : .null
-        let who = "attempt \(attempt) of \(taskID)" + (candidate > 1 ? " (candidate \(candidate))" : "")
-        body["summary"] = .string(
-            integrated != nil
-                ? "\(who) approved and integrated"
-                : approved
-                    ? "\(who) approved; waiting for the \(pending == "judge" ? "judge" : "approval of a person")"
-                    : "\(who) rejected: \(verification.findings.first?.line ?? "not approved")")
+        var body = Self.draft(
+            built, attempt: attempt, candidate: candidate, diff: diff, folder: folder, verification: verification)
+        if let reviewed {
+            body["usage"] = .array(reviewed.usage)
+            body["review"] = ReviewPanel.json(approved: reviewed.approved, reviews: reviewed.reviews)
+            body["followups"] = ReviewPanel.followups(reviewed.reviews)
+        }
+        Self.finish(
+            &body, approved: verification.approved, integrated: integrated, pending: pending,
+            who: "attempt \(attempt) of \(taskID)" + (candidate > 1 ? " (candidate \(candidate))" : ""),
+            first: verification.findings.first)
         let suffix = "verdict-\(taskID)-\(attempt)" + (candidate > 1 ? "-c\(candidate)" : "")
         return .ack([
             Envelope(
@@ -130,6 +156,42 @@ public struct VerifierRole: Role {
                 kind: RunMessages.verdict, from: context.worker, to: "planner", causation: built.id, attempt: attempt,
                 body: body)
         ])
+    }
+
+    /// A verdict's body before it is decided: the verification's `verdict`, `approved`,
+    /// `findings`, `gates` and `feedback`, with `attempt`, `candidate`, `commit`, `branch`,
+    /// `diff` and `evidence`.
+    static func draft(
+        _ built: Envelope, attempt: Int, candidate: Int, diff: DiffSummary?, folder: String,
+        verification: Verification
+    ) -> [String: JSONValue] {
+        var body = verification.json.objectValue ?? [:]
+        body["attempt"] = .number(Double(attempt))
+        body["candidate"] = .number(Double(candidate))
+        body["commit"] = built.body["commit"] ?? .null
+        body["branch"] = built.body["branch"] ?? .null
+        body["diff"] = diff?.json ?? .null
+        body["evidence"] = .string(folder)
+        return body
+    }
+
+    /// Decides a drafted verdict: `approved` (only when integrated or pending), `verdict`,
+    /// `pending`, `integrated` and `summary`.
+    static func finish(
+        _ body: inout [String: JSONValue], approved verified: Bool, integrated: String?, pending: String?,
+        who: String, first: Finding?
+    ) {
+        body["integrated"] = integrated.map(JSONValue.string) ?? .null
+        let approved = verified && (integrated != nil || pending != nil)
+        body["approved"] = .bool(approved)
+        body["verdict"] = .string(approved ? "approved" : "rejected")
+        body["pending"] = approved ? pending.map(JSONValue.string) ?? .null : .null
+        body["summary"] = .string(
+            integrated != nil
+                ? "\(who) approved and integrated"
+                : approved
+                    ? "\(who) approved; waiting for the \(pending == "judge" ? "judge" : "approval of a person")"
+                    : "\(who) rejected: \(first?.line ?? "not approved")")
     }
 
     /// `integrate`: merges a judged or approved commit, and answers with its verdict.

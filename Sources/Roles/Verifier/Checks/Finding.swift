@@ -1,7 +1,7 @@
 import Bus
 
 /// One reason the verifier rejects a change: a failed gate, a path outside the task's scope, a
-/// change over budget or a credential in the diff.
+/// change over budget, a credential in the diff or a reviewer's issue.
 ///
 /// The ``message`` is meant for people, and for the builder's next attempt: it names the gate,
 /// path, limit or pattern and where it was found.
@@ -16,6 +16,8 @@ public struct Finding: Sendable, Equatable, Hashable {
         case budget
         /// An added line looks like a credential.
         case secrets
+        /// A reviewing model found a problem, or its review could not be taken.
+        case review
     }
 
     /// The check that found the problem.
