@@ -4,9 +4,9 @@ import Bus
 ///
 /// Body fields: `repository` (absolute path), `base` (the commit to build on: the head of the
 /// run's integration branch), `attempt` (from 1), `candidate` (from 1; default 1), `title`, `step`
-/// (the shell step, run with `/bin/sh -c`), `timeout_ms` (default 30 minutes) and `feedback` (the
-/// reasons the previous attempt was rejected) and `answers` (each `question` and `answer`). The
-/// task id is the envelope's `task`.
+/// (the shell step, run with `/bin/sh -c`), `prompt` and `scope` (the task's, for an agent),
+/// `timeout_ms` (default 30 minutes) and `feedback` (the reasons the previous attempt was
+/// rejected) and `answers` (each `question` and `answer`). The task id is the envelope's `task`.
 public struct BuildRequest: Sendable {
     public var run: String
     public var task: String
@@ -16,6 +16,10 @@ public struct BuildRequest: Sendable {
     public var attempt: Int
     public var candidate: Int
     public var step: String?
+    /// What the task asks, in words (the plan's `prompt`), for an agent.
+    public var prompt: String?
+    /// The path globs the task may change.
+    public var scope: [String]
     public var timeout: Duration
     public var feedback: String?
     /// The questions earlier runs of the step asked and the answers people gave, oldest first.
@@ -49,6 +53,8 @@ public struct BuildRequest: Sendable {
         self.attempt = attempt
         self.candidate = candidate
         self.step = body["step"]?.stringValue
+        self.prompt = body["prompt"]?.stringValue
+        self.scope = (body["scope"]?.arrayValue ?? []).compactMap(\.stringValue)
         self.timeout = .milliseconds(body["timeout_ms"]?.intValue ?? 1_800_000)
         self.feedback = body["feedback"]?.stringValue
         self.answers = (body["answers"]?.arrayValue ?? []).map {

@@ -17,10 +17,16 @@ import Processes
 ///    `PLANBUS_ATTEMPT`, `PLANBUS_CANDIDATE` and `PLANBUS_FEEDBACK` (a file holding the previous
 ///    verdict's reasons, empty on the first attempt) in its environment, its output streamed to
 ///    `runs/<run>/<task>/<attempt>/builder.log` as it runs;
+///    or, when the role drives an agent (``AgentCaller/isEnabled``), has the agent build it
+///    instead (``BuilderAgentStep``): its transcript streamed to the same log, its final text kept
+///    as the attempt's `step-report.md`; while every agent it may use is rate-limited, the work tree
+///    is removed and the envelope deferred until the earliest reset;
 /// 3. commits every change with the trailers `Planbus-Run`, `Planbus-Task`, `Planbus-Attempt`
 ///    (and `Planbus-Candidate`), removes the work tree (the branch keeps the commit);
 /// 4. acks with a `built` envelope to the verifier: the commit (or none), the step's exit, the
-///    diff's files and lines, the log.
+///    diff's files and lines, the log; with an agent also `usage`, `agent` (`name`, `model`,
+///    `session`, `outcome`, `message`), `step_report`, and `agent_outcome` when the call did not
+///    end well (then `step_exit` is `null`).
 ///
 /// The builder judges nothing: a failed step is reported as it is, and the verifier decides.
 public struct BuilderRole: Role {
@@ -35,7 +41,8 @@ public struct BuilderRole: Role {
         } catch {
             return .dead(error.message)
         }
-        guard let step = request.step else {
+        let agents = context.agents.isEnabled
+        if !agents, request.step == nil {
             return .dead(
                 "task \(request.task) has no run step and role builder drives agent \(context.settings.agent): "
                     + "nothing can build it offline")
@@ -58,8 +65,13 @@ public struct BuilderRole: Role {
         // --force also takes over the path and branch of a work tree whose folder was removed.
         try await git.run(["worktree", "add", "--force", "-B", request.branch, tree, request.base])
         do {
+            if agents {
+                return try await buildWithAgent(
+                    request, in: tree, git: git, folder: folder, log: log, claim: claim, context: context)
+            }
             return try await build(
-                request, step: step, in: tree, git: git, folder: folder, log: log, claim: claim, context: context)
+                request, step: request.step ?? "", in: tree, git: git, folder: folder, log: log, claim: claim,
+                context: context)
         } catch {
             // Left as it is, the tree would be removed by the next holder of this envelope; a
             // failure here is retried, so clean up now.
@@ -72,7 +84,6 @@ public struct BuilderRole: Role {
         _ request: BuildRequest, step: String, in tree: String, git: Git, folder: String, log: String, claim: Claim,
         context: RoleContext
     ) async throws -> Disposition {
-        let work = git.at(tree)
         let feedbackFile = folder + "/feedback.txt"
         try (request.feedback ?? "").write(toFile: feedbackFile, atomically: true, encoding: .utf8)
         let answersFile = folder + "/answers.txt"
@@ -117,35 +128,84 @@ public struct BuilderRole: Role {
             ])
         }
 
+        var exitJSON: JSONValue = .null
+        if case .exited(let code) = exit { exitJSON = .number(Double(code)) }
+        let signal: JSONValue =
+            exit.flatMap { if case .signaled(let s) = $0 { return .number(Double(s)) } else { return nil } } ?? .null
+        return try await commit(
+            request, tree: tree, git: git, log: log, claim: claim, context: context,
+            step: ["step_exit": exitJSON, "step_signal": signal, "step_timed_out": .bool(exit == nil)])
+    }
+
+    /// Builds the attempt with the role's agent (``BuilderAgentStep``); hands the envelope back
+    /// while every agent the role may use is rate-limited.
+    private func buildWithAgent(
+        _ request: BuildRequest, in tree: String, git: Git, folder: String, log: String, claim: Claim,
+        context: RoleContext
+    ) async throws -> Disposition {
+        let outcome: BuilderAgentStep.Outcome
+        do {
+            outcome = try await BuilderAgentStep(
+                request: request, claim: claim, context: context, tree: tree, folder: folder, log: log
+            ).run()
+        } catch let error as RoleError where error.code == .invalidRequest || error.code == .notFound {
+            // A prompt template that does not render, or an agent that cannot be made: retrying
+            // changes nothing.
+            try? await git.removeWorktree(at: tree)
+            return .dead(error.message)
+        }
+        let call = outcome.call
+        if let until = call.limitedUntil {
+            try await git.removeWorktree(at: tree)
+            return .defer(
+                until: until,
+                reason: "every agent of the builder is rate-limited: " + call.limits.joined(separator: "; "))
+        }
+        let result = call.result
+        var fields: [String: JSONValue] = [
+            "step_exit": result.outcome == .ok ? .number(0) : .null, "step_signal": .null,
+            "step_timed_out": .bool(result.outcome == .timeout), "usage": .array([call.usageRecord]),
+            "step_report": outcome.stepReport.map(JSONValue.string) ?? .null,
+            "agent": [
+                "name": call.profile.map { .string($0.agent) } ?? .null,
+                "model": call.profile?.model.map(JSONValue.string) ?? .null,
+                "session": result.session.map(JSONValue.string) ?? .null,
+                "outcome": .string(result.outcome.name), "message": .string(result.outcome.text),
+            ],
+        ]
+        if result.outcome != .ok { fields["agent_outcome"] = .string(result.outcome.name) }
+        return try await commit(request, tree: tree, git: git, log: log, claim: claim, context: context, step: fields)
+    }
+
+    /// Commits every change of the work tree with the attempt's trailers, removes the work tree,
+    /// and acks with `built` carrying the commit, the diff and the step's `fields`.
+    private func commit(
+        _ request: BuildRequest, tree: String, git: Git, log: String, claim: Claim, context: RoleContext,
+        step fields: [String: JSONValue]
+    ) async throws -> Disposition {
         var trailers = [
             ("Planbus-Run", request.run), ("Planbus-Task", request.task), ("Planbus-Attempt", "\(request.attempt)"),
         ]
         if request.candidate > 1 { trailers.append(("Planbus-Candidate", "\(request.candidate)")) }
         // The work tree's branch was reset to the base, so the commit's parent is the base.
-        let made = try await work.commitAllWithChange(
+        let made = try await git.at(tree).commitAllWithChange(
             message: "\(request.task): \(request.title)", trailers: trailers)
         let commit = made?.commit
         let diff = made?.change
         try await git.removeWorktree(at: tree)
 
-        var exitJSON: JSONValue = .null
-        if case .exited(let code) = exit { exitJSON = .number(Double(code)) }
-        let body: [String: JSONValue] = [
+        var body: [String: JSONValue] = [
             "repository": .string(request.repository), "base": .string(request.base),
             "attempt": .number(Double(request.attempt)), "candidate": .number(Double(request.candidate)),
             "title": .string(request.title), "branch": .string(request.branch),
-            "commit": commit.map(JSONValue.string) ?? .null, "step_exit": exitJSON,
-            "step_signal": exit.flatMap {
-                if case .signaled(let s) = $0 { return .number(Double(s)) } else { return nil }
-            }
-                ?? .null,
-            "step_timed_out": .bool(exit == nil), "log": .string(log), "diff": diff?.json ?? .null,
+            "commit": commit.map(JSONValue.string) ?? .null, "log": .string(log), "diff": diff?.json ?? .null,
             "summary": .string(
                 commit == nil
                     ? "attempt \(request.attempt) of \(request.task): no change"
                     : "attempt \(request.attempt) of \(request.task): \(diff?.files.count ?? 0) files, +\(diff?.insertions ?? 0) -\(diff?.deletions ?? 0)"
             ),
         ]
+        body.merge(fields) { _, new in new }
         let built = Envelope(
             run: request.run, task: request.task, kind: "built", from: context.worker, to: "verifier",
             causation: claim.envelope.id, attempt: request.attempt, body: body)
