@@ -12,7 +12,8 @@ struct Planbus: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, SubmitCommand.self, StatusCommand.self, TailCommand.self, MergeCommand.self,
-            WatchCommand.self, QuestionsCommand.self, AnswerCommand.self, ApproveCommand.self, RejectCommand.self,
+            WatchCommand.self, UsageCommand.self, QuestionsCommand.self, AnswerCommand.self, ApproveCommand.self,
+            RejectCommand.self,
             SendCommand.self,
             LogCommand.self,
             ShowCommand.self,

@@ -25,7 +25,7 @@ struct CLITests {
             "bench bus",
             "bench session", "up", "down",
             "ps", "restart",
-            "kill", "role", "doctor",
+            "kill", "role", "doctor", "usage", "watch", "questions", "answer", "approve", "reject",
         ])
     func help(command: String) async throws {
         let words = command.split(separator: " ").map(String.init)

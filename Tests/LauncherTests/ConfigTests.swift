@@ -2,6 +2,7 @@ import Bus
 import FileFormats
 import Foundation
 import Launcher
+import Roles
 import Testing
 
 #if canImport(Glibc)
@@ -70,7 +71,9 @@ struct ConfigLoaderTests {
             "# rescan: 30s", "# wake: auto", "supervisor:", "restart_backoff: 100ms", "restart_backoff_max: 10s",
             "restart_intensity: 5", "restart_period: 1m", "stable_after: 10s", "stop_grace: 10s",
             "start_timeout: 15s", "roles:", "instances: 2", "agent: none", "model: null", "command: null", "args: []",
-            "env: {}", "timeouts:", "envelope: 30m", "hang: null", "stop_grace: null",
+            "env: {}", "timeouts:", "envelope: 30m", "hang: null", "stop_grace: null", "# agents:", "#   claude:",
+            "#   openai:", "#   anthropic:", "#   command:", "#   prices:", "#   max_cost_usd: null",
+            "#   limit_wait: 60s", "fallback: null", "reviewer: null", "max_cost_usd: null", "questions: 4",
         ]
         for key in keys {
             #expect(text.contains(key), "missing \(key)")
@@ -198,6 +201,57 @@ struct ConfigLoaderTests {
         #expect(config.role("tester") == tester)
     }
 
+    @Test("the agents section and a role's agent keys become the settings passed to the role process")
+    func agentSettings() throws {
+        let folder = try ConfigFolder()
+        let file = try folder.write(
+            """
+            agents:
+              claude: {executable: /opt/claude/bin/claude}
+              openai: {base_url: "http://127.0.0.1:8000/v1", api_key_env: ""}
+              command: {argv: [my-agent, "{prompt_file}"], output: json}
+              prices:
+                local-7b: {input: 0.1, output: 0.2}
+                gpt-4o: {input: 5, output: 20, cache_read: 2.5}
+              max_cost_usd: 12.5
+              limit_wait: 5m
+            roles:
+              planner: {agent: command, questions: 2}
+              builder:
+                agent: claude
+                model: claude-sonnet-4
+                fallback: {agent: openai, model: local-7b}
+                max_cost_usd: 8
+              verifier:
+                agent: openai
+                model: gpt-4o
+                reviewer: {agent: claude, model: claude-opus-4}
+              docs:
+            """)
+        let config = try ConfigLoader.load(path: file)
+        let builder = config.agentSettings(for: "builder")
+        #expect(
+            builder.primary
+                == AgentProfile(agent: "claude", model: "claude-sonnet-4", executable: "/opt/claude/bin/claude"))
+        #expect(
+            builder.fallback
+                == AgentProfile(agent: "openai", model: "local-7b", baseURL: "http://127.0.0.1:8000/v1", apiKeyEnv: ""))
+        #expect(builder.maxRunCostUSD == 12.5)
+        #expect(builder.maxRoleCostUSD == ["builder": 8])
+        #expect(builder.limitWait == .seconds(300))
+        #expect(builder.prices.price(of: "gpt-4o") == PriceTable.Price(input: 5, output: 20, cacheRead: 2.5))
+        #expect(builder.prices.price(of: "claude-sonnet-4") == PriceTable.builtIn.price(of: "claude-sonnet-4"))
+        #expect(
+            builder.roleAgents == ["planner": "command", "builder": "claude", "verifier": "openai", "docs": "none"])
+        #expect(config.agentSettings(for: "verifier").reviewer?.label == "claude/claude-opus-4")
+        let planner = config.agentSettings(for: "planner")
+        #expect(planner.primary?.command == ["my-agent", "{prompt_file}"] && planner.primary?.output == "json")
+        #expect(planner.maxQuestions == 2)
+        #expect(config.agentSettings(for: "docs").primary == nil)
+        // What the role process gets on its command line reads back the same.
+        #expect(try AgentSettings(json: JSONValue.parse(builder.json.serialized())) == builder)
+    }
+
     @Test("a product role written without a value keeps its default instance count")
     func nullRole() throws {
         let folder = try ConfigFolder()
@@ -276,12 +330,15 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
             ]),
         BadConfig(
             name: "unknown key without a near one", text: "colour: red\n", location: "1:1: colour:",
-            says: ["unknown key (known keys: version, bus, repository, backlog, bus_settings, supervisor, roles)"]),
+            says: [
+                "unknown key (known keys: version, bus, repository, backlog, bus_settings, supervisor, agents, roles)"
+            ]),
         BadConfig(
             name: "unknown role key", text: "roles:\n  builder:\n    instanses: 2\n",
             location: "3:5: roles.builder.instanses:",
             says: [
-                "unknown key, did you mean \"instances\"? (known keys: instances, agent, model, command, args, env, timeouts)"
+                "unknown key, did you mean \"instances\"? (known keys: instances, agent, model, fallback, reviewer, "
+                    + "max_cost_usd, questions, command, args, env, timeouts)"
             ]),
         BadConfig(
             name: "unknown timeouts key", text: "roles:\n  docs:\n    timeouts:\n      envelop: 1m\n",
@@ -387,6 +444,46 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
         BadConfig(
             name: "empty model", text: "roles:\n  docs:\n    model: \"\"\n", location: "3:12: roles.docs.model:",
             says: ["must be a non-empty string, got \"\""]),
+        BadConfig(
+            name: "unknown fallback agent", text: "roles:\n  builder:\n    fallback: {agent: gpt}\n",
+            location: "3:23: roles.builder.fallback.agent:", says: ["must be one of none, claude, codex"]),
+        BadConfig(
+            name: "fallback without an agent", text: "roles:\n  builder:\n    fallback: {model: m}\n",
+            location: "3:15: roles.builder.fallback:", says: ["needs agent: one of none, claude"]),
+        BadConfig(
+            name: "reviewer on a builder", text: "roles:\n  builder:\n    reviewer: {agent: claude}\n",
+            location: "3:15: roles.builder.reviewer:", says: ["is for the verifier only"]),
+        BadConfig(
+            name: "questions on a builder", text: "roles:\n  builder:\n    questions: 2\n",
+            location: "3:16: roles.builder.questions:", says: ["is for the planner only"]),
+        BadConfig(
+            name: "too many questions", text: "roles:\n  planner:\n    questions: 9\n",
+            location: "3:16: roles.planner.questions:", says: ["must be an integer from 0 to 4, got 9"]),
+        BadConfig(
+            name: "negative cost", text: "roles:\n  builder:\n    max_cost_usd: -1\n",
+            location: "3:19: roles.builder.max_cost_usd:", says: ["must be a number of dollars, 0 or more"]),
+        BadConfig(
+            name: "cost as a word", text: "agents:\n  max_cost_usd: ten\n",
+            location: "2:17: agents.max_cost_usd:", says: ["must be a number of dollars, 0 or more, got \"ten\""]),
+        BadConfig(
+            name: "base URL that is not one", text: "agents:\n  openai:\n    base_url: localhost:8000\n",
+            location: "3:15: agents.openai.base_url:", says: ["must be an http:// or https:// URL"]),
+        BadConfig(
+            name: "argv on a CLI agent", text: "agents:\n  claude:\n    argv: [x]\n",
+            location: "3:11: agents.claude.argv:", says: ["is for the command agent only"]),
+        BadConfig(
+            name: "command agent without argv", text: "agents:\n  command:\n    output: json\n",
+            location: "3:5: agents.command:", says: ["needs argv"]),
+        BadConfig(
+            name: "command agent with an unknown placeholder",
+            text: "agents:\n  command:\n    argv: [run, \"{prompt}\"]\n", location: "3:11: agents.command.argv:",
+            says: ["{prompt}"]),
+        BadConfig(
+            name: "price without output", text: "agents:\n  prices:\n    m1: {input: 1}\n",
+            location: "3:9: agents.prices.m1:", says: ["needs input and output"]),
+        BadConfig(
+            name: "unknown agents key", text: "agents:\n  opneai: {}\n", location: "2:3: agents.opneai:",
+            says: ["unknown key, did you mean \"openai\"?"]),
         BadConfig(
             name: "not a mapping at the top", text: "- bus\n", location: "1:1:",
             says: ["the file must be a mapping of keys to values (such as version: 1), got a list"]),

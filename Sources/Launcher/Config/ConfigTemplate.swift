@@ -57,6 +57,17 @@ public enum ConfigTemplate {
             line("  stop_grace: \(d(policy.stopGrace))", "time from SIGTERM to SIGKILL"),
             line("  start_timeout: \(d(policy.startTimeout))", "time for a new process's first heartbeat"),
             "",
+            "# How agents are reached and what they cost (docs/CONFIG.md, section 5a). Keys go in the",
+            "# environment, never here: api_key_env names the variable.",
+            "# agents:",
+            line("#   claude: {executable: claude}", "also codex, gemini, aider, cursor-agent"),
+            line("#   openai: {base_url: \"https://api.openai.com/v1\", api_key_env: OPENAI_API_KEY}", nil),
+            line("#   anthropic: {base_url: \"https://api.anthropic.com/v1\", api_key_env: ANTHROPIC_API_KEY}", nil),
+            line("#   command: {argv: [my-agent, \"{prompt_file}\"], output: text}", "text or json"),
+            line("#   prices: {my-model: {input: 3, output: 15}}", "dollars per million tokens"),
+            line("#   max_cost_usd: null", "the most one run may cost"),
+            line("#   limit_wait: 60s", "wait on a limit that gives no reset time"),
+            "",
             "# The roles to launch. Without this section the five roles below run with these counts;",
             "# with it, only the roles listed here run.",
             "roles:",
@@ -67,6 +78,9 @@ public enum ConfigTemplate {
                 lines.append("    instances: \(role.instances)")
                 lines.append("    agent: \(role.agent)")
                 lines.append("    model: null")
+                if role.name == "verifier" {
+                    lines.append(line("    reviewer: null", "{agent: anthropic, model: …}: a second review"))
+                }
                 continue
             }
             lines += [
@@ -76,6 +90,9 @@ public enum ConfigTemplate {
                     "    agent: \(role.agent)",
                     "none, claude, codex, gemini, aider, cursor-agent, command, openai or anthropic"),
                 line("    model: null", "the agent's model; null = the agent's default"),
+                line("    fallback: null", "{agent: codex, model: gpt-5}: used while the agent is limited"),
+                line("    max_cost_usd: null", "the most this role may spend on one run"),
+                line("    questions: 4", "planner only: questions before planning a free-text goal"),
                 line("    command: null", "a program to run instead of the built-in role"),
                 line("    args: []", "extra arguments for the role's command line"),
                 line("    env: {}", "extra environment variables, NAME: value"),
