@@ -19,16 +19,25 @@ public enum Changelog {
         public var title: String
         public var attempts: Int
         public var commit: String
+        /// A sentence or two on what changed, by the docs role's model (`nil` offline).
+        public var prose: String?
 
-        public init(task: String, title: String, attempts: Int, commit: String) {
+        public init(task: String, title: String, attempts: Int, commit: String, prose: String? = nil) {
             self.task = task
             self.title = title
             self.attempts = attempts
             self.commit = commit
+            self.prose = prose
         }
 
-        /// The entry's line.
-        public var line: String { "- \(title) (`\(task)`, attempt \(attempts), merge \(commit.prefix(12)))" }
+        /// The entry's line: the facts, then the prose on the same line.
+        public var line: String {
+            let facts = "- \(title) (`\(task)`, attempt \(attempts), merge \(commit.prefix(12)))"
+            guard let prose else { return facts }
+            let oneLine = prose.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }.joined(separator: " ")
+            return oneLine.isEmpty ? facts : facts + ": " + String(oneLine.prefix(400))
+        }
     }
 
     /// `text` (the file, or `nil` when there is none) with the entries added to the run's section,

@@ -87,6 +87,9 @@ public struct DocsRole: Role {
         }
         handoff.documents = ["DISCOVERY.md", "SPEC.md"].map { folder + "/" + $0 }
             .filter { FileManager.default.fileExists(atPath: $0) }
+        let usage = RunUsage(bus: context.bus, runs: [run])
+        handoff.usage = usage.groups(by: .role)
+        handoff.usageTotal = usage.total
         let remaining = plan.tasks.filter { states[$0.id]?["state"]?.stringValue != "integrated" }
         if !remaining.isEmpty {
             let path = folder + "/next-plan.yaml"
@@ -100,9 +103,40 @@ public struct DocsRole: Role {
                 handoff.nextPlanFile = path
             }
         }
+        var records: [JSONValue] = []
+        if context.agents.isEnabled {
+            // The model writes the summary over the facts; the facts stay as they are.
+            let written = try await DocsProse(context: context).write(
+                "handoff", ["run": run, "goal": plan.goal, "facts": handoff.markdown], run: run,
+                transcript: folder + "/handoff.log", repository: plan.repository)
+            if let until = written.limitedUntil {
+                return .defer(until: until, reason: "the docs agent is rate-limited: the handoff waits")
+            }
+            handoff.summary =
+                written.prose
+                ?? "Not written: the docs agent failed (\(written.failure ?? "?")); the facts below stand."
+            records += written.usage.map { [$0] } ?? []
+            // This call's cost belongs in the handoff's own figures.
+            if let record = written.usage, let call = RunUsage.call(from: record, envelope: claim.envelope) {
+                let all = RunUsage(calls: usage.calls + [call])
+                handoff.usage = all.groups(by: .role)
+                handoff.usageTotal = all.total
+            }
+        }
         try handoff.markdown.write(toFile: folder + "/HANDOFF.md", atomically: true, encoding: .utf8)
         try handoff.html.write(toFile: folder + "/HANDOFF.html", atomically: true, encoding: .utf8)
-        return .ack([])
+        guard !records.isEmpty else { return .ack([]) }
+        // The summary's usage, on the bus like every agent call's (the run is finished: the planner
+        // only records it).
+        return .ack([
+            Envelope(
+                id: RunMessages.derivedID(from: claim.envelope.id, "documented-handoff"), run: run,
+                kind: RunMessages.documented, from: context.worker, to: "planner", causation: claim.envelope.id,
+                body: [
+                    "handoff": .string(folder + "/HANDOFF.md"), "usage": .array(records),
+                    "summary": .string("handoff of \(run) written with a summary by \(context.settings.agent)"),
+                ])
+        ])
     }
 
     /// `changelog`: the task's entry on the integration branch, then `documented` to the planner.
@@ -119,29 +153,49 @@ public struct DocsRole: Role {
         let waiting = waitingChangelogs(run: request.run, repository: repository, layout: context.bus.layout)
         let entries = [request] + waiting.filter { $0.id != request.id }.sorted { $0.id < $1.id }
         let titles = entries.compactMap { $0.task }.joined(separator: ", ")
+        var changelogEntries: [Changelog.Entry] = entries.compactMap { e in
+            guard let id = e.task, let commit = e.body["commit"]?.stringValue else { return nil }
+            return Changelog.Entry(
+                task: id, title: e.body["title"]?.stringValue ?? id, attempts: e.attempt, commit: commit)
+        }
+        var records: [JSONValue] = []
+        var failures: [String] = []
+        if context.agents.isEnabled {
+            let prose = DocsProse(context: context)
+            for index in changelogEntries.indices {
+                let entry = changelogEntries[index]
+                let written = try await prose.changelog(
+                    run: request.run, task: entry.task, title: entry.title, attempt: entry.attempts,
+                    commit: entry.commit, repository: repository)
+                if let until = written.limitedUntil {
+                    return .defer(until: until, reason: "the docs agent is rate-limited: the changelog waits")
+                }
+                changelogEntries[index].prose = written.prose
+                if let failure = written.failure { failures.append("\(entry.task): \(failure)") }
+                records += written.usage.map { [$0] } ?? []
+            }
+        }
         let branch = IntegrationBranch(run: request.run, git: Git(directory: repository))
         let written = try await branch.commitFile(
             Changelog.path,
             message: "Changelog: \(titles)\n\nPlanbus-Run: \(request.run)\nPlanbus-Task: \(task)"
         ) { text in
             Changelog.adding(
-                entries.compactMap { e in
-                    guard let id = e.task, let commit = e.body["commit"]?.stringValue else { return nil }
-                    return Changelog.Entry(
-                        task: id, title: e.body["title"]?.stringValue ?? id, attempts: e.attempt, commit: commit)
-                }, to: text, run: request.run, plan: request.body["plan"]?.stringValue ?? "plan")
+                changelogEntries, to: text, run: request.run, plan: request.body["plan"]?.stringValue ?? "plan")
         }
+        var body: [String: JSONValue] = [
+            "commit": written.map(JSONValue.string) ?? .null, "path": .string(Changelog.path),
+            "summary": .string(
+                written.map { "changelog entry of \(task) committed as \($0.prefix(12))" }
+                    ?? "changelog entry of \(task) was already written"),
+        ]
+        if !records.isEmpty { body["usage"] = .array(records) }
+        if !failures.isEmpty { body["prose_failures"] = .array(failures.map(JSONValue.string)) }
         return .ack([
             Envelope(
                 id: RunMessages.derivedID(from: request.id, "documented-\(task)"), run: request.run, task: task,
                 kind: RunMessages.documented, from: context.worker, to: "planner", causation: request.id,
-                attempt: request.attempt,
-                body: [
-                    "commit": written.map(JSONValue.string) ?? .null, "path": .string(Changelog.path),
-                    "summary": .string(
-                        written.map { "changelog entry of \(task) committed as \($0.prefix(12))" }
-                            ?? "changelog entry of \(task) was already written"),
-                ])
+                attempt: request.attempt, body: body)
         ])
     }
 

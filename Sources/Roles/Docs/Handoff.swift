@@ -29,6 +29,24 @@ struct Handoff {
     var checks: [String] = []
     /// The run's stage documents (`DISCOVERY.md`, `SPEC.md`) that exist.
     var documents: [String] = []
+    /// What agents used and cost in the run, by role (empty when its roles ran offline).
+    var usage: [RunUsage.Group] = []
+    var usageTotal: RunUsage.Group?
+    /// The docs role's model's summary of the run, over the facts below it (`nil` offline).
+    var summary: String?
+
+    /// The usage lines: one per role, then the total, with where each cost came from.
+    var usageLines: [String] {
+        guard let usageTotal, usageTotal.calls > 0 else {
+            return ["unknown: no agent reported usage in this run (its roles ran offline)."]
+        }
+        func line(_ g: RunUsage.Group) -> String {
+            let cost = g.sources.isEmpty ? "cost unknown" : String(format: "$%.4f", g.costUSD)
+            return "\(g.key): \(g.calls) calls, \(g.input) input and \(g.output) output tokens "
+                + "(\(g.cacheRead) cache reads, \(g.cacheWrite) cache writes), \(cost) (\(g.costSource))"
+        }
+        return usage.map(line) + [line(usageTotal)]
+    }
 
     var shipped: [TaskReport] { tasks.filter { $0.state == "integrated" } }
     var unfinished: [TaskReport] { tasks.filter { $0.state != "integrated" } }
@@ -63,6 +81,7 @@ struct Handoff {
         md += "Integration branch: `\(RunMessages.integrationBranch(run))` in `\(plan.repository)` "
         md += "(base branch `\(plan.baseBranch)` untouched).\n\n"
         if let halted { md += "**The run was halted: \(halted).**\n\n" }
+        if let summary { md += "## Summary\n\n" + summary.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" }
         md += "## Checks of the whole run\n\n"
         md += checks.isEmpty ? "The plan has no preflight or smoke gates.\n" : checks.map { "- \($0)\n" }.joined()
         for document in documents { md += "- stage document: `\(document)`\n" }
@@ -94,7 +113,7 @@ struct Handoff {
         for t in tasks {
             md += "| \(t.task.id) | \(t.state) | \(t.attempts.map(String.init) ?? "-") | \(Self.format(t.elapsed)) |\n"
         }
-        md += "\n## Usage and cost\n\nunknown: no agent reported usage in this run (its roles ran offline).\n\n"
+        md += "\n## Usage and cost\n\n" + usageLines.map { "- \($0)\n" }.joined() + "\n"
         md += "## Next prompt\n\n```\n" + nextPrompt + "```\n\n"
         md += "## Next plan\n\n"
         if let nextPlan, let nextPlanFile {
@@ -126,6 +145,9 @@ struct Handoff {
 
             """
         if let halted { h += "<p class=\"bad\"><strong>The run was halted: \(e(halted)).</strong></p>\n" }
+        if let summary {
+            h += "<h2>Summary</h2>\n<p>\(e(summary.trimmingCharacters(in: .whitespacesAndNewlines)))</p>\n"
+        }
         h += "<h2>Checks of the whole run</h2>\n<ul>"
         if checks.isEmpty { h += "<li>The plan has no preflight or smoke gates.</li>" }
         for c in checks { h += "<li>\(e(c))</li>" }
@@ -158,8 +180,7 @@ struct Handoff {
             h += "<tr><td>\(e(t.task.id))</td><td>\(e(t.state))</td><td>\(t.attempts.map(String.init) ?? "-")</td>"
             h += "<td>\(e(Self.format(t.elapsed)))</td></tr>"
         }
-        h +=
-            "</table>\n<h2>Usage and cost</h2>\n<p>unknown: no agent reported usage in this run (its roles ran offline).</p>\n"
+        h += "</table>\n<h2>Usage and cost</h2>\n<ul>" + usageLines.map { "<li>\(e($0))</li>" }.joined() + "</ul>\n"
         h += "<h2>Next prompt</h2>\n<pre>\(e(nextPrompt))</pre>\n<h2>Next plan</h2>\n"
         if let nextPlan, let nextPlanFile {
             h += "<p>Saved as <code>\(e(nextPlanFile))</code>; <code>planbus submit</code> accepts it as it is.</p>"
