@@ -23,6 +23,18 @@ struct ChangelogTests {
                 """)
     }
 
+    @Test("a model's prose follows the facts on one line, and the entry is still known as written")
+    func prose() {
+        var withProse = a
+        withProse.prose = "Adds a.\n\n  It is small. "
+        let text = Changelog.adding([withProse], to: nil, run: "r1", plan: "shop")
+        #expect(text?.contains("- Add a (`a`, attempt 1, merge 0123456789ab): Adds a. It is small.\n") == true)
+        #expect(Changelog.adding([a], to: text, run: "r1", plan: "shop") == nil)
+        var long = b
+        long.prose = String(repeating: "x", count: 1000)
+        #expect(long.line.count == b.line.count + 2 + 400)
+    }
+
     @Test("a new run's section goes after the title and its introduction, before older runs")
     func newestFirst() {
         let old = """
