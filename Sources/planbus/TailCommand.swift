@@ -12,6 +12,8 @@ struct TailCommand: AsyncParsableCommand {
             is printed as it arrives, and a later attempt is followed when it starts. It ends when \
             the run's status says the task is integrated, failed or blocked (or at once with \
             --no-follow). Exit code 4 when the run or task has no output yet.
+
+            With an agent, builder.log is the agent's transcript, written line by line as the             agent works (credentials redacted). --log review follows the verifier's review of             the attempt instead, --log judge the judge's, and so on: any runs/RUN/TASK/ATTEMPT/NAME.log.
             """
     )
 
@@ -24,6 +26,9 @@ struct TailCommand: AsyncParsableCommand {
     @Option(help: "Start from this attempt (default: the latest).")
     var attempt: Int?
 
+    @Option(help: "Which log of the attempt: builder (default), review, review-2, judge.")
+    var log = "builder"
+
     @Flag(help: "Print what is there and stop.")
     var noFollow = false
 
@@ -31,6 +36,10 @@ struct TailCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            guard !log.isEmpty, !log.contains("/"), !log.hasPrefix(".") else {
+                throw CLIFailure(
+                    "--log \(log.debugDescription): expected a log name such as builder or review", code: 64)
+            }
             let bus = try busOptions.open()
             let folder = bus.layout.run(run) + "/" + task
             func attempts() -> [Int] {
@@ -42,7 +51,7 @@ struct TailCommand: AsyncParsableCommand {
             var offset: UInt64 = 0
             var announced = false
             while true {
-                let log = folder + "/\(current)/builder.log"
+                let log = folder + "/\(current)/\(self.log).log"
                 if !announced, FileManager.default.fileExists(atPath: log) {
                     FileOps.standardErrorLine("==> \(log) <==")
                     announced = true

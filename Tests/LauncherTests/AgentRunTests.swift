@@ -128,6 +128,10 @@ struct AgentRunTests {
             try String(contentsOfFile: attempt + "/builder.log.prompt.md", encoding: .utf8).contains(
                 "Create greeting.txt"))
         #expect(FileManager.default.fileExists(atPath: attempt + "/step-report.md"))
+        let tailed = try await session.planbus("tail", "ag1", "greeting", "--no-follow")
+        #expect(tailed.code == 0 && tailed.stdout.contains("\"session_id\":\"s-work\""))
+        let reviewLog = try await session.planbus("tail", "ag1", "greeting", "--log", "review", "--no-follow")
+        #expect(reviewLog.code == 0 && reviewLog.stdout.contains("approved"), "\(reviewLog.stderr)")
         let requests = stub.requests
         #expect(requests.count == 1)
         #expect(requests.first?["headers"]?["authorization"] == "Bearer sk-e2e-0123456789abcdef")
