@@ -373,5 +373,12 @@ struct BuilderAgentTests {
         let noSession = AgentSessionProbe(transcript: header1 + "\nplain text\n", envelope: "E", epoch: 3)
         #expect(noSession?.session == nil)
         #expect(noSession?.lines == [header1, "plain text"])
+        #expect(noSession?.ended == false)
+        // A call that ended (handed back on a limit, say) was not cut off.
+        let limited = [
+            header1, #"{"type":"system","subtype":"init","session_id":"c-1"}"#,
+            AgentSessionProbe.ended(time: .now(), outcome: "rate_limited: usage limit"),
+        ].joined(separator: "\n")
+        #expect(AgentSessionProbe(transcript: limited, envelope: "E", epoch: 2)?.ended == true)
     }
 }

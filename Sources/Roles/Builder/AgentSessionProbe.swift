@@ -5,12 +5,13 @@ import Foundation
 /// envelope: the part it wrote and the agent session its call had started.
 ///
 /// Each agent call of the builder starts with a header line naming the envelope and the claim's
-/// epoch (``header(time:attempt:task:worker:envelope:epoch:)``). A holder at a higher epoch took
-/// the envelope over from one that died, maybe in the middle of its call: the lines after the
-/// last header of an earlier epoch are that call's transcript. Stream-mode CLIs print their
-/// session early, so it is there even when the call never ended: `session_id` (Claude Code's
-/// `system` init, Gemini's `init`, cursor-agent's `system` init, and their results), `thread_id`
-/// (Codex's `thread.started`), or `session` (a `command` agent's JSON answer).
+/// epoch (``header(time:attempt:task:worker:envelope:epoch:)``) and ends with a line giving its
+/// outcome (``ended(time:outcome:)``). A holder at a higher epoch took the envelope over from one
+/// that died: the lines after the last header of an earlier epoch are that holder's transcript,
+/// and without the closing line its call was cut off. Stream-mode CLIs print their session early,
+/// so it is there even when the call never ended: `session_id` (Claude Code's `system` init,
+/// Gemini's `init`, cursor-agent's `system` init, and their results), `thread_id` (Codex's
+/// `thread.started`), or `session` (a `command` agent's JSON answer).
 public struct AgentSessionProbe: Sendable, Equatable {
     /// The transcript lines the earlier holder wrote, from its header on.
     public var lines: [String]
@@ -18,6 +19,9 @@ public struct AgentSessionProbe: Sendable, Equatable {
     public var epoch: Int
     /// The vendor session its call started, if the transcript names one.
     public var session: String?
+    /// True when its call ended (``ended(time:outcome:)`` is among the lines): the holder died
+    /// after the call, or handed the envelope back (a rate limit), rather than during it.
+    public var ended: Bool
 
     /// The header line written before each call.
     public static func header(
@@ -25,6 +29,13 @@ public struct AgentSessionProbe: Sendable, Equatable {
     ) -> String {
         "# \(time) attempt \(attempt) of \(task) by \(worker) (envelope \(envelope), epoch \(epoch))"
     }
+
+    /// The line written when a call ends.
+    public static func ended(time: Timestamp, outcome: String) -> String {
+        "# \(time)\(endMarker)\(outcome)"
+    }
+
+    static let endMarker = " agent call ended: "
 
     /// Reads the transcript `text` for the part an earlier holder (an epoch below `epoch`) of
     /// `envelope` wrote.
@@ -51,6 +62,7 @@ public struct AgentSessionProbe: Sendable, Equatable {
         self.lines = lines
         self.epoch = start.epoch
         self.session = Self.session(in: lines)
+        self.ended = lines.contains { $0.hasPrefix("# ") && $0.contains(Self.endMarker) }
     }
 
     /// The last session id the lines name.

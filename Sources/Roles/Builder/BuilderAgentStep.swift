@@ -42,6 +42,13 @@ struct BuilderAgentStep {
             probe = AgentSessionProbe(
                 transcript: String(decoding: data, as: UTF8.self), envelope: claim.envelope.id, epoch: claim.epoch)
         }
+        var ended: String?
+        if let earlier = probe, earlier.ended {
+            // That call ended (its holder died before acking, or handed the envelope back): there
+            // is no interrupted call to carry on.
+            ended = "# the call of epoch \(earlier.epoch) had ended before this holder took over: starting afresh"
+            probe = nil
+        }
         let primary = context.settings.agents.primary?.agent ?? "none"
         let resume = probe?.session.flatMap { AgentCatalog.resumes(primary) ? $0 : nil }
         let plan = try? RunMessages.plan(of: request.run, layout: layout)
@@ -52,6 +59,7 @@ struct BuilderAgentStep {
             AgentSessionProbe.header(
                 time: .now(), attempt: request.attempt, task: request.task, worker: context.worker.description,
                 envelope: claim.envelope.id, epoch: claim.epoch))
+        if let ended { append(ended) }
         if let probe {
             if let resume {
                 append("# the call of epoch \(probe.epoch) was interrupted: resuming its session \(resume)")
@@ -67,7 +75,7 @@ struct BuilderAgentStep {
         let call = try await context.agents.call(
             role: "builder", prompt: prompt, directory: tree, transcript: log, scope: request.scope,
             timeout: request.timeout, resumeSession: resume)
-        append("# \(Timestamp.now()) agent call ended: \(call.result.outcome.text)")
+        append(AgentSessionProbe.ended(time: .now(), outcome: call.result.outcome.text))
         context.heartbeat.progressed()
 
         if let profile = call.profile {
