@@ -247,11 +247,16 @@ struct ReviewTests {
         let (branch, commit) = try await bench.commit(task: "t1", attempt: 1, files: [("a.txt", "hi\n")])
         _ = try bench.built(
             task: "t1", branch: branch, commit: commit,
-            extra: ["agent_outcome": "timeout", "agent": ["outcome": "timeout", "message": "ran past 30m"]])
+            extra: [
+                "agent_outcome": "timeout", "agent": ["outcome": "timeout", "message": "ran past 30m"],
+                "step_exit": .null,
+                "step_timed_out": true,
+            ])
         let verdict = try #require(await bench.verdict("t1"))
         #expect(verdict.body["verdict"] == "rejected")
         let feedback = try #require(verdict.body["feedback"]?.stringValue)
         #expect(feedback.contains("the builder's agent failed: timeout: ran past 30m"))
+        #expect(verdict.body["findings"]?.arrayValue?.count == 1)
         #expect(bench.prompt(of: "primary") == nil)
         #expect(verdict.body["usage"] == nil)
     }

@@ -18,9 +18,8 @@ extension VerifierRole {
         guard let outcome = built.body["agent_outcome"]?.stringValue, outcome != "ok" else { return nil }
         let message = built.body["agent"]?["message"]?.stringValue ?? ""
         let log = built.body["log"]?.stringValue ?? "?"
-        return Finding(
-            .gate, "the builder's agent failed: \(outcome)" + (message.isEmpty ? "" : ": \(message)") + " (log: \(log))"
-        )
+        let detail = message.isEmpty ? outcome : message.hasPrefix(outcome) ? message : "\(outcome): \(message)"
+        return Finding(.gate, "the builder's agent failed: \(detail) (log: \(log))")
     }
 
     /// How long one review may take: half the envelope's time limit, at most 20 minutes.

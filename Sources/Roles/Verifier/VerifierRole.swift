@@ -63,13 +63,15 @@ public struct VerifierRole: Role {
         var diff: DiffSummary?
         var reviewed: (approved: Bool, reviews: [Review], usage: [JSONValue])?
         let stepExit = built.body["step_exit"]?.intValue
-        if built.body["step_timed_out"] == .bool(true) {
+        if let failed = Self.agentFailure(of: built) {
+            // A failed agent call is the step's failure: its outcome says more than the exit.
+            findings.append(failed)
+        } else if built.body["step_timed_out"] == .bool(true) {
             findings.append(Finding(.gate, "the build step timed out (log: \(built.body["log"]?.stringValue ?? "?"))"))
         } else if stepExit != 0 {
             let how = stepExit.map { "exited with \($0)" } ?? "was killed"
             findings.append(Finding(.gate, "the build step \(how) (log: \(built.body["log"]?.stringValue ?? "?"))"))
         }
-        if let failed = Self.agentFailure(of: built) { findings.append(failed) }
         if let commit = built.body["commit"]?.stringValue {
             let trees = layout.run(built.run) + "/verify"
             let name = "\(taskID).\(attempt)" + (candidate > 1 ? ".c\(candidate)" : "")
