@@ -189,6 +189,6 @@ struct GateVerdictTests {
         #expect(backed.json["evidence"] == "/e/log")
         #expect(Finding(json: backed.json) == backed)
         #expect(Finding(json: ["check": "nonsense", "message": "x"]) == nil)
-        #expect(Finding.Check.allCases.map(\.rawValue) == ["gate", "scope", "budget", "secrets"])
+        #expect(Finding.Check.allCases.map(\.rawValue) == ["gate", "scope", "budget", "secrets", "review"])
     }
 }
