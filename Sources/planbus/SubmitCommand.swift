@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import FileFormats
 import Foundation
 import Launcher
 import Roles
@@ -26,11 +27,37 @@ struct SubmitCommand: AsyncParsableCommand {
             or waits on a person (planbus questions); 3 invalid plan or configuration (or the goal \
             was dead-lettered); 4 the bus is unavailable; 130 interrupted. An envelope of the run \
             dead-lettered on the way means the run cannot finish: --wait says which, and exits 1.
+
+            With --goal TEXT instead of a plan file, the goal goes to the planner as words: a \
+            planner with an agent (roles: planner: agent:) first asks people up to 4 questions \
+            about its intent (planbus questions, planbus answer; not with --no-questions), then \
+            has its model write runs/<run>/SPEC.md and the plan (runs/<run>/plan.yaml), checked \
+            like a submitted plan and asked for again at most twice with the errors. The model \
+            may propose gates only with --allow-model-gates. A planner without an agent \
+            dead-letters the goal (--wait exits 3 and says why).
             """
     )
 
-    @Argument(help: "The plan file (YAML).")
-    var plan: String
+    @Argument(help: "The plan file (YAML); or give --goal.")
+    var plan: String?
+
+    @Option(help: "The goal in words, instead of a plan file: the planner's model plans it.")
+    var goal: String?
+
+    @Flag(help: "With --goal: plan without asking people about the intent first.")
+    var noQuestions = false
+
+    @Option(help: "With --goal: the git repository to change (default: the configuration's repository).")
+    var repo: String?
+
+    @Option(help: "With --goal: the branch the run starts from.")
+    var base = "main"
+
+    @Option(help: "With --goal: the risk, low, medium or high (default: the model chooses).")
+    var risk: String?
+
+    @Flag(help: "With --goal: let the model propose gates (otherwise a plan with gates is refused).")
+    var allowModelGates = false
 
     @Flag(help: "Validate and print the route; send nothing.")
     var dryRun = false
@@ -46,7 +73,26 @@ struct SubmitCommand: AsyncParsableCommand {
 
     @OptionGroup var busOptions: BusOptions
 
+    func validate() throws {
+        if (plan == nil) == (goal == nil) {
+            throw ValidationError("give a plan file or --goal TEXT, not both")
+        }
+        if goal == nil, noQuestions || repo != nil || risk != nil || allowModelGates || base != "main" {
+            throw ValidationError("--no-questions, --repo, --base, --risk and --allow-model-gates go with --goal")
+        }
+        if goal != nil, dryRun { throw ValidationError("--dry-run needs a plan file; a goal has no route yet") }
+        if let goal, goal.allSatisfy(\.isWhitespace) { throw ValidationError("--goal is empty") }
+        if let risk, PlanRisk(rawValue: risk) == nil {
+            throw ValidationError("--risk must be low, medium or high, got \(risk)")
+        }
+    }
+
     func run() async throws {
+        if let goal {
+            try await reportingFailures { try await submit(goal: goal) }
+            return
+        }
+        guard let plan else { return }
         try await reportingFailures {
             let path = plan.hasPrefix("/") ? plan : FileManager.default.currentDirectoryPath + "/" + plan
             let loaded: Plan
@@ -93,12 +139,50 @@ struct SubmitCommand: AsyncParsableCommand {
                     "submitted \(loaded.name) as run \(runID) (\(count) task\(count == 1 ? "" : "s")); "
                         + "planbus status \(runID)")
             }
-            let planners = WorkerStatus.collect(bus: bus).filter { $0.role == "planner" && $0.mark == nil }
-            if !planners.contains(where: { ["idle", "working", "backoff"].contains($0.state) }) {
-                FileOps.standardErrorLine(
-                    "no planner is running on \(bus.layout.root): the run starts when one does (planbus up)")
-            }
+            warnWithoutPlanner(bus)
             if wait { try await follow(bus: bus, run: runID, goal: goal.id) }
+        }
+    }
+
+    /// Sends a free-text goal, after checking the repository and its base branch.
+    private func submit(goal text: String) async throws {
+        let bus: Bus
+        do { bus = try busOptions.open() } catch let failure as CLIFailure {
+            throw CLIFailure(failure.message, code: 4)
+        }
+        let folder = try repo.map { FilePaths.absolute($0) } ?? busOptions.loadConfig().repository
+        guard FilePaths.kind(of: folder + "/.git") != .missing else {
+            throw CLIFailure("\(folder) is not a git repository (it has no .git); give --repo", code: 3)
+        }
+        guard await Git(directory: folder).branchExists(base) else {
+            throw CLIFailure("--base \(base) is not a branch of \(folder)", code: 3)
+        }
+        let runID = run ?? SendCommand.newRunID()
+        try Limits.checkName(runID, field: "--run")
+        if FileManager.default.fileExists(atPath: bus.layout.run(runID)) {
+            throw CLIFailure(
+                "run \(runID) already exists on \(bus.layout.root); give another --run, or none for a new id", code: 3)
+        }
+        let worker = try WorkerID.current(role: "cli")
+        let options = RunSubmission.GoalOptions(
+            repository: folder, baseBranch: base, risk: risk.flatMap(PlanRisk.init(rawValue:)), questions: !noQuestions,
+            allowModelGates: allowModelGates)
+        let envelope = RunSubmission.goal(text: text, options: options, run: runID, worker: worker)
+        try Publisher(bus: bus, worker: worker).publish(envelope)
+        if json {
+            emit(JSONValue.object(["run": .string(runID), "goal": .string(envelope.id)]).serialized())
+        } else {
+            emit("submitted the goal as run \(runID); the planner plans it (planbus status \(runID))")
+        }
+        warnWithoutPlanner(bus)
+        if wait { try await follow(bus: bus, run: runID, goal: envelope.id) }
+    }
+
+    private func warnWithoutPlanner(_ bus: Bus) {
+        let planners = WorkerStatus.collect(bus: bus).filter { $0.role == "planner" && $0.mark == nil }
+        if !planners.contains(where: { ["idle", "working", "backoff"].contains($0.state) }) {
+            FileOps.standardErrorLine(
+                "no planner is running on \(bus.layout.root): the run starts when one does (planbus up)")
         }
     }
 

@@ -10,6 +10,8 @@ struct RunDispatch {
     let input: Envelope
     let goalID: String
     let worker: WorkerID
+    /// True when the planner's model writes the tech spec (the `spec` envelope says so).
+    var modelSpec = false
 
     var plan: Plan { state.plan }
     var run: String { state.run }
@@ -30,11 +32,11 @@ struct RunDispatch {
             switch action {
             case .stage(let stage):
                 let kind = stage == .discovery ? RunMessages.discover : RunMessages.spec
-                out.append(
-                    envelope(
-                        kind, to: "planner", suffix: kind, task: nil,
-                        body: ["summary": .string("write the \(stage == .discovery ? "discovery notes" : "tech spec")")]
-                    ))
+                var body: [String: JSONValue] = [
+                    "summary": .string("write the \(stage == .discovery ? "discovery notes" : "tech spec")")
+                ]
+                if stage == .spec, modelSpec { body["writer"] = "model" }
+                out.append(envelope(kind, to: "planner", suffix: kind, task: nil, body: body))
             case .check(let stage):
                 let commit =
                     stage == .preflight ? try await git.commit(of: plan.baseBranch) : try await integrationHead()

@@ -23,8 +23,7 @@ struct RunHistory {
         /// A run's state after folding the inputs with these ids, in this order.
         struct Fold {
             var ids: [String]
-            var state: RunState
-            var goalID: String
+            var fold: RunFold
         }
 
         /// The state last folded for `run`, if any.
@@ -33,8 +32,8 @@ struct RunHistory {
         /// Remembers the state after folding `ids` (the last one being the input just handled; if
         /// its ack does not happen, the next history will not start with `ids`, and the planner
         /// folds from the start).
-        func remember(run: String, ids: [String], state: RunState, goalID: String) {
-            folds.withLock { $0[run] = Fold(ids: ids, state: state, goalID: goalID) }
+        func remember(run: String, ids: [String], fold: RunFold) {
+            folds.withLock { $0[run] = Fold(ids: ids, fold: fold) }
         }
 
         /// The ids of the envelopes the planner acked in `run`, in the order of their ack times
@@ -57,7 +56,8 @@ struct RunHistory {
     /// The acked envelopes of the run (its `goal` and every ``RunInput``), oldest first: the goal,
     /// then in the order of the journal's `ack` lines, then any acked envelope the journal does
     /// not list yet (the ack's rename happened, its journal line did not: a crash in between), in
-    /// id order.
+    /// id order. The plan `goal` the planner drafted for a free-text goal (body `from_goal`) is an
+    /// input like the others, in its place.
     func inputs() -> [Envelope] {
         var position: [String: Int] = [:]
         for id in memory.acks(run: run, layout: layout) where position[id] == nil { position[id] = position.count }
@@ -65,7 +65,8 @@ struct RunHistory {
             by: "planner", run: run, kinds: RunInput.kinds.union([RunMessages.goal]), layout: layout,
             cache: memory.done)
         return found.sorted { a, b in
-            if (a.kind == RunMessages.goal) != (b.kind == RunMessages.goal) { return a.kind == RunMessages.goal }
+            let first = (Self.isStart(a), Self.isStart(b))
+            if first.0 != first.1 { return first.0 }
             switch (position[a.id], position[b.id]) {
             case (let x?, let y?): return x < y
             case (.some, nil): return true
@@ -73,5 +74,10 @@ struct RunHistory {
             case (nil, nil): return a.id < b.id
             }
         }
+    }
+
+    /// True for the goal that starts a run (a submitted plan, or a free-text goal).
+    static func isStart(_ envelope: Envelope) -> Bool {
+        envelope.kind == RunMessages.goal && envelope.body["from_goal"] == nil
     }
 }

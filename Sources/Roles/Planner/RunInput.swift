@@ -19,6 +19,9 @@ public enum RunInput: Sendable, Equatable {
     case answer(task: String, attempt: Int, questionID: String, question: String, answer: String)
     /// The docs role wrote the task's changelog entry on the integration branch (`documented`).
     case documented(task: String)
+    /// A stage's document could not be written (the model's tech spec kept lacking sections): the
+    /// run halts with the reason.
+    case stageFailed(RunStage, reason: String)
 
     /// A verifier's verdict.
     public struct Verdict: Sendable, Equatable {
@@ -61,7 +64,7 @@ public enum RunInput: Sendable, Equatable {
     /// The kinds the planner takes, besides `goal`.
     public static let kinds: Set<String> = [
         RunMessages.verdict, RunMessages.discover, RunMessages.spec, RunMessages.checked, RunMessages.judgment,
-        RunMessages.decision, RunMessages.question, RunMessages.answer, RunMessages.documented,
+        RunMessages.decision, RunMessages.question, RunMessages.answer, RunMessages.documented, GoalDraft.kind,
     ]
 
     /// Reads an envelope the planner took; `nil` for a kind that is not an input of a run, or an
@@ -72,7 +75,20 @@ public enum RunInput: Sendable, Equatable {
         let attempt: Int? = body["attempt"]?.intValue ?? envelope.attempt
         switch envelope.kind {
         case RunMessages.discover: self = .stageDone(.discovery)
-        case RunMessages.spec: self = .stageDone(.spec)
+        case RunMessages.spec:
+            // A spec the model writes is done by its draft, not by the stage envelope.
+            guard body["writer"]?.stringValue != "model" else { return nil }
+            self = .stageDone(.spec)
+        case GoalDraft.kind:
+            guard body["purpose"]?.stringValue == Draft.Purpose.spec.rawValue else { return nil }
+            let draft = Draft(envelope)
+            if draft.error == nil {
+                self = .stageDone(.spec)
+            } else if draft.isLastTry {
+                self = .stageFailed(.spec, reason: draft.failure)
+            } else {
+                return nil
+            }
         case RunMessages.checked:
             guard let stage = body["stage"]?.stringValue.flatMap(RunStage.init(rawValue:)) else { return nil }
             self = .checked(

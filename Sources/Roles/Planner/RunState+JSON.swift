@@ -7,13 +7,15 @@ extension RunState {
     /// fields with its `id`, `title`, `last_feedback`, `question` (while asking: `id`, `text`),
     /// `judgment`, `decision` and `documented`. A building task with a question waiting for a
     /// person shows the state `asking`; a task still waiting when the run finished shows
-    /// `not_started`.
+    /// `not_started`. With agents: `cost_usd` and `cost_usd_by_role` once a usage record was folded,
+    /// `intent` and `spec` (the files written before the plan), each follow-up task's
+    /// `followup_of`, and `followups_dropped`.
     public var json: JSONValue {
         func check(_ result: CheckResult?) -> JSONValue {
             guard let result else { return .null }
             return ["passed": .bool(result.passed), "summary": .string(result.summary)]
         }
-        return .object([
+        var o: [String: JSONValue] = [
             "run": .string(run), "plan": .string(plan.name), "risk": .string(plan.risk.rawValue),
             "stage": .string(stage.rawValue), "finished": .bool(isFinished),
             "halted": halted.map(JSONValue.string) ?? .null,
@@ -24,7 +26,12 @@ extension RunState {
                 "lines": .number(Double(spent.lines)),
             ],
             "tasks": .array(plan.tasks.map(taskJSON)),
-        ])
+        ]
+        if cost.records > 0 { o.merge(cost.json) { _, new in new } }
+        if let intent { o["intent"] = .string(intent) }
+        if let writtenSpec { o["spec"] = .string(writtenSpec) }
+        if !droppedFollowups.isEmpty { o["followups_dropped"] = .array(droppedFollowups.map(JSONValue.string)) }
+        return .object(o)
     }
 
     private func taskJSON(_ task: PlanTask) -> JSONValue {
@@ -42,6 +49,7 @@ extension RunState {
         if let j = judgments[task.id] { o["judgment"] = .string(j) }
         if let d = decisions[task.id] { o["decision"] = .string(d) }
         if case .integrated = status { o["documented"] = .bool(documented.contains(task.id)) }
+        if let origin = followupOf[task.id] { o["followup_of"] = .string(origin) }
         return .object(o)
     }
 }

@@ -31,7 +31,8 @@ public struct RunState: Sendable, Equatable {
     }
 
     public let run: String
-    public let plan: Plan
+    /// The plan: the submitted or drafted one, with the follow-up tasks added since.
+    public internal(set) var plan: Plan
     /// The stage the run is in.
     public internal(set) var stage: RunStage = .preflight
     public internal(set) var tasks: [String: TaskStatus]
@@ -55,6 +56,19 @@ public struct RunState: Sendable, Equatable {
     public internal(set) var preflight: CheckResult?
     public internal(set) var smoke: CheckResult?
     public internal(set) var spent = Spent()
+    /// What the run's agent calls have cost so far (``spend(_:)``).
+    public internal(set) var cost = RunCost()
+    /// The cost limits that halt the run.
+    public var costLimits = CostLimits()
+    /// The run's intent file (`runs/<run>/INTENT.md`), when people answered questions about the goal.
+    public var intent: String?
+    /// The run's tech spec, when it was written before the plan (a free-text goal): the spec stage
+    /// is then skipped.
+    public var writtenSpec: String?
+    /// The task each follow-up task came from, by follow-up id.
+    public internal(set) var followupOf: [String: String] = [:]
+    /// The follow-ups that were not added, and why.
+    public internal(set) var droppedFollowups: [String] = []
 
     /// A run that has just received its goal; ``start()`` begins it.
     public init(run: String, plan: Plan) {
@@ -109,8 +123,33 @@ public struct RunState: Sendable, Equatable {
             out = answered(task, attempt: attempt, questionID: id, answer: answer)
         case .documented(let task):
             if case .integrated = tasks[task] { documented.insert(task) }
+        case .stageFailed(let failed, let reason):
+            guard stage == failed else { return [] }
+            halt(reason)
         }
         return out + release() + wrapUp()
+    }
+
+    /// Adds the `usage` records of an input to the run's cost, and halts the run when it costs
+    /// more than ``costLimits`` allow.
+    public mutating func spend(_ usage: JSONValue?) {
+        cost.add(usage)
+        guard stage != .done, let why = cost.exceeded(costLimits) else { return }
+        halt(why)
+    }
+
+    /// Adds what was spent before the run had its plan (the planner's calls for a free-text goal).
+    public mutating func carry(_ earlier: RunCost) {
+        cost.add(earlier)
+        guard let why = cost.exceeded(costLimits) else { return }
+        halt(why)
+    }
+
+    /// What follows when an input changed nothing but the run's cost: the release of work, or the
+    /// end of a halted run.
+    public mutating func settle() -> [RunAction] {
+        guard stage != .done else { return [] }
+        return release() + wrapUp()
     }
 
     /// True once the run has finished: every task settled (or the run halted with nothing in
@@ -121,6 +160,7 @@ public struct RunState: Sendable, Equatable {
     mutating func enter(_ next: RunStage) -> [RunAction] {
         stage = next
         switch next {
+        case .spec where writtenSpec != nil: return enter(.build)
         case .discovery, .spec: return [.stage(next)]
         case .build: return release()
         case .preflight, .smoke, .done: return []

@@ -64,9 +64,11 @@ public enum RunMessages {
         return time + "-" + clean.prefix(100 - 13 - 2 - 8) + "-" + fixed
     }
 
-    /// The run's goal, as the planner took it (from `q/planner/done/`).
+    /// The run's goal, as the planner took it (from `q/planner/done/`): the one carrying the plan
+    /// (for a free-text goal, the plan goal the planner drafted for it).
     public static func goal(of run: String, layout: BusLayout) -> Envelope? {
-        taken(by: "planner", run: run, kinds: [goal], layout: layout).first
+        let goals = taken(by: "planner", run: run, kinds: [goal], layout: layout)
+        return goals.first { $0.body["plan_text"] != nil } ?? goals.first
     }
 
     /// The envelopes of `kinds` in `run` that `role` has acked, read from `q/<role>/done/`, in no
@@ -84,7 +86,7 @@ public enum RunMessages {
         return found
     }
 
-    /// The plan of the run, from its goal.
+    /// The plan of the run, from its goal, with the follow-up tasks the planner added.
     /// - Throws: ``RoleError`` `notFound` when the run has no goal, `invalidPlan` when its plan
     ///   no longer loads.
     public static func plan(of run: String, layout: BusLayout) throws(RoleError) -> Plan {
@@ -94,6 +96,6 @@ public enum RunMessages {
         guard let text = goal.body["plan_text"]?.stringValue, let file = goal.body["plan_file"]?.stringValue else {
             throw RoleError(.invalidPlan, "the goal of run \(run) carries no plan")
         }
-        return try PlanLoader.parse(text, file: file)
+        return RunFollowups.adding(to: try PlanLoader.parse(text, file: file), run: run, layout: layout)
     }
 }
