@@ -106,7 +106,9 @@ struct SubmitCommand: AsyncParsableCommand {
                 emit(json ? route.json.serialized() : route.text)
                 return
             }
-            let unsupported = RunSupport.unsupported(loaded)
+            // A task without a run step needs a builder with an agent in the configuration.
+            let agents = (try? busOptions.loadConfig())?.agentSettings(for: "planner") ?? .offline
+            let unsupported = RunSupport.unsupported(loaded, agents: agents)
             guard unsupported.isEmpty else {
                 throw CLIFailure(
                     "\(path): this plan cannot be run yet:\n" + unsupported.map { "  - " + $0 }.joined(separator: "\n"),
