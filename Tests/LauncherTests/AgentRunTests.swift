@@ -163,6 +163,14 @@ struct AgentRunTests {
         if case .number(let cost)? = groups["verifier"]?["cost_usd"] { #expect(abs(cost - 0.006) < 1e-9) }
         #expect(groups["docs"]?["cost_source"] == "unknown")
         #expect((groups["docs"]?["calls"]?.intValue ?? 0) >= 2)
+        // The handoff's own usage reached the planner, which took it without complaint.
+        #expect(
+            await eventually(timeout: .seconds(30)) {
+                JournalReader(layout: layout).events(run: "ag1").contains {
+                    $0.event == .ack && $0.role == "planner" && $0.id.contains("documented-handoff")
+                }
+            })
+        #expect(!JournalReader(layout: layout).events(run: "ag1").contains { $0.event == .dead })
         let text = try await session.planbus("usage", "ag1")
         #expect(text.stdout.contains("builder") && text.stdout.contains("0.0123") && text.stdout.contains("TOTAL"))
     }

@@ -170,6 +170,10 @@ public struct PlannerRole: Role {
             step.actions = RunInput(envelope).map { state.apply($0) } ?? state.settle()
             return nil
         }
+        if envelope.kind == RunMessages.documented, envelope.task == nil, envelope.body["handoff"] != nil {
+            // The handoff of the finished run, written with a model: only its usage counts (above).
+            return nil
+        }
         guard let input = RunInput(envelope) else {
             return "\(envelope.kind) envelope \(envelope.id) lacks the fields its kind needs (docs/RUN.md)"
         }
