@@ -124,7 +124,8 @@ struct RoleCommand: AsyncParsableCommand {
                 do throws(RoleError) {
                     services.append(
                         try BacklogService(
-                            folder: BacklogFolder(path: folder), bus: bus, worker: runtime.worker, logger: logger))
+                            folder: BacklogFolder(path: folder), bus: bus, worker: runtime.worker, logger: logger,
+                            agents: settings.agents))
                 } catch {
                     throw CLIFailure(error.message, code: 1)
                 }

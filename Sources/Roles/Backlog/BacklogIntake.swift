@@ -23,6 +23,8 @@ struct BacklogIntake: Sendable {
     let folder: BacklogFolder
     let bus: Bus
     let publisher: Publisher
+    /// The planner's agent settings (whether the builder drives an agent).
+    var agents: AgentSettings = .offline
 
     /// Submits or refuses `ticket`.
     /// - Throws: ``RoleError`` `io` when the bus or the folder refuses a write; the file stays in
@@ -56,7 +58,7 @@ struct BacklogIntake: Sendable {
         } catch {
             return try refuse(ticket, error.message)
         }
-        let unsupported = RunSupport.unsupported(plan)
+        let unsupported = RunSupport.unsupported(plan, agents: agents)
         guard unsupported.isEmpty else {
             return try refuse(
                 ticket,

@@ -27,15 +27,19 @@ public struct BacklogService: Service {
     /// A service for the backlog at `folder`, sending goals to `bus` as `worker`.
     ///
     /// Creates the folder and its `.taking`, `submitted` and `refused` folders when missing.
+    /// - Parameter agents: the planner's agent settings: a task without a `run` step is accepted
+    ///   when they say the builder drives an agent.
     /// - Throws: ``RoleError`` `io` when they cannot be made.
     public init(
-        folder: BacklogFolder, bus: Bus, worker: WorkerID, logger: Logger, settle: Duration = .milliseconds(500)
+        folder: BacklogFolder, bus: Bus, worker: WorkerID, logger: Logger, settle: Duration = .milliseconds(500),
+        agents: AgentSettings = .offline
     ) throws(RoleError) {
         try folder.prepare()
         self.folder = folder
         self.settle = settle
         self.logger = logger
-        self.intake = BacklogIntake(folder: folder, bus: bus, publisher: Publisher(bus: bus, worker: worker))
+        self.intake = BacklogIntake(
+            folder: folder, bus: bus, publisher: Publisher(bus: bus, worker: worker), agents: agents)
         self.wake = WakeSource(directories: [folder.path], root: folder.path, settings: bus.settings)
     }
 

@@ -24,10 +24,10 @@ public struct DocsRole: Role {
         if claim.envelope.kind == RunMessages.changelog { return try await changelog(claim, context: context) }
         let run = claim.envelope.run
         let layout = context.bus.layout
-        guard let goal = RunMessages.goal(of: run, layout: layout),
-            let text = goal.body["plan_text"]?.stringValue, let file = goal.body["plan_file"]?.stringValue,
-            let plan = try? PlanLoader.parse(text, file: file)
-        else { return .dead("run \(run) has no goal with a plan that loads") }
+        // The run's plan with the follow-up tasks the planner added.
+        guard let plan = try? RunMessages.plan(of: run, layout: layout) else {
+            return .dead("run \(run) has no goal with a plan that loads")
+        }
         let folder = layout.run(run)
         guard let data = FileManager.default.contents(atPath: folder + "/status.json"),
             let status = try? JSONValue.parse(Array(data))

@@ -39,10 +39,22 @@ struct PlannerModel {
     func draft(_ purpose: Draft.Purpose, attempt: Int, feedback: String?, subject: Subject) async throws -> Outcome {
         try FileManager.default.createDirectory(atPath: folder + "/planner", withIntermediateDirectories: true)
         let prompt = try await self.prompt(purpose, feedback: feedback, subject: subject)
-        let call = try await caller.call(
-            role: "planner", prompt: prompt, directory: subject.repository,
-            transcript: folder + "/planner/\(purpose.rawValue)-\(attempt).log", timeout: .seconds(900),
-            wantsJSON: purpose == .questions)
+        // The model may read the repository but never change the user's tree: it works in a
+        // detached work tree of the base branch, removed after the call.
+        let git = Git(directory: subject.repository)
+        let tree = folder + "/planner/tree-\(purpose.rawValue)-\(attempt)"
+        try await git.run(["worktree", "add", "--detach", "--force", tree, subject.baseBranch])
+        let call: AgentCall
+        do {
+            call = try await caller.call(
+                role: "planner", prompt: prompt, directory: tree,
+                transcript: folder + "/planner/\(purpose.rawValue)-\(attempt).log", timeout: .seconds(900),
+                wantsJSON: purpose == .questions)
+        } catch {
+            try? await git.removeWorktree(at: tree)
+            throw error
+        }
+        try? await git.removeWorktree(at: tree)
         if let until = call.limitedUntil {
             return .deferred(
                 until: until,
