@@ -17,12 +17,21 @@ struct GoalRunTests {
     /// The model: answers the intent questions, the tech spec and the plan prompts. The goal's
     /// text names a scenario: `greet` (a valid plan), `twice` (two invalid plans, then a valid
     /// one), `never` (always invalid), `gates` (always proposes gates), `costly` (each call costs
-    /// $6). It counts the plans it was asked for in `<scenario>.plans` next to itself.
+    /// $6), `limited` (the first call meets a usage limit). It counts the plans it was asked for in
+    /// `<scenario>.plans` next to itself.
     static let model = #"""
         import json, os, re, sys
         prompt = open(sys.argv[1]).read()
         here = os.path.dirname(os.path.abspath(__file__))
-        scenario = next((s for s in ["twice", "never", "gates", "costly"] if "scenario " + s in prompt), "greet")
+        scenario = next((s for s in ["twice", "never", "gates", "costly", "limited"] if "scenario " + s in prompt),
+                        "greet")
+        if scenario == "limited" and not os.path.exists(os.path.join(here, "limited.hit")):
+            # The first call meets a usage limit that resets 3 seconds later.
+            import time
+            open(os.path.join(here, "limited.hit"), "w").write(str(time.time()))
+            print(json.dumps({"error": {"type": "rate_limit", "message": "usage limit reached",
+                                        "resets_at": int(time.time()) + 3}, "usage": {"input": 5, "output": 0}}))
+            sys.exit(0)
         cost = 6.0 if scenario == "costly" else 0.01
         def reply(text):
             print(json.dumps({"text": text, "usage": {"input": 1000, "output": 200, "cost_usd": cost}}))
@@ -252,6 +261,30 @@ struct GoalRunTests {
         #expect(plan.task("a-f1")?.dependsOn == ["a"])
         #expect(plan.task("a-f1")?.scope == ["a.txt"])
     }
+
+    @Test("a rate-limited planner hands the goal back until the reset, then plans and runs it")
+    func limited() async throws {
+        let (session, git, _) = try await session()
+        let up = try session.up()
+        defer { up.send(SIGTERM) }
+        let result = try await submit(session, "scenario limited: say hello", run: "lim1", "--no-questions", "--wait")
+        #expect(result.code == 0, "\(result.stdout)\n\(result.stderr)")
+        let layout = session.bus.layout
+        #expect(FileManager.default.fileExists(atPath: layout.root + "/quota/command.json"))
+        let events = JournalReader(layout: layout).events(run: "lim1")
+        let deferral = try #require(
+            events.first { $0.event == .release && $0.role == "planner" && $0.notBefore != nil })
+        let notBefore = try #require(deferral.notBefore)
+        // Claimed again only at or after the reset, and not counted as a failure.
+        let reclaims = events.filter {
+            $0.event == .claim && $0.role == "planner" && $0.id == deferral.id && $0.time > deferral.time
+        }
+        #expect(!reclaims.isEmpty)
+        #expect(reclaims.allSatisfy { $0.time.milliseconds >= notBefore })
+        #expect(!events.contains { $0.event == .dead })
+        let file = try await git.run(["show", "\(RunMessages.integrationBranch("lim1")):hello-limited.txt"])
+        #expect(file.contains("hello"))
+    }
 }
 
 extension RunMessages {
@@ -265,4 +298,5 @@ extension RunMessages {
             return envelope.run == run && envelope.kind == kind ? envelope : nil
         }
     }
+
 }
