@@ -81,6 +81,30 @@ struct AgentCallerTests {
         #expect(throws: RoleError.self) { try library.render("no-such-template", values) }
     }
 
+    @Test("the run's intent goes into every shipped template that roles render after planning")
+    func intent() throws {
+        let temporary = try TemporaryBus(roles: [])
+        let layout = temporary.bus.layout
+        #expect(PromptLibrary.intent(run: "r1", layout: layout) == "none")
+        try FileManager.default.createDirectory(atPath: layout.run("r1"), withIntermediateDirectories: true)
+        try "# Intent\n\nQ: Which file?\nA: hello.txt, in English\n".write(
+            toFile: layout.run("r1") + "/INTENT.md", atomically: true, encoding: .utf8)
+        let intent = PromptLibrary.intent(run: "r1", layout: layout)
+        #expect(intent.hasSuffix("A: hello.txt, in English"))
+        let library = try PromptLibrary(repository: nil, intent: intent)
+        for name in ["builder", "reviewer", "judge", "judge-review", "changelog", "handoff"] {
+            let template = try String(contentsOfFile: library.path(of: name), encoding: .utf8)
+            var values: [String: String] = [:]
+            var rest = Substring(template)
+            while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+                values[String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespaces)] = "x"
+                rest = rest[close.upperBound...]
+            }
+            values["intent"] = nil
+            #expect(try library.render(name, values).contains("A: hello.txt, in English"), "\(name)")
+        }
+    }
+
     @Test("the quota board: a limit holds until its time, a shorter one does not replace a longer one")
     func quotaBoard() throws {
         let temporary = try TemporaryBus(roles: [])

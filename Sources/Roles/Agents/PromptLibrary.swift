@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 
 /// The prompt templates: Markdown files with `{{name}}` placeholders, one per kind of call
@@ -11,10 +12,17 @@ public struct PromptLibrary: Sendable {
     public var repository: String?
     /// The folder of the shipped templates.
     public var shipped: String
+    /// The `{{intent}}` of every template: what the people who asked for the run answered when
+    /// the planner asked them (the run's `INTENT.md`), else "none".
+    public var intent: String
 
+    /// - Parameters:
+    ///   - repository: the repository whose `.planbus/prompts/` overrides the shipped templates.
+    ///   - intent: the run's intent (``intent(run:layout:)``).
     /// - Throws: ``RoleError`` `notFound` when the shipped templates cannot be found.
-    public init(repository: String?) throws(RoleError) {
+    public init(repository: String?, intent: String = "none") throws(RoleError) {
         self.repository = repository
+        self.intent = intent
         guard let shipped = Self.shippedFolder() else {
             throw RoleError(
                 .notFound,
@@ -36,6 +44,14 @@ public struct PromptLibrary: Sendable {
         return candidates.first { FileManager.default.fileExists(atPath: $0 + "/builder.md") }
     }
 
+    /// The intent of `run`: its `INTENT.md` (the questions the planner asked before planning, and
+    /// the answers), else "none".
+    public static func intent(run: String, layout: BusLayout) -> String {
+        guard let data = FileManager.default.contents(atPath: layout.run(run) + "/INTENT.md") else { return "none" }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? "none" : text
+    }
+
     /// The path of template `name`: the repository's override, else the shipped one.
     public func path(of name: String) -> String {
         if let repository {
@@ -45,7 +61,7 @@ public struct PromptLibrary: Sendable {
         return shipped + "/" + name + ".md"
     }
 
-    /// Renders template `name` with `values`.
+    /// Renders template `name` with `values` (and ``intent`` as `{{intent}}`, unless `values` has one).
     /// - Throws: ``RoleError`` `notFound` when there is no such template, `invalidRequest` when
     ///   it names a placeholder `values` lacks (with the file and the name).
     public func render(_ name: String, _ values: [String: String]) throws(RoleError) -> String {
@@ -53,7 +69,8 @@ public struct PromptLibrary: Sendable {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw RoleError(.notFound, "no prompt template \(name) (\(file))")
         }
-        return try Self.render(String(decoding: data, as: UTF8.self), values, file: file)
+        return try Self.render(
+            String(decoding: data, as: UTF8.self), values.merging(["intent": intent]) { given, _ in given }, file: file)
     }
 
     /// Replaces each `{{name}}` of `template` with its value.

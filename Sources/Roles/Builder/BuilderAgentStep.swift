@@ -53,7 +53,9 @@ struct BuilderAgentStep {
         let resume = probe?.session.flatMap { AgentCatalog.resumes(primary) ? $0 : nil }
         let plan = try? RunMessages.plan(of: request.run, layout: layout)
         let values = promptValues(plan: plan, probe: probe, resume: resume, layout: layout)
-        let prompt = try PromptLibrary(repository: request.repository).render("builder", values)
+        let prompt = try PromptLibrary(
+            repository: request.repository, intent: PromptLibrary.intent(run: request.run, layout: layout)
+        ).render("builder", values)
 
         append(
             AgentSessionProbe.header(

@@ -25,7 +25,9 @@ struct DocsProse {
     {
         let work = context.bus.layout.run(run) + "/docs-work"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let prompt = try PromptLibrary(repository: repository).render(template, values)
+        let prompt = try PromptLibrary(
+            repository: repository, intent: PromptLibrary.intent(run: run, layout: context.bus.layout)
+        ).render(template, values)
         let call = try await context.agents.call(
             role: context.settings.role, prompt: prompt, directory: work, transcript: transcript,
             timeout: context.settings.envelopeTimeout ?? .seconds(600))

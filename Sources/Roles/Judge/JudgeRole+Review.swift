@@ -47,7 +47,10 @@ extension JudgeRole {
         if context.agents.isEnabled {
             let folder =
                 context.bus.layout.run(request.run) + "/\(task)/\(attempt)" + (candidate > 1 ? "/c\(candidate)" : "")
-            let prompt = try PromptLibrary(repository: body["repository"]?.stringValue).render(
+            let prompt = try PromptLibrary(
+                repository: body["repository"]?.stringValue,
+                intent: PromptLibrary.intent(run: request.run, layout: context.bus.layout)
+            ).render(
                 "judge-review",
                 [
                     "run": request.run, "task": task, "attempt": String(attempt),

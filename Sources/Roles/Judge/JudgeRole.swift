@@ -159,15 +159,16 @@ public struct JudgeRole: Role {
                 ```
                 """
         }
-        return try PromptLibrary(repository: repository).render(
-            "judge",
-            [
-                "run": request.run, "task": task, "attempt": String(attempt),
-                "title": request.body["title"]?.stringValue ?? plan?.task(task)?.title ?? task,
-                "prompt": plan?.task(task)?.prompt ?? "(the plan is not available)",
-                "approved": scores.filter { $0.score != nil }.map { String($0.candidate) }.sorted().joined(
-                    separator: ", "),
-                "candidates": blocks.joined(separator: "\n\n"),
-            ])
+        return try PromptLibrary(repository: repository, intent: PromptLibrary.intent(run: request.run, layout: layout))
+            .render(
+                "judge",
+                [
+                    "run": request.run, "task": task, "attempt": String(attempt),
+                    "title": request.body["title"]?.stringValue ?? plan?.task(task)?.title ?? task,
+                    "prompt": plan?.task(task)?.prompt ?? "(the plan is not available)",
+                    "approved": scores.filter { $0.score != nil }.map { String($0.candidate) }.sorted().joined(
+                        separator: ", "),
+                    "candidates": blocks.joined(separator: "\n\n"),
+                ])
     }
 }

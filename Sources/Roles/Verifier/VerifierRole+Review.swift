@@ -32,12 +32,12 @@ extension VerifierRole {
     /// Renders the `reviewer` template for `commit`.
     static func reviewPrompt(
         task: PlanTask, run: String, attempt: Int, candidate: Int, plan: Plan, git: Git, base: String,
-        commit: String, change: DiffSummary, gates: [GateResult]
+        commit: String, change: DiffSummary, gates: [GateResult], intent: String = "none"
     ) async throws(RoleError) -> ReviewPrompt {
         let excerpt = try await DiffExcerpt.read(git: git, from: base, to: commit)
         let stat = DiffExcerpt.stat(change)
         let gateText = DiffExcerpt.gates(gates.map(\.json))
-        let text = try PromptLibrary(repository: plan.repository).render(
+        let text = try PromptLibrary(repository: plan.repository, intent: intent).render(
             "reviewer",
             [
                 "run": run, "task": task.id, "title": task.title, "attempt": String(attempt),

@@ -98,7 +98,8 @@ public struct VerifierRole: Role {
                 if reviewing, Verification(gates: gates, findings: findings).approved {
                     let prompt = try await Self.reviewPrompt(
                         task: task, run: built.run, attempt: attempt, candidate: candidate, plan: plan, git: work,
-                        base: base, commit: commit, change: change, gates: gates)
+                        base: base, commit: commit, change: change, gates: gates,
+                        intent: PromptLibrary.intent(run: built.run, layout: context.bus.layout))
                     let panel = ReviewPanel(
                         reviewer: ModelReviewer(caller: context.agents, timeout: Self.reviewTimeout(context)),
                         second: context.settings.agents.reviewer)
