@@ -485,6 +485,14 @@ struct BadConfig: Sendable, CustomTestStringConvertible {
             name: "unknown agents key", text: "agents:\n  opneai: {}\n", location: "2:3: agents.opneai:",
             says: ["unknown key, did you mean \"openai\"?"]),
         BadConfig(
+            name: "verifier reviewing with the builder's model",
+            text: "roles:\n  builder: {agent: claude, model: m1}\n  verifier: {agent: claude, model: m1}\n",
+            location: "3:3: roles.verifier:", says: ["a review must be by a different model"]),
+        BadConfig(
+            name: "second reviewer the same as the first",
+            text: "roles:\n  verifier:\n    agent: openai\n    reviewer: {agent: openai}\n",
+            location: "2:3: roles.verifier.reviewer:", says: ["the second reviewer is the verifier's own agent"]),
+        BadConfig(
             name: "not a mapping at the top", text: "- bus\n", location: "1:1:",
             says: ["the file must be a mapping of keys to values (such as version: 1), got a list"]),
     ]

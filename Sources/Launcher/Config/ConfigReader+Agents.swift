@@ -90,6 +90,29 @@ extension ConfigReader {
         return choice.agent == "none" ? nil : choice
     }
 
+    /// The verifier's review is an independent check: its model must not be the builder's, and a
+    /// second reviewer must not be the first.
+    func checkReviewers(_ roles: [RoleConfig], _ entry: Entry?) throws(LauncherError) {
+        guard let entry, let verifier = roles.first(where: { $0.name == "verifier" }), verifier.agent != "none"
+        else { return }
+        func same(_ a: String, _ am: String?, _ b: String, _ bm: String?) -> Bool { a == b && (am ?? "") == (bm ?? "") }
+        if let builder = roles.first(where: { $0.name == "builder" }), builder.agent != "none",
+            same(verifier.agent, verifier.model, builder.agent, builder.model)
+        {
+            throw LauncherError(
+                .invalidConfig,
+                "\(location(entry.keyNode)): \(entry.field): the verifier reviews with the builder's own agent and model "
+                    + "(\(verifier.agent)\(verifier.model.map { "/\($0)" } ?? "")); a review must be by a different model: "
+                    + "set roles.verifier.model (or agent) to another one")
+        }
+        if let second = verifier.reviewer, same(verifier.agent, verifier.model, second.agent, second.model) {
+            throw LauncherError(
+                .invalidConfig,
+                "\(location(entry.keyNode)): \(entry.field).reviewer: the second reviewer is the verifier's own agent "
+                    + "and model; name another model, or remove reviewer")
+        }
+    }
+
     /// A non-negative number of dollars.
     func money(_ entry: Entry) throws(LauncherError) -> Double {
         guard case .scalar(let scalar) = entry.value, hasTag(entry.value, .int) || hasTag(entry.value, .float),

@@ -135,9 +135,12 @@ struct ConfigReader {
     func roles(_ section: Entry) throws(LauncherError) -> [RoleConfig]? {
         if isNull(section.value) { return nil }
         var roles: [RoleConfig] = []
+        var verifierEntry: Entry?
         for entry in try entries(section.value, section.field, known: nil) {
             roles.append(try role(entry))
+            if entry.key == "verifier" { verifierEntry = entry }
         }
+        try checkReviewers(roles, verifierEntry)
         return roles
     }
 
