@@ -65,6 +65,18 @@ public final class WorkerFixture: Sendable {
 }
 
 extension TemporaryBus {
+    /// The envelope waiting in `new/` of `role` whose `causation` is `id`, if one is there.
+    public func pending(_ role: String, causedBy id: String) -> Envelope? {
+        let folder = bus.layout.new(role)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+            guard let data = FileManager.default.contents(atPath: folder + "/" + name),
+                let envelope = try? Envelope(decoding: Array(data))
+            else { continue }
+            if envelope.causation == id { return envelope }
+        }
+        return nil
+    }
+
     /// Every file name in `done/` of `role`, across days.
     public func doneNames(_ role: String = "work") -> [String] {
         let layout = bus.layout

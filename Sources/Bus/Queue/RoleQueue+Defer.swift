@@ -13,20 +13,10 @@ extension RoleQueue {
     public func deferClaim(_ claim: Claim, until: Timestamp, reason: String) throws(BusError) {
         let now = Timestamp.now()
         let delay = Int(max(0, min(until.milliseconds - now.milliseconds, Int64(Self.maxRetryDelayMs))))
-        let target =
-            layout.retry(role) + "/" + QueueNames.retry(id: claim.envelope.id, epoch: claim.epoch, delayMs: delay)
-        guard try moveHeld(claim.path, to: target) else { throw fenced(claim, step: "defer") }
-        if bus.settings.durable {
-            try? FileOps.syncDirectory(layout.retry(role))
-            try? FileOps.syncDirectory(layout.cur(role))
-        }
-        journal.record(
-            JournalEvent(
-                event: .release, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description,
-                reason: reason, notBefore: until.milliseconds),
-            run: claim.envelope.run)
-        heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
-        FileOps.removeTree(claim.workDirectory(in: layout))
+        try handBack(
+            claim, into: layout.retry(role),
+            name: QueueNames.retry(id: claim.envelope.id, epoch: claim.epoch, delayMs: delay), event: .release,
+            reason: reason, notBefore: until.milliseconds)
     }
 
     /// How many of the deliveries of `envelope` before `epoch` were handed back unprocessed in

@@ -241,21 +241,35 @@ public final class RoleQueue: Sendable {
         let shift = min(claim.epoch - 1, 30)
         var delay = min(settings.retryBaseMs << shift, settings.retryCapMs)
         if delay > 0 { delay = min(delay + Int.random(in: 0...(delay / 4)), settings.retryCapMs) }
-        let target =
-            layout.retry(role) + "/" + QueueNames.retry(id: claim.envelope.id, epoch: claim.epoch, delayMs: delay)
-        guard try moveHeld(claim.path, to: target) else { throw fenced(claim, step: "nack") }
-        if settings.durable {
-            try? FileOps.syncDirectory(layout.retry(role))
+        try handBack(
+            claim, into: layout.retry(role),
+            name: QueueNames.retry(id: claim.envelope.id, epoch: claim.epoch, delayMs: delay), event: .nack,
+            reason: reason, notBefore: Timestamp.now().milliseconds + Int64(delay))
+        return .retry(delayMs: delay)
+    }
+
+    /// Moves a held claim into `folder` as `name`, then journals `event`, lets go of the claim in
+    /// the heartbeat and removes its work folder: the common end of a nack, a release and a
+    /// deferral.
+    /// - Throws: ``BusError`` `fenced` when the claim was taken over.
+    func handBack(
+        _ claim: Claim, into folder: String, name: String, event: JournalEvent.Kind, reason: String,
+        notBefore: Int64? = nil
+    ) throws(BusError) {
+        guard try moveHeld(claim.path, to: folder + "/" + name) else {
+            throw fenced(claim, step: event == .nack ? "nack" : notBefore == nil ? "release" : "defer")
+        }
+        if bus.settings.durable {
+            try? FileOps.syncDirectory(folder)
             try? FileOps.syncDirectory(layout.cur(role))
         }
         journal.record(
             JournalEvent(
-                event: .nack, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description,
-                reason: reason, notBefore: Timestamp.now().milliseconds + Int64(delay)),
+                event: event, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description,
+                reason: reason, notBefore: notBefore),
             run: claim.envelope.run)
         heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
         FileOps.removeTree(claim.workDirectory(in: layout))
-        return .retry(delayMs: delay)
     }
 
     /// Moves a claim to `dead/` with a reason file.
@@ -270,19 +284,9 @@ public final class RoleQueue: Sendable {
     /// Hands a claim back unprocessed (a graceful stop), for another worker to take.
     /// - Throws: ``BusError`` `fenced` when the claim was taken over.
     public func release(_ claim: Claim, reason: String = "worker stopping") throws(BusError) {
-        let target = layout.new(role) + "/" + QueueNames.pending(id: claim.envelope.id, epoch: claim.epoch)
-        guard try moveHeld(claim.path, to: target) else { throw fenced(claim, step: "release") }
-        if bus.settings.durable {
-            try? FileOps.syncDirectory(layout.new(role))
-            try? FileOps.syncDirectory(layout.cur(role))
-        }
-        journal.record(
-            JournalEvent(
-                event: .release, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description,
-                reason: reason),
-            run: claim.envelope.run)
-        heartbeat?.update(claim: .init(id: claim.envelope.id, epoch: claim.epoch), held: false)
-        FileOps.removeTree(claim.workDirectory(in: layout))
+        try handBack(
+            claim, into: layout.new(role), name: QueueNames.pending(id: claim.envelope.id, epoch: claim.epoch),
+            event: .release, reason: reason)
     }
 
     /// True while this worker still holds `claim` (its claim file exists).
