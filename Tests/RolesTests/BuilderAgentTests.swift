@@ -26,11 +26,7 @@ struct BuilderAgentTests {
     func setUp(body: String) async throws -> Setup {
         let bus = try TemporaryBus(settings: .testing, roles: ["builder", "verifier", "planner"])
         let repository = bus.root + "/repo"
-        try FileManager.default.createDirectory(atPath: repository, withIntermediateDirectories: true)
-        let git = Git(directory: repository)
-        try await git.run(["init", "-q", "-b", "main"])
-        try "hello\n".write(toFile: repository + "/README", atomically: true, encoding: .utf8)
-        _ = try await git.commitAll(message: "start", trailers: [])
+        let git = try await Git.create(at: repository, files: [("README", "hello\n")], message: "start")
         let base = try await git.commit(of: "main")
         let fake = try FakeAgentCLI("claude", body: body)
         return Setup(bus: bus, repository: repository, git: git, base: base, fake: fake)

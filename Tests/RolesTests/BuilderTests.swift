@@ -23,11 +23,7 @@ struct BuilderTests {
     func setUp() async throws -> Setup {
         let bus = try TemporaryBus(settings: .testing, roles: ["builder", "verifier"])
         let repository = bus.root + "/repo"
-        try FileManager.default.createDirectory(atPath: repository, withIntermediateDirectories: true)
-        let git = Git(directory: repository)
-        try await git.run(["init", "-q", "-b", "main"])
-        try "hello\n".write(toFile: repository + "/README", atomically: true, encoding: .utf8)
-        _ = try await git.commitAll(message: "start", trailers: [])
+        let git = try await Git.create(at: repository, files: [("README", "hello\n")], message: "start")
         let base = try await git.commit(of: "main")
         let role = try ChildProcess.spawn(
             [
