@@ -103,6 +103,13 @@ struct AgentRunTests {
         let status = try JSONValue.parse(String(contentsOfFile: layout.run("ag1") + "/status.json", encoding: .utf8))
         let task = status["tasks"]?.arrayValue?.first
         #expect(task?["state"] == "integrated", "\(task?["reason"]?.stringValue ?? "")")
+        // The planner counts the builder's cost (relayed in the verdict) and the review's.
+        #expect(status["cost_usd_by_role"]?["builder"] == .number(0.0123))
+        if case .number(let verifierCost)? = status["cost_usd_by_role"]?["verifier"] {
+            #expect(abs(verifierCost - 0.006) < 1e-9)
+        } else {
+            Issue.record("no verifier cost in status.json: \(status["cost_usd_by_role"] ?? .null)")
+        }
         let integrated = try await git.run(["show", "\(RunMessages.integrationBranch("ag1")):greeting.txt"])
         #expect(integrated.contains("hello from the agent"))
 

@@ -44,8 +44,7 @@ struct PlannerModelTests {
 
     /// Folds `envelope` as the planner does: its cost, its follow-ups, then the input.
     func fold(_ state: inout RunState, _ envelope: Envelope) -> [RunAction] {
-        state.spend(envelope.body["usage"])
-        state.followUp(envelope)
+        state.account(envelope)
         return RunInput(envelope).map { state.apply($0) } ?? state.settle()
     }
 
@@ -78,6 +77,15 @@ struct PlannerModelTests {
         // Halted: the rejected task is not retried, and the run ends.
         #expect(state.isFinished)
 
+        // The builder's calls reach the planner relayed in the verdict.
+        var relayed = RunState(run: "r", plan: plan([task("a", "a/**")]))
+        relayed.costLimits = CostLimits(run: 3)
+        _ = relayed.start()
+        var withBuild = verdict("a", approved: false, usage: [usage("verifier", 0.5)])
+        withBuild.body["relayed_usage"] = [usage("builder", 2.75)]
+        _ = fold(&relayed, withBuild)
+        #expect(relayed.halted == "run cost $3.25 exceeds max_cost_usd $3.00 (builder $2.75, verifier $0.50)")
+
         var perRole = RunState(run: "r", plan: plan([task("a", "a/**")]))
         perRole.costLimits = CostLimits(run: 100, roles: ["builder": 2])
         _ = perRole.start()
@@ -92,7 +100,18 @@ struct PlannerModelTests {
 
     @Test("a verdict's follow-ups become tasks after their origin; over the run budget they are dropped with why")
     func followups() {
+        // Without a run step, a follow-up needs a builder that drives an agent.
+        var offline = RunState(run: "r", plan: plan([task("a", "src/a/**")]))
+        _ = offline.start()
+        _ = fold(&offline, verdict("a", integrated: "m-a", followups: [["title": "add tests", "prompt": "test a"]]))
+        #expect(offline.plan.tasks.map(\.id) == ["a"])
+        #expect(
+            offline.droppedFollowups == [
+                "a: add tests: not added: it has no run step, and the builder drives no agent"
+            ])
+
         var state = RunState(run: "r", plan: plan([task("a", "src/a/**")]))
+        state.builderAgent = true
         _ = state.start()
         let actions = fold(
             &state,
@@ -119,6 +138,7 @@ struct PlannerModelTests {
         #expect(state.plan.tasks.count == 4)
 
         var tight = RunState(run: "r", plan: plan([task("a", "a/**")], runBudget: RunBudget(attempts: 2)))
+        tight.builderAgent = true
         _ = tight.start()
         _ = fold(
             &tight,

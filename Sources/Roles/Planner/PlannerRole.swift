@@ -26,7 +26,9 @@ public struct PlannerRole: Role {
         // Resume from the fold this process made last time when the history still starts with
         // the inputs it was made from; otherwise fold from the start.
         let ids = history.map(\.id)
-        var fold = RunFold(limits: CostLimits(context.settings.agents))
+        var fold = RunFold(
+            limits: CostLimits(context.settings.agents),
+            builderAgent: RunSupport.builderAgent(context.settings.agents) != nil)
         var start = 0
         if let remembered = memory.fold(run: envelope.run), remembered.ids.count <= ids.count,
             Array(ids.prefix(remembered.ids.count)) == remembered.ids
@@ -150,8 +152,7 @@ public struct PlannerRole: Role {
     func takeInput(_ envelope: Envelope, state: inout RunState, step: inout Step, layout: BusLayout) async throws
         -> String?
     {
-        state.spend(envelope.body["usage"])
-        state.followUp(envelope)
+        state.account(envelope)
         if envelope.kind == RunMessages.spec, envelope.body["writer"]?.stringValue == "model" {
             // The model writes the spec: its draft, not this envelope, ends the stage.
             if state.stage == .spec, state.halted == nil { step.specCall = (1, nil) }

@@ -9,9 +9,12 @@ struct RunFold: Sendable {
     /// The id of the goal the run's state started from (`run_finished`'s id derives from it).
     var goalID: String?
     let limits: CostLimits
+    /// True when the builder drives an agent, so a task without a `run` step can be built.
+    let builderAgent: Bool
 
-    init(limits: CostLimits) {
+    init(limits: CostLimits, builderAgent: Bool = false) {
         self.limits = limits
+        self.builderAgent = builderAgent
     }
 
     /// Folds one input the planner acked earlier; what it decided was sent then.
@@ -36,8 +39,7 @@ struct RunFold: Sendable {
             return
         }
         if state != nil {
-            state!.spend(input.body["usage"])
-            state!.followUp(input)
+            state!.account(input)
             if let parsed = RunInput(input) { _ = state!.apply(parsed) }
         } else if draft != nil {
             _ = draft!.apply(input)
@@ -51,6 +53,7 @@ struct RunFold: Sendable {
         }
         var state = RunState(run: goal.run, plan: try PlanLoader.parse(text, file: file))
         state.costLimits = limits
+        state.builderAgent = builderAgent
         state.intent = goal.body["intent"]?.stringValue
         state.writtenSpec = goal.body["spec"]?.stringValue
         if let draft { state.carry(draft.cost) }

@@ -57,6 +57,11 @@ extension RunState {
         }
         guard !list.isEmpty, fits else { return }
         for followup in list {
+            if followup.run == nil, !builderAgent {
+                droppedFollowups.append(
+                    "\(origin): \(followup.title): not added: it has no run step, and the builder drives no agent")
+                continue
+            }
             if let why = followupRoom() {
                 droppedFollowups.append("\(origin): \(followup.title): \(why)")
                 continue

@@ -60,6 +60,8 @@ public struct RunState: Sendable, Equatable {
     public internal(set) var cost = RunCost()
     /// The cost limits that halt the run.
     public var costLimits = CostLimits()
+    /// True when the builder drives an agent: a follow-up without a `run` step can be built.
+    public var builderAgent = false
     /// The run's intent file (`runs/<run>/INTENT.md`), when people answered questions about the goal.
     public var intent: String?
     /// The run's tech spec, when it was written before the plan (a free-text goal): the spec stage
@@ -136,6 +138,15 @@ public struct RunState: Sendable, Equatable {
         cost.add(usage)
         guard stage != .done, let why = cost.exceeded(costLimits) else { return }
         halt(why)
+    }
+
+    /// What every input brings besides its kind's meaning: its agent calls' cost (`usage`, and the
+    /// `relayed_usage` the verifier copies from the builds and a split review's judgment, which
+    /// the planner does not take), and the follow-ups a verdict or judgment proposes.
+    public mutating func account(_ input: Envelope) {
+        spend(input.body["usage"])
+        spend(input.body["relayed_usage"])
+        followUp(input)
     }
 
     /// Adds what was spent before the run had its plan (the planner's calls for a free-text goal).

@@ -118,8 +118,9 @@ extension VerifierRole {
             body["findings"] = .array(findings.map(\.json))
             body["feedback"] = .string(Verification(gates: [], findings: findings).feedback)
         }
-        body["usage"] = .array(
-            (body["usage"]?.arrayValue ?? []) + (judgment.body["usage"]?.arrayValue ?? []))
+        // The judge's call is counted in its judgment; the planner sees it here.
+        body["relayed_usage"] = .array(
+            (body["relayed_usage"]?.arrayValue ?? []) + (judgment.body["usage"]?.arrayValue ?? []))
         var review = ReviewPanel.json(approved: approved, reviews: reviews).objectValue ?? [:]
         review["judge"] = [
             "approved": .bool(approved), "reasons": .array(reasons.map(JSONValue.string)),

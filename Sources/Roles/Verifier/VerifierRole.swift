@@ -175,6 +175,9 @@ public struct VerifierRole: Role {
         body["branch"] = built.body["branch"] ?? .null
         body["diff"] = diff?.json ?? .null
         body["evidence"] = .string(folder)
+        // The build's agent calls, for the planner's cost limits (counted by planbus usage in
+        // `built`, where they were reported).
+        if let usage = built.body["usage"], usage.arrayValue?.isEmpty == false { body["relayed_usage"] = usage }
         return body
     }
 
