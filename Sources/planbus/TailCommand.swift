@@ -13,7 +13,9 @@ struct TailCommand: AsyncParsableCommand {
             the run's status says the task is integrated, failed or blocked (or at once with \
             --no-follow). Exit code 4 when the run or task has no output yet.
 
-            With an agent, builder.log is the agent's transcript, written line by line as the             agent works (credentials redacted). --log review follows the verifier's review of             the attempt instead, --log judge the judge's, and so on: any runs/RUN/TASK/ATTEMPT/NAME.log.
+            With an agent, builder.log is the agent's transcript, written line by line as the \
+            agent works (credentials redacted). --log review follows the verifier's review of the \
+            attempt instead, --log judge the judge's, and so on: any runs/RUN/TASK/ATTEMPT/NAME.log.
             """
     )
 

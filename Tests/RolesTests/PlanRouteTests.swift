@@ -157,7 +157,7 @@ struct PlanRouteTests {
             Task ui (wave 1): Search box
               scope: Sources/UI/**
               not in the same wave as: readme (scopes may overlap)
-              built by: an agent (the task has no run step; builders cannot drive agents yet, so submit refuses it)
+              built by: the builder's agent (the task has no run step; refused while the builder is offline)
               needs approval: a person approves it before integration
               budget: 10 files, 50 lines
               gates:

@@ -52,8 +52,16 @@ struct DocsProse {
         {
             prompt = planned.prompt
         }
-        let stat = (try? await Git(directory: repository).run(["show", "--stat", "--format=%s%n%n%b", commit])) ?? ""
-        let report = layout.run(run) + "/\(task)/\(attempt)/step-report.md"
+        let git = Git(directory: repository)
+        let stat = (try? await git.run(["show", "--stat", "--format=%s%n%n%b", commit])) ?? ""
+        // The merged commit (the merge's second parent) names its candidate in a trailer when it
+        // is not the first; that candidate's step report is in its own folder.
+        let trailer = try? await git.run([
+            "log", "-1", "--format=%(trailers:key=Planbus-Candidate,valueonly)", commit + "^2",
+        ])
+        let candidate = trailer.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 1
+        let report =
+            layout.run(run) + "/\(task)/\(attempt)" + (candidate > 1 ? "/c\(candidate)" : "") + "/step-report.md"
         let stepReport = (try? String(contentsOfFile: report, encoding: .utf8)) ?? "(none: the step ran offline)"
         return try await write(
             "changelog",

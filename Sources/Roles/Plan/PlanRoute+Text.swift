@@ -47,7 +47,7 @@ extension PlanRoute {
         lines.append(
             "  built by: "
                 + (task.needsAgent
-                    ? "an agent (the task has no run step; builders cannot drive agents yet, so submit refuses it)"
+                    ? "the builder's agent (the task has no run step; refused while the builder is offline)"
                     : "its run step"))
         if task.candidates > 1 {
             lines.append("  design competition: \(task.candidates) candidates; the judge picks one")
