@@ -2,6 +2,7 @@ import Bus
 import BusTesting
 import Foundation
 import Launcher
+import Synchronization
 import Testing
 
 @testable import planbus
@@ -404,17 +405,20 @@ struct DoctorTests {
         var doctor = makeDoctor(bus: temporary.path, folder: folder)
         doctor.heartbeatWait = .seconds(5)
         // A live worker on that host: it rewrites its heartbeat on its own cadence, whenever the
-        // doctor happens to look.
-        let writer = Task {
+        // doctor happens to look. It is a thread of its own, as a worker is a process of its own:
+        // the tasks of other tests keep the shared pool busy, and must not hold the writer back.
+        let stop = Mutex(false)
+        let writer = Thread {
             var seq = 8
-            while !Task.isCancelled {
+            while !stop.withLock({ $0 }) {
                 try? writeHeartbeat(bus: temporary, host: "slowhost", offsetMs: -3_000, seq: seq)
                 seq += 1
-                try? await Task.sleep(for: .milliseconds(50))
+                usleep(50_000)
             }
         }
+        writer.start()
         let result = await doctor.clockSkew(bus: temporary.path, settings: settings)
-        writer.cancel()
+        stop.withLock { $0 = true }
         #expect(result.status == .warning)
         #expect(result.detail.contains("slowhost -3.0 s (its clock is behind this one's)"))
         #expect(!result.detail.contains("not rewritten"))

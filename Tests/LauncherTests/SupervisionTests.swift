@@ -361,4 +361,39 @@ struct SupervisionTests {
         #expect(session.liveProcesses().isEmpty)
         #expect(session.snapshot?.state == "stopped")
     }
+
+    @Test("restart ROLE re-reads the agents section: the new process drives the endpoint the file names now")
+    func restartRereadsAgents() async throws {
+        let session = try await SessionFixture(roles: "  builder:\n    agent: openai\n    model: m1\n  planner:\n")
+        let up = try session.up()
+        defer { up.send(SIGTERM) }
+        #expect(
+            await eventually(timeout: .seconds(30)) {
+                session.snapshot?.instances.allSatisfy { $0.phase == "running" } == true
+            })
+        let before = try #require(session.runningPid("builder"))
+        let planner = try #require(session.runningPid("planner"))
+        func arguments(_ pid: Int32) -> [String] {
+            let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data()
+            return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        }
+        let old = try #require(arguments(before).firstIndex(of: "--agent-settings").map { arguments(before)[$0 + 1] })
+        #expect(!old.contains("127.0.0.1:8765"))
+        // The file gets an endpoint for openai while everything runs.
+        let text = try String(contentsOfFile: session.config, encoding: .utf8)
+        try (text + "agents:\n  openai: {base_url: \"http://127.0.0.1:8765/v1\", api_key_env: \"\"}\n").write(
+            toFile: session.config, atomically: true, encoding: .utf8)
+        let result = try await session.planbus("restart", "builder")
+        #expect(result.code == 0, "\(result.stderr)")
+        #expect(await eventually { (session.runningPid("builder") ?? before) != before })
+        let now = try #require(session.runningPid("builder"))
+        let settings = try JSONValue.parse(
+            try #require(arguments(now).firstIndex(of: "--agent-settings").map { arguments(now)[$0 + 1] }))
+        #expect(settings["primary"]?["base_url"] == "http://127.0.0.1:8765/v1")
+        #expect(settings["primary"]?["api_key_env"] == "")
+        #expect(settings["primary"]?["model"] == "m1")
+        // The planner, not restarted, runs on as it was.
+        #expect(session.runningPid("planner") == planner)
+    }
+
 }

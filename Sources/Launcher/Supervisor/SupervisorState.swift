@@ -34,6 +34,9 @@ struct SupervisorState {
     private var failedRoles: Set<String> = []
     private var handledRestarts: Set<String> = []
     private var spawnRequests: [SpawnRequest] = []
+    /// Each role's `--agent-settings`, fixed at its first spawn and changed only by a restart of
+    /// the role, so a re-spawn after a crash drives exactly what the role drove before.
+    private var agentSettings: [String: String] = [:]
     private(set) var shuttingDown = false
     private let started = Timestamp.now()
     private var lastWritten: JSONValue?
@@ -340,7 +343,10 @@ struct SupervisorState {
                 "--stop-grace", DurationText.format(role.timeouts.stopGrace ?? config.supervisor.stopGrace),
             ]
             if let model = role.model { arguments += ["--model", model] }
-            arguments += ["--agent-settings", config.agentSettings(for: role.name).json.serialized()]
+            if agentSettings[role.name] == nil {
+                agentSettings[role.name] = config.agentSettings(for: role.name).json.serialized()
+            }
+            arguments += ["--agent-settings", agentSettings[role.name] ?? "{}"]
             if role.name == "planner", let backlog = config.backlog { arguments += ["--backlog", backlog] }
             arguments += role.args
         }
@@ -394,6 +400,10 @@ struct SupervisorState {
                 if let updated = fresh.role(role), let at = config.roles.firstIndex(where: { $0.name == role }) {
                     config.roles[at] = updated
                 }
+                // The agents section too (endpoints, prices, limits): the restarted role drives
+                // what the file says now.
+                config.agents = fresh.agents
+                agentSettings[role] = nil
             } catch {
                 report("restart \(role): keeping the running configuration, \(file) is invalid: \(error)")
             }
