@@ -370,4 +370,26 @@ struct BuilderAgentTests {
         ].joined(separator: "\n")
         #expect(AgentSessionProbe(transcript: limited, envelope: "E", epoch: 2)?.ended == true)
     }
+
+    @Test(
+        "a repository's prompt template that does not render: the attempt is reported as not started, the agent never called"
+    )
+    func badTemplate() async throws {
+        let setup = try await setUp(body: "echo called > '$HOME/called'")
+        try FileManager.default.createDirectory(
+            atPath: setup.repository + "/.planbus/prompts", withIntermediateDirectories: true)
+        try "Build {{task}} for {{nonsense}}.\n".write(
+            toFile: setup.repository + "/.planbus/prompts/builder.md", atomically: true, encoding: .utf8)
+        let role = try builder(setup)
+        defer { role.send(SIGKILL) }
+        let id = try build(setup)
+        #expect(await eventually { built(setup, causedBy: id) != nil })
+        let body = try #require(built(setup, causedBy: id)).body
+        #expect(body["agent_outcome"] == "setup" && body["commit"] == .null)
+        let message = body["agent"]?["message"]?.stringValue ?? ""
+        #expect(message.contains(".planbus/prompts/builder.md") && message.contains("{{nonsense}}"))
+        #expect(!FileManager.default.fileExists(atPath: setup.fake.argumentsFile))
+        #expect(setup.bus.doneNames("builder").contains { $0.hasPrefix(id) })
+    }
+
 }

@@ -92,7 +92,7 @@ struct BuilderTests {
         #expect(text.contains("the gate said: fix it"))
     }
 
-    @Test("a failing step is reported as it is, for the verifier to judge; no step is a dead letter")
+    @Test("a failing step is reported as it is, for the verifier to judge; so is a task no one can build offline")
     func failuresAreReported() async throws {
         let setup = try await setUp()
         defer { setup.role.send(SIGKILL) }
@@ -106,14 +106,16 @@ struct BuilderTests {
         #expect(await eventually { built(setup, causedBy: nothing) != nil })
         #expect(built(setup, causedBy: nothing)?.body["commit"] == .null)
 
+        // No run step and no agent: an attempt that could not start, reported with why (a dead
+        // letter would leave the run waiting for a verdict that never comes).
         let stepless = try build(setup, task: "t4", attempt: 1, step: nil)
-        let dead = setup.bus.bus.layout.dead("builder")
+        #expect(await eventually { built(setup, causedBy: stepless) != nil })
+        let report = try #require(built(setup, causedBy: stepless)).body
+        #expect(report["commit"] == .null && report["agent_outcome"] == "setup")
+        #expect(report["agent"]?["message"]?.stringValue?.contains("task t4 has no run step") == true)
         #expect(
-            await eventually {
-                ((try? FileManager.default.contentsOfDirectory(atPath: dead)) ?? []).contains {
-                    $0.hasPrefix(stepless) && $0.hasSuffix(".reason.json")
-                }
-            })
+            try String(contentsOfFile: try #require(report["log"]?.stringValue), encoding: .utf8).contains(
+                "the attempt could not start"))
         #expect(setup.role.exitStatus == nil)
     }
 }

@@ -42,11 +42,6 @@ public struct BuilderRole: Role {
             return .dead(error.message)
         }
         let agents = context.agents.isEnabled
-        if !agents, request.step == nil {
-            return .dead(
-                "task \(request.task) has no run step and role builder drives agent \(context.settings.agent): "
-                    + "nothing can build it offline")
-        }
         let layout = context.bus.layout
         let trees = layout.run(request.run) + "/trees"
         let name = "\(request.task).\(request.attempt).\(request.candidate)"
@@ -65,6 +60,13 @@ public struct BuilderRole: Role {
         // --force also takes over the path and branch of a work tree whose folder was removed.
         try await git.run(["worktree", "add", "--force", "-B", request.branch, tree, request.base])
         do {
+            if !agents, request.step == nil {
+                return try await failedSetup(
+                    request,
+                    "task \(request.task) has no run step and role builder drives agent \(context.settings.agent): "
+                        + "nothing can build it offline", tree: tree, git: git, log: log, claim: claim,
+                    context: context)
+            }
             if agents {
                 return try await buildWithAgent(
                     request, in: tree, git: git, folder: folder, log: log, claim: claim, context: context)
@@ -149,10 +151,9 @@ public struct BuilderRole: Role {
                 request: request, claim: claim, context: context, tree: tree, folder: folder, log: log
             ).run()
         } catch let error as RoleError where error.code == .invalidRequest || error.code == .notFound {
-            // A prompt template that does not render, or an agent that cannot be made: retrying
-            // changes nothing.
-            try? await git.removeWorktree(at: tree)
-            return .dead(error.message)
+            // A prompt template that does not render, or an agent that cannot be made.
+            return try await failedSetup(
+                request, error.message, tree: tree, git: git, log: log, claim: claim, context: context)
         }
         let call = outcome.call
         if let until = call.limitedUntil {
@@ -175,6 +176,23 @@ public struct BuilderRole: Role {
         ]
         if result.outcome != .ok { fields["agent_outcome"] = .string(result.outcome.name) }
         return try await commit(request, tree: tree, git: git, log: log, claim: claim, context: context, step: fields)
+    }
+
+    /// An attempt that could not start (no way to build the task, a prompt template that does not
+    /// render, an agent that cannot be made): reported as `built` with no change and
+    /// `agent_outcome` `setup`, so the verifier rejects it with the reason and the task fails in
+    /// the open rather than waiting on a dead letter.
+    private func failedSetup(
+        _ request: BuildRequest, _ message: String, tree: String, git: Git, log: String, claim: Claim,
+        context: RoleContext
+    ) async throws -> Disposition {
+        appendLine(log, "# \(Timestamp.now()) the attempt could not start: \(message)")
+        return try await commit(
+            request, tree: tree, git: git, log: log, claim: claim, context: context,
+            step: [
+                "step_exit": .null, "step_signal": .null, "step_timed_out": false, "agent_outcome": "setup",
+                "agent": ["outcome": "setup", "message": .string(message)],
+            ])
     }
 
     /// Commits every change of the work tree with the attempt's trailers, removes the work tree,
