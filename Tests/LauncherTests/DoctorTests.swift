@@ -217,6 +217,42 @@ struct DoctorTests {
         #expect(check.fix?.contains("roles.builder.agent: none") == true)
     }
 
+    @Test(
+        "the agents section counts: an executable path, a command agent's program, fallback and reviewer, a key variable"
+    )
+    func agentsSection() throws {
+        let folder = try Scratch()
+        let claude = try folder.write("tools/claude-wrapper", "#!/bin/sh\n", mode: 0o755)
+        let file = try folder.write(
+            "planbus.yaml",
+            """
+            agents:
+              claude: {executable: \(claude)}
+              openai: {base_url: "http://127.0.0.1:9/v1", api_key_env: ""}
+              anthropic: {api_key_env: MY_ANTHROPIC}
+              command: {argv: [\(folder.path)/tools/missing-agent, "{prompt_file}"]}
+            roles:
+              builder:
+                agent: claude
+                fallback: {agent: command}
+              verifier:
+                agent: openai
+                reviewer: {agent: anthropic}
+
+            """)
+        let doctor = makeDoctor(bus: folder.path + "/bus", folder: folder, config: file, searchPath: "/nonexistent")
+        let check = doctor.agents(config: try #require(doctor.configuration().config))
+        #expect(check.status == .failure)
+        // The wrapper is found where the file says; an empty api_key_env needs no key.
+        #expect(!check.detail.contains("uses agent claude"))
+        #expect(!check.detail.contains("uses agent openai"))
+        #expect(
+            check.detail.contains(
+                "role builder uses fallback command, but \(folder.path)/tools/missing-agent is not an executable file"))
+        #expect(check.detail.contains("role verifier uses reviewer anthropic, but MY_ANTHROPIC is not set"))
+        #expect(check.fix?.contains("roles.verifier.reviewer: none") == true)
+    }
+
     @Test("no agent CLI at all is ok: offline mode")
     func noAgents() throws {
         let folder = try Scratch()

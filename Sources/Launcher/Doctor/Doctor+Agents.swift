@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import Roles
 
 #if canImport(Glibc)
     import Glibc
@@ -39,13 +40,37 @@ extension Doctor {
         var problems: [String] = []
         var fixes: [String] = []
         for role in config.roles where role.instances > 0 {
-            if Self.agentCommands.contains(role.agent), found[role.agent] == nil {
-                problems.append("role \(role.name) uses agent \(role.agent), but \(role.agent) is not on PATH")
-                fixes.append(
-                    "\(Self.installCommands[role.agent] ?? role.agent) (or set roles.\(role.name).agent: none)")
-            } else if let key = Self.apiKeys[role.agent], (role.env[key] ?? environment[key] ?? "").isEmpty {
-                problems.append("role \(role.name) uses agent \(role.agent), but \(key) is not set")
-                fixes.append("export \(key)=... before planbus up (or set roles.\(role.name).agent: none)")
+            let settings = config.agentSettings(for: role.name)
+            let uses: [(what: String, profile: AgentProfile)] =
+                [("agent", settings.primary), ("fallback", settings.fallback), ("reviewer", settings.reviewer)]
+                .compactMap { what, profile in profile.map { (what, $0) } }
+            for (what, profile) in uses {
+                let agent = profile.agent
+                let field = what == "agent" ? "roles.\(role.name).agent" : "roles.\(role.name).\(what)"
+                if let program = profile.command?.first
+                    ?? (Self.agentCommands.contains(agent)
+                        ? profile.executable ?? agent : nil)
+                {
+                    let known =
+                        program.contains("/")
+                        ? (access(program, X_OK) == 0 ? program : nil)
+                        : Self.find(program, in: searchPath)
+                    if known == nil {
+                        problems.append(
+                            "role \(role.name) uses \(what) \(agent), but \(program) is "
+                                + (program.contains("/") ? "not an executable file" : "not on PATH"))
+                        fixes.append(
+                            (profile.executable == nil && profile.command == nil
+                                ? (Self.installCommands[agent] ?? agent) + " (or set agents.\(agent).executable)"
+                                : "fix agents.\(agent) in the configuration") + " (or set \(field): none)")
+                    }
+                } else if Self.apiKeys[agent] != nil {
+                    let key = profile.apiKeyEnv ?? Self.apiKeys[agent] ?? ""
+                    if !key.isEmpty, (role.env[key] ?? environment[key] ?? "").isEmpty {
+                        problems.append("role \(role.name) uses \(what) \(agent), but \(key) is not set")
+                        fixes.append("export \(key)=... before planbus up (or set \(field): none)")
+                    }
+                }
             }
         }
         let users = config.roles.filter { $0.instances > 0 && $0.agent != "none" }.map { "\($0.name) → \($0.agent)" }
