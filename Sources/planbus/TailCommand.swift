@@ -28,7 +28,7 @@ struct TailCommand: AsyncParsableCommand {
     @Option(help: "Start from this attempt (default: the latest).")
     var attempt: Int?
 
-    @Option(help: "Which log of the attempt: builder (default), review, review-2, judge.")
+    @Option(help: "Which log of the attempt: builder, review, review-2, judge, judge-review.")
     var log = "builder"
 
     @Flag(help: "Print what is there and stop.")
@@ -43,12 +43,22 @@ struct TailCommand: AsyncParsableCommand {
                     "--log \(log.debugDescription): expected a log name such as builder or review", code: 64)
             }
             let bus = try busOptions.open()
+            guard FileManager.default.fileExists(atPath: bus.layout.run(run)) else {
+                throw CLIFailure("no run \(run) on \(bus.layout.root) (planbus status lists the runs)", code: 4)
+            }
             let folder = bus.layout.run(run) + "/" + task
             func attempts() -> [Int] {
                 ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).compactMap(Int.init).sorted()
             }
             guard var current = attempt ?? attempts().last else {
                 throw CLIFailure("run \(run) has no output for task \(task) yet (\(folder))", code: 4)
+            }
+            if noFollow, !FileManager.default.fileExists(atPath: folder + "/\(current)/\(log).log") {
+                let have = ((try? FileManager.default.contentsOfDirectory(atPath: folder + "/\(current)")) ?? [])
+                    .filter { $0.hasSuffix(".log") }.map { String($0.dropLast(4)) }.sorted()
+                throw CLIFailure(
+                    "attempt \(current) of \(task) in run \(run) has no \(log).log"
+                        + (have.isEmpty ? "" : " (its logs: \(have.joined(separator: ", ")))"), code: 4)
             }
             var offset: UInt64 = 0
             var announced = false

@@ -78,8 +78,12 @@ enum UsageTable {
             heading, "CALLS", "INPUT", "OUTPUT", "CACHE_READ", "CACHE_WRITE", "REASONING", "COST_USD", "SOURCE",
         ]
         func row(_ g: RunUsage.Group) -> [String] {
-            [
-                g.key, "\(g.calls)", "\(g.input)", "\(g.output)", "\(g.cacheRead)", "\(g.cacheWrite)", "\(g.reasoning)",
+            // "-" where no call of the group reported that count.
+            func n(_ value: Int, _ known: Bool) -> String { known ? "\(value)" : "-" }
+            return [
+                g.key, "\(g.calls)", n(g.input, g.known.contains("input")), n(g.output, g.known.contains("output")),
+                n(g.cacheRead, g.known.contains("cache_read")), n(g.cacheWrite, g.known.contains("cache_write")),
+                n(g.reasoning, g.known.contains("reasoning")),
                 g.sources.isEmpty ? "-" : String(format: "%.4f", g.costUSD), g.costSource,
             ]
         }

@@ -139,6 +139,10 @@ struct AgentRunTests {
         #expect(tailed.code == 0 && tailed.stdout.contains("\"session_id\":\"s-work\""))
         let reviewLog = try await session.planbus("tail", "ag1", "greeting", "--log", "review", "--no-follow")
         #expect(reviewLog.code == 0 && reviewLog.stdout.contains("approved"), "\(reviewLog.stderr)")
+        let noJudge = try await session.planbus("tail", "ag1", "greeting", "--log", "judge", "--no-follow")
+        #expect(noJudge.code == 4 && noJudge.stderr.contains("has no judge.log (its logs: builder, review)"))
+        let noRun = try await session.planbus("tail", "nope", "greeting", "--no-follow")
+        #expect(noRun.code == 4 && noRun.stderr.contains("no run nope"))
         let requests = stub.requests
         #expect(requests.count == 1)
         #expect(requests.first?["headers"]?["authorization"] == "Bearer sk-e2e-0123456789abcdef")
@@ -153,7 +157,7 @@ struct AgentRunTests {
         #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: handoffFile) })
         let handoff = try String(contentsOfFile: handoffFile, encoding: .utf8)
         #expect(handoff.contains("## Summary\n\nAdds a greeting file for new users."))
-        #expect(handoff.contains("- builder: 1 calls, 900 input and 120 output tokens"))
+        #expect(handoff.contains("- builder: 1 call, 900 input and 120 output tokens"))
 
         // planbus usage: the builder's reported cost, the verifier's estimated one (gpt-4o at
         // $2.50 and $10 per million: 2000 in and 100 out = $0.006), the docs role's unknown.
@@ -169,6 +173,9 @@ struct AgentRunTests {
         #expect(groups["verifier"]?["cost_usd"]?.stringValue == nil)
         if case .number(let cost)? = groups["verifier"]?["cost_usd"] { #expect(abs(cost - 0.006) < 1e-9) }
         #expect(groups["docs"]?["cost_source"] == "unknown")
+        // The docs agent reported no tokens: unknown, not zero.
+        #expect(groups["docs"]?["input"] == .null)
+        #expect(handoff.contains("- docs: 2 calls, unknown input and unknown output tokens"))
         #expect((groups["docs"]?["calls"]?.intValue ?? 0) >= 2)
         // The handoff's own usage reached the planner, which took it without complaint.
         #expect(

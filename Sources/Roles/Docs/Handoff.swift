@@ -42,8 +42,10 @@ struct Handoff {
         }
         func line(_ g: RunUsage.Group) -> String {
             let cost = g.sources.isEmpty ? "cost unknown" : String(format: "$%.4f", g.costUSD)
-            return "\(g.key): \(g.calls) calls, \(g.input) input and \(g.output) output tokens "
-                + "(\(g.cacheRead) cache reads, \(g.cacheWrite) cache writes), \(cost) (\(g.costSource))"
+            func n(_ value: Int, _ name: String) -> String { g.known.contains(name) ? "\(value)" : "unknown" }
+            return "\(g.key): \(g.calls) call\(g.calls == 1 ? "" : "s"), \(n(g.input, "input")) input and "
+                + "\(n(g.output, "output")) output tokens (\(n(g.cacheRead, "cache_read")) cache reads, "
+                + "\(n(g.cacheWrite, "cache_write")) cache writes), \(cost) (\(g.costSource))"
         }
         return usage.map(line) + [line(usageTotal)]
     }

@@ -35,6 +35,9 @@ public struct RunUsage: Sendable {
         public var sources: Set<String> = []
         /// Calls whose cost nobody knows.
         public var unknownCalls = 0
+        /// The token counts some call of the group reported (`input`, `output`, `cache_read`,
+        /// `cache_write`, `reasoning`); the others are unknown, not zero.
+        public var known: Set<String> = []
 
         /// `reported`, `estimated`, `reported+estimated`, with `+unknown` when some calls had no
         /// cost; `unknown` when none had one.
@@ -46,6 +49,12 @@ public struct RunUsage: Sendable {
 
         mutating func add(_ call: Call) {
             calls += 1
+            let counts: [(String, Int?)] = [
+                ("input", call.usage.inputTokens), ("output", call.usage.outputTokens),
+                ("cache_read", call.usage.cacheReadTokens), ("cache_write", call.usage.cacheWriteTokens),
+                ("reasoning", call.usage.reasoningTokens),
+            ]
+            for (name, value) in counts where value != nil { known.insert(name) }
             input += call.usage.inputTokens ?? 0
             output += call.usage.outputTokens ?? 0
             cacheRead += call.usage.cacheReadTokens ?? 0
@@ -59,11 +68,13 @@ public struct RunUsage: Sendable {
             }
         }
 
+        /// The JSON form; a token count no call reported is `null`.
         public var json: JSONValue {
-            [
-                "key": .string(key), "calls": .number(Double(calls)), "input": .number(Double(input)),
-                "output": .number(Double(output)), "cache_read": .number(Double(cacheRead)),
-                "cache_write": .number(Double(cacheWrite)), "reasoning": .number(Double(reasoning)),
+            func n(_ value: Int, _ name: String) -> JSONValue { known.contains(name) ? .number(Double(value)) : .null }
+            return [
+                "key": .string(key), "calls": .number(Double(calls)), "input": n(input, "input"),
+                "output": n(output, "output"), "cache_read": n(cacheRead, "cache_read"),
+                "cache_write": n(cacheWrite, "cache_write"), "reasoning": n(reasoning, "reasoning"),
                 "cost_usd": .number(costUSD), "cost_source": .string(costSource),
                 "unknown_cost_calls": .number(Double(unknownCalls)),
             ]
