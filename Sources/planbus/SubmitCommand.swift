@@ -188,14 +188,33 @@ struct SubmitCommand: AsyncParsableCommand {
         }
     }
 
+    /// Says, once each, which role processes wait out a limit (heartbeat `backoff` with an end): a
+    /// run that seems to stand still is waiting for a rate limit to reset.
+    private func reportBackoffs(bus: Bus, seen: inout Set<String>) {
+        let roles = (try? FileManager.default.contentsOfDirectory(atPath: bus.layout.heartbeats)) ?? []
+        for role in roles.sorted() {
+            let folder = bus.layout.heartbeats(role)
+            for name in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted() {
+                guard let beat = Heartbeat.read(path: folder + "/" + name), beat.state == .backoff,
+                    let until = beat.backoffUntil, Timestamp.now() < until,
+                    seen.insert("\(beat.worker) \(until)").inserted
+                else { continue }
+                FileOps.standardErrorLine(
+                    "\(role) \(beat.worker.pid) waits until \(until): \(beat.backoffReason ?? "backing off")")
+            }
+        }
+    }
+
     /// Waits for the run's status to say it finished, printing task changes as they come; stops
     /// with exit 1 when an envelope of the run was dead-lettered, since the run cannot finish then.
     private func follow(bus: Bus, run: String, goal: String) async throws {
         let file = bus.layout.run(run) + "/status.json"
         var last: [String: String] = [:]
+        var backoffs: Set<String> = []
         var polls = 0
         while true {
             polls += 1
+            if polls % 10 == 1 { reportBackoffs(bus: bus, seen: &backoffs) }
             if polls % 10 == 1,
                 let dead = JournalReader(layout: bus.layout).events(run: run).first(where: {
                     $0.event == .dead && !$0.duplicate

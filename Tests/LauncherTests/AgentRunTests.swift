@@ -30,14 +30,14 @@ struct AgentRunTests {
         let stub = try await HTTPStub([(status: 200, file: scratch + "/review.json", headers: [:], delay: 0)])
         defer { Task { await stub.stop() } }
 
-        // claude: the first call hits the usage limit (it resets 3 s later); later calls write the
+        // claude: the first call hits the usage limit (it resets 5 s later); later calls write the
         // file and report their cost. Each call is counted in calls.txt.
         let claude = scratch + "/bin/claude"
         try """
         #!/bin/sh
         echo call >> '\(scratch)/calls.txt'
         if [ "$(wc -l < '\(scratch)/calls.txt')" -eq 1 ]; then
-          reset=$(( $(date +%s) + 3 ))
+          reset=$(( $(date +%s) + 5 ))
           echo '{"type":"system","subtype":"init","session_id":"s-limited"}'
           echo "{\\"type\\":\\"result\\",\\"subtype\\":\\"success\\",\\"is_error\\":true,\\"result\\":\\"Claude AI usage limit reached|$reset\\"}"
           exit 0
@@ -98,6 +98,11 @@ struct AgentRunTests {
             [Executables.planbus, "submit", plan, "--wait", "--json", "--run", "ag1", "--config", session.config],
             directory: session.root)
         #expect(submitted.code == 0, "\(submitted.stdout)\n\(submitted.stderr)")
+        // While the builder waited, submit --wait said so.
+        #expect(
+            submitted.stderr.split(separator: "\n").contains {
+                $0.hasPrefix("builder ") && $0.contains(" waits until ") && $0.contains("rate-limited")
+            }, "\(submitted.stderr)")
 
         let layout = session.bus.layout
         let status = try JSONValue.parse(String(contentsOfFile: layout.run("ag1") + "/status.json", encoding: .utf8))
