@@ -10,7 +10,9 @@ struct StatusCommand: AsyncParsableCommand {
         abstract: "Show a run's tasks: state, attempt, last verdict, and who holds each now.",
         discussion: """
             Reads the planner's runs/RUN/status.json (the run's state, folded from the bus) and the \
-            claims in the builder and verifier queues. Without RUN, the most recently updated run.
+            claims in the builder and verifier queues. Without RUN, the most recently updated run. \
+            An envelope of the run that was dead-lettered is shown (JSON: dead_letters), since the \
+            run cannot finish without it.
             """
     )
 
@@ -34,6 +36,13 @@ struct StatusCommand: AsyncParsableCommand {
             else {
                 guard FileOps.isDirectory(bus.layout.run(runID)) else {
                     throw CLIFailure("no run \(runID) on \(bus.layout.root)", code: 4)
+                }
+                if let dead = JournalReader(layout: bus.layout).events(run: runID).first(where: {
+                    $0.event == .dead && !$0.duplicate && $0.kind == RunMessages.goal
+                }) {
+                    throw CLIFailure(
+                        "run \(runID) has no status: its goal \(dead.id) was dead-lettered: "
+                            + (dead.reason ?? "no reason recorded"), code: 1)
                 }
                 let planner = WorkerStatus.collect(bus: bus).contains {
                     $0.role == "planner" && $0.mark == nil && ["idle", "working", "backoff"].contains($0.state)
@@ -59,6 +68,20 @@ struct StatusCommand: AsyncParsableCommand {
                             } ?? .null
                         return .object(t)
                     })
+                // An envelope of the run that was dead-lettered means the run cannot finish by itself.
+                let dead = JournalReader(layout: bus.layout).events(run: runID).filter {
+                    $0.event == .dead && !$0.duplicate
+                }
+                if !dead.isEmpty {
+                    o["dead_letters"] = .array(
+                        dead.map { event in
+                            [
+                                "id": .string(event.id), "role": .string(event.role),
+                                "kind": event.kind.map(JSONValue.string) ?? .null,
+                                "reason": event.reason.map(JSONValue.string) ?? .null,
+                            ]
+                        })
+                }
                 status = .object(o)
             }
             if json {
@@ -71,6 +94,12 @@ struct StatusCommand: AsyncParsableCommand {
                     + "stage \(status["stage"]?.stringValue ?? "?") · "
                     + (status["halted"]?.stringValue.map { "HALTED: \($0)" } ?? (finished ? "finished" : "running")))
             if let waiting = status["waiting"]?.stringValue { emit(waiting) }
+            for dead in status["dead_letters"]?.arrayValue ?? [] {
+                emit(
+                    "DEAD LETTER: \(dead["kind"]?.stringValue ?? "envelope") \(dead["id"]?.stringValue ?? "?") to "
+                        + "\(dead["role"]?.stringValue ?? "?"): \(dead["reason"]?.stringValue ?? "no reason recorded"); "
+                        + "the run cannot finish without it (planbus show ID)")
+            }
             for stage in ["preflight", "smoke"] {
                 if let summary = status[stage]?["summary"]?.stringValue {
                     emit("\(stage): \(status[stage]?["passed"] == .bool(true) ? "passed" : "FAILED"): \(summary)")

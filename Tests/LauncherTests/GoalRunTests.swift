@@ -198,6 +198,11 @@ struct GoalRunTests {
         #expect(
             waited.stderr.contains("a free-text goal needs a planner with an agent: set roles.planner.agent"),
             "\(waited.stderr)")
+        // planbus status says what became of the goal.
+        let status = try await session.planbus("status", "o1")
+        #expect(status.code == 1)
+        #expect(status.stderr.contains("run o1 has no status: its goal"), "\(status.stderr)")
+        #expect(status.stderr.contains("was dead-lettered: a free-text goal needs a planner with an agent"))
         let usage = try await session.planbus("submit", "--goal", "x", "plan.yaml")
         #expect(usage.code == 64)
     }

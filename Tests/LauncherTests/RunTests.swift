@@ -105,6 +105,23 @@ struct RunTests {
         // Two attempts, each built and verified: the task took some time, and nobody holds it now.
         #expect((retryTask?["elapsed_ms"]?.intValue ?? 0) > 0)
         #expect(retryTask?["held_by"] == .null)
+        #expect(shownJSON["dead_letters"] == nil)
+        // An envelope of the run that a role dead-letters (the verifier handles no such kind) is
+        // shown: the run cannot finish by itself then.
+        let bogus = try await session.planbus(
+            "send", "--to", "verifier", "--kind", "bogus", "--run", "e2e1", "--body", "{\"summary\":\"odd\"}")
+        #expect(bogus.code == 0, "\(bogus.stderr)")
+        #expect(
+            await eventually {
+                JournalReader(layout: session.bus.layout).events(run: "e2e1").contains {
+                    $0.event == .dead && $0.kind == "bogus"
+                }
+            })
+        let deadJSON = try JSONValue.parse(try await session.planbus("status", "e2e1", "--json").stdout)
+        #expect(deadJSON["dead_letters"]?.arrayValue?.first?["kind"] == "bogus")
+        #expect(deadJSON["dead_letters"]?.arrayValue?.first?["role"] == "verifier")
+        let deadShown = try await session.planbus("status", "e2e1")
+        #expect(deadShown.stdout.contains("DEAD LETTER: bogus "), "\(deadShown.stdout)")
 
         // The handoff: what shipped with its proof, what did not and why, and a next plan that
         // submit accepts as it is.
