@@ -36,6 +36,27 @@ struct AgentCallerTests {
         }
     }
 
+    @Test(
+        "JSON answers are redacted string by string, a key block inside a string too; an API key variable of any name")
+    func redactionOfJSON() throws {
+        let redactor = Redactor(environment: ["LLM_AUTH": "plainvalue-123456", "HOME": "/root"], keys: ["LLM_AUTH"])
+        let answer: JSONValue = [
+            "questions": [
+                "Keep -----BEGIN RSA PRIVATE KEY-----\nMIIEpAIB\n-----END RSA PRIVATE KEY----- here?",
+                "Use plainvalue-123456?",
+            ],
+            "n": 2, "deep": ["k": ["sk-ant-api03-BBBBBBBBBBBBBBBBBBBBBBBB"]],
+        ]
+        let redacted = redactor.redact(answer)
+        let text = redacted.serialized()
+        for secret in ["MIIEpAIB", "plainvalue-123456", "sk-ant-api03"] { #expect(!text.contains(secret)) }
+        #expect(redacted["n"] == 2)
+        #expect(redacted["questions"]?.arrayValue?.count == 2)
+        #expect(redacted["questions"]?.arrayValue?[1] == "Use [redacted]?")
+        #expect(redacted["deep"]?["k"]?.arrayValue?.first == "[redacted]")
+        #expect(Redactor(environment: ["HOME": "/root/home/dir"]).redact("cd /root/home/dir") == "cd /root/home/dir")
+    }
+
     @Test("prices: a model by prefix, cache tokens, a reported cost kept, an unknown model left unknown")
     func prices() {
         let table = PriceTable.builtIn.merging(PriceTable(["local-7b": .init(input: 0.1, output: 0.2)]))

@@ -54,7 +54,10 @@ public struct AgentCaller: Sendable {
         guard !candidates.isEmpty else {
             throw RoleError(.invalidRequest, "role \(role) drives no agent")
         }
-        let redactor = Redactor(environment: environment)
+        // The keys the agents are given are hidden whatever their variables are called.
+        let keyVariables = ([settings.primary, settings.fallback, settings.reviewer, profile] + candidates)
+            .compactMap { $0?.apiKeyEnv }.filter { !$0.isEmpty }
+        let redactor = Redactor(environment: environment, keys: keyVariables)
         var limits: [String] = []
         var earliest: Timestamp?
         var last: AgentResult?
@@ -126,9 +129,7 @@ public struct AgentCaller: Sendable {
             try await err.whilePumping { () throws(RoleError) -> AgentResult in try await adapter.run(privateRequest) }
         }
         result.text = redactor.redact(result.text)
-        if let json = result.json {
-            result.json = (try? JSONValue.parse(redactor.redact(json.serialized()))) ?? json
-        }
+        result.json = result.json.map(redactor.redact)
         result.outcome = redacted(result.outcome, redactor)
         return result
     }

@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 
 /// Replaces credentials in text with `[redacted]` before it reaches the bus: transcripts, final
@@ -20,10 +21,21 @@ public struct Redactor: Sendable {
     /// Exact values to hide, longest first.
     public var secrets: [String]
 
-    /// A redactor that also hides the secret-looking values of `environment`.
-    public init(environment: [String: String] = [:]) {
-        secrets = environment.filter { Self.isSecretName($0.key) && $0.value.count >= 8 }.map(\.value)
-            .sorted { $0.count > $1.count }
+    /// A redactor that also hides the secret-looking values of `environment`, and the values of
+    /// the variables named in `keys` whatever their names (the API keys agents are given).
+    public init(environment: [String: String] = [:], keys: [String] = []) {
+        secrets = environment.filter { (Self.isSecretName($0.key) || keys.contains($0.key)) && $0.value.count >= 8 }
+            .map(\.value).sorted { $0.count > $1.count }
+    }
+
+    /// `json` with every string in it redacted (keys are kept as they are).
+    public func redact(_ json: JSONValue) -> JSONValue {
+        switch json {
+        case .string(let text): return .string(redact(text))
+        case .array(let items): return .array(items.map(redact))
+        case .object(let members): return .object(members.mapValues(redact))
+        case .null, .bool, .number: return json
+        }
     }
 
     /// True for a variable name that holds a credential.

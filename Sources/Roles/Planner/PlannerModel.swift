@@ -43,6 +43,12 @@ struct PlannerModel {
         // detached work tree of the base branch, removed after the call.
         let git = Git(directory: subject.repository)
         let tree = folder + "/planner/tree-\(purpose.rawValue)-\(attempt)"
+        // A planner that died during this call left its tree: take it over.
+        if FileManager.default.fileExists(atPath: tree) {
+            try? await git.removeWorktree(at: tree)
+            try? FileManager.default.removeItem(atPath: tree)
+            _ = try? await git.run(["worktree", "prune"])
+        }
         try await git.run(["worktree", "add", "--detach", "--force", tree, subject.baseBranch])
         let call: AgentCall
         do {
