@@ -267,6 +267,37 @@ struct GoalRunTests {
         #expect(plan.task("a-f1")?.scope == ["a.txt"])
     }
 
+    @Test("a submitted medium-risk plan gets its tech spec from the planner's model, with every section, then runs")
+    func submittedPlanModelSpec() async throws {
+        let (session, git, _) = try await session()
+        let up = try session.up()
+        defer { up.send(SIGTERM) }
+        let plan = session.root + "/medium.yaml"
+        try """
+        version: 1
+        name: medium
+        goal: say hello carefully
+        risk: medium
+        repository: repo
+        tasks:
+          - id: hello
+            title: say hello
+            prompt: write hello.txt
+            scope: [hello.txt]
+            run: echo hello > hello.txt
+        """.write(toFile: plan, atomically: true, encoding: .utf8)
+        let result = try await runCommand(
+            [Executables.planbus, "submit", plan, "--wait", "--run", "m1", "--config", session.config],
+            directory: session.root)
+        #expect(result.code == 0, "\(result.stdout)\n\(result.stderr)")
+        let spec = try String(contentsOfFile: session.bus.layout.run("m1") + "/SPEC.md", encoding: .utf8)
+        for section in Self.sections { #expect(spec.contains("## \(section)"), "\(section)") }
+        // Written by the model (its spec says which scenario it answered), not the offline spec.
+        #expect(spec.contains("For greet."))
+        #expect(FileManager.default.fileExists(atPath: session.bus.layout.run("m1") + "/planner/spec-1.log"))
+        #expect(try await git.run(["show", "\(RunMessages.integrationBranch("m1")):hello.txt"]) == "hello")
+    }
+
     @Test("a rate-limited planner hands the goal back until the reset, then plans and runs it")
     func limited() async throws {
         let (session, git, _) = try await session()
