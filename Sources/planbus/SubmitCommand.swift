@@ -191,17 +191,13 @@ struct SubmitCommand: AsyncParsableCommand {
     /// Says, once each, which role processes wait out a limit (heartbeat `backoff` with an end): a
     /// run that seems to stand still is waiting for a rate limit to reset.
     private func reportBackoffs(bus: Bus, seen: inout Set<String>) {
-        let roles = (try? FileManager.default.contentsOfDirectory(atPath: bus.layout.heartbeats)) ?? []
-        for role in roles.sorted() {
-            let folder = bus.layout.heartbeats(role)
-            for name in ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted() {
-                guard let beat = Heartbeat.read(path: folder + "/" + name), beat.state == .backoff,
-                    let until = beat.backoffUntil, Timestamp.now() < until,
-                    seen.insert("\(beat.worker) \(until)").inserted
-                else { continue }
-                FileOps.standardErrorLine(
-                    "\(role) \(beat.worker.pid) waits until \(until): \(beat.backoffReason ?? "backing off")")
-            }
+        for worker in WorkerStatus.collect(bus: bus) {
+            guard let text = worker.backoffUntil, let until = Timestamp(rfc3339: text), Timestamp.now() < until,
+                seen.insert("\(worker.worker ?? worker.role) \(text)").inserted
+            else { continue }
+            FileOps.standardErrorLine(
+                "\(worker.role) \(worker.pid.map { "\($0)" } ?? "?") waits until \(text): "
+                    + (worker.backoffReason ?? "backing off"))
         }
     }
 

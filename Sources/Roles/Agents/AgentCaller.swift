@@ -83,7 +83,8 @@ public struct AgentCaller: Sendable {
             result.usage = settings.prices.estimate(result.usage, model: candidate.model)
             if case .rateLimited(let until, let message) = result.outcome {
                 // No reset time, or one already past (a stale message): wait limitWait.
-                let soonest = Timestamp(milliseconds: Timestamp.now().milliseconds + milliseconds(settings.limitWait))
+                let soonest = Timestamp(
+                    milliseconds: Timestamp.now().milliseconds + CheckText.milliseconds(settings.limitWait))
                 let reset = until.flatMap { Timestamp.now() < $0 ? $0 : nil } ?? soonest
                 try board.record(
                     QuotaBoard.Limit(
@@ -142,9 +143,5 @@ public struct AgentCaller: Sendable {
         case .rateLimited(let until, let m): return .rateLimited(until: until, message: r.redact(m))
         case .ok, .timeout: return outcome
         }
-    }
-
-    private func milliseconds(_ d: Duration) -> Int64 {
-        d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -50,8 +50,7 @@ public struct AgentSettings: Sendable, Equatable {
     public var json: JSONValue {
         var o: [String: JSONValue] = [
             "prices": prices.json, "max_role_cost_usd": .object(maxRoleCostUSD.mapValues(JSONValue.number)),
-            "limit_wait_ms": .number(
-                Double(limitWait.components.seconds * 1000 + limitWait.components.attoseconds / 1_000_000_000_000_000)),
+            "limit_wait_ms": .number(Double(CheckText.milliseconds(limitWait))),
             "max_questions": .number(Double(maxQuestions)),
             "role_agents": .object(roleAgents.mapValues(JSONValue.string)),
         ]

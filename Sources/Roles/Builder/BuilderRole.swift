@@ -243,15 +243,6 @@ public struct BuilderRole: Role {
     }
 
     private func appendLine(_ path: String, _ line: String) {
-        guard
-            let handle = FileHandle(forWritingAtPath: path)
-                ?? {
-                    _ = FileManager.default.createFile(atPath: path, contents: nil)
-                    return FileHandle(forWritingAtPath: path)
-                }()
-        else { return }
-        defer { try? handle.close() }
-        _ = try? handle.seekToEnd()
-        try? handle.write(contentsOf: Data((line + "\n").utf8))
+        TranscriptPump.append(line + "\n", to: path)
     }
 }

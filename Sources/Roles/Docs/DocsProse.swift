@@ -45,13 +45,7 @@ struct DocsProse {
         run: String, task: String, title: String, attempt: Int, commit: String, repository: String
     ) async throws -> Written {
         let layout = context.bus.layout
-        var prompt = "(not recorded)"
-        if let goal = RunMessages.goal(of: run, layout: layout), let text = goal.body["plan_text"]?.stringValue,
-            let plan = try? PlanLoader.parse(text, file: goal.body["plan_file"]?.stringValue ?? "plan.yaml"),
-            let planned = plan.tasks.first(where: { $0.id == task })
-        {
-            prompt = planned.prompt
-        }
+        let prompt = (try? RunMessages.plan(of: run, layout: layout))?.task(task)?.prompt ?? "(not recorded)"
         let git = Git(directory: repository)
         let stat = (try? await git.run(["show", "--stat", "--format=%s%n%n%b", commit])) ?? ""
         // The merged commit (the merge's second parent) names its candidate in a trailer when it

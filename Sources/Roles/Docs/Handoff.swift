@@ -43,7 +43,7 @@ struct Handoff {
         func line(_ g: RunUsage.Group) -> String {
             let cost = g.sources.isEmpty ? "cost unknown" : String(format: "$%.4f", g.costUSD)
             func n(_ value: Int, _ name: String) -> String { g.known.contains(name) ? "\(value)" : "unknown" }
-            return "\(g.key): \(g.calls) call\(g.calls == 1 ? "" : "s"), \(n(g.input, "input")) input and "
+            return "\(g.key): \(CheckText.count(g.calls, "call")), \(n(g.input, "input")) input and "
                 + "\(n(g.output, "output")) output tokens (\(n(g.cacheRead, "cache_read")) cache reads, "
                 + "\(n(g.cacheWrite, "cache_write")) cache writes), \(cost) (\(g.costSource))"
         }
