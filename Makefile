@@ -1,11 +1,12 @@
 # planbus: the two set-up commands of the README, and their parts.
 #   make demo   install what is missing, build, run the demonstration
-#   make test   install what is missing, build, run the whole test suite
+#   make test   install what is missing (with the two-host tests' sshd and sshfs), build, run
+#               the whole test suite
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test demo bench lint clean
+.PHONY: deps deps-test build test demo bench lint clean
 
 deps:
 	@if ! dpkg -s libinotifytools0-dev >/dev/null 2>&1 || [ ! -f /usr/include/inotifytools/inotifytools.h ]; then \
@@ -13,10 +14,22 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libinotifytools0-dev; \
 	fi
 
+# The two-host tests mount the bus over sshfs from a private sshd on loopback; without these
+# packages they are skipped, each with a note.
+TEST_PACKAGES := openssh-server sshfs
+
+deps-test:
+	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (for the two-host tests)"; \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; } \
+			|| echo "could not install$$missing: the two-host tests will be skipped"; \
+	fi
+
 build: deps
 	$(SWIFT) build
 
-test: deps
+test: deps deps-test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
 
