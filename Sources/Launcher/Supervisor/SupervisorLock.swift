@@ -25,7 +25,7 @@ public final class SupervisorLock: Sendable {
         } catch {
             throw LauncherError(.io, "cannot create \(files.logs): \(error)")
         }
-        let fd = open(files.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(files.lock, O_RDWR | O_CREAT | O_CLOEXEC, Bus.fileMode)
         guard fd >= 0 else { throw LauncherError(.io, "cannot open \(files.lock)", errno: errno) }
         let err = planbus_lock(fd)
         guard err == 0 else {

@@ -72,10 +72,10 @@ public struct QuotaBoard: Sendable {
     public func record(_ limit: Limit) throws(RoleError) {
         if let current = self.limit(of: limit.provider), limit.until < current.until { return }
         do {
-            try FileOps.makeDirectories(folder, mode: 0o755)
+            try FileOps.makeDirectories(folder, mode: Bus.directoryMode)
             try FileOps.writeAtomically(
                 Array((limit.json.serialized() + "\n").utf8), to: file(limit.provider), stagingDirectory: layout.tmp,
-                mode: 0o644, durable: false)
+                mode: Bus.fileMode, durable: false)
         } catch {
             throw RoleError(.io, "cannot record the limit of \(limit.provider): \(error.message)")
         }
