@@ -25,6 +25,15 @@ public struct BusError: Error, Sendable, CustomStringConvertible, Equatable {
     public var message: String
     /// The `errno` of a failed system call, when there was one.
     public var errno: Int32?
+    /// What is wrong with the bus folder as a whole, when this error says so (set by
+    /// ``onBus(_:)``; else read from ``errno``).
+    public var busProblem: BusProblem? {
+        get { storedProblem ?? errno.flatMap(BusProblem.init(errno:)) }
+        set { storedProblem = newValue }
+    }
+    private var storedProblem: BusProblem?
+    /// What a person can do about ``busProblem`` (set by ``onBus(_:)``), ending the description.
+    public private(set) var advice: String?
 
     /// Creates an error.
     public init(_ code: Code, _ message: String, errno: Int32? = nil) {
@@ -34,8 +43,8 @@ public struct BusError: Error, Sendable, CustomStringConvertible, Equatable {
     }
 
     public var description: String {
-        if let errno { return "\(message): \(String(cString: strerror(errno)))" }
-        return message
+        let text = errno.map { "\(message): \(String(cString: strerror($0)))" } ?? message
+        return advice.map { text + "; " + $0 } ?? text
     }
 }
 
@@ -44,3 +53,26 @@ public struct BusError: Error, Sendable, CustomStringConvertible, Equatable {
 #elseif canImport(Darwin)
     import Darwin
 #endif
+
+extension BusError {
+    /// This error as one of the bus at `layout`: when it comes from a problem of the whole bus
+    /// folder (``BusProblem``: a full or read-only filesystem, or a bus folder that is gone), the
+    /// message starts by saying so, naming the folder, e.g. `no space left on the bus's filesystem
+    /// (/srv/bus): cannot write /srv/bus/tmp/.pub-…`. Other errors are returned unchanged; so is
+    /// one already said of the bus.
+    public func onBus(_ layout: BusLayout) -> BusError {
+        guard storedProblem == nil, code == .io || code == .notFound else { return self }
+        let problem: BusProblem
+        if let fromErrno = errno.flatMap(BusProblem.init(errno:)) {
+            problem = fromErrno
+        } else if errno == ENOENT || code == .notFound, BusProblem.check(layout) == .missing {
+            problem = .missing
+        } else {
+            return self
+        }
+        var said = BusError(code, problem.headline(root: layout.root) + ": " + message, errno: errno)
+        said.storedProblem = problem
+        said.advice = problem.advice(root: layout.root)
+        return said
+    }
+}

@@ -239,9 +239,24 @@ package enum FileOps {
     }
 
     /// Writes `bytes` to a new dot-file in `stagingDirectory` (fsynced when `durable`) and returns
-    /// its path; the caller renames it into place or removes it.
+    /// its path; the caller renames it into place or removes it. Nothing is left behind on failure.
+    ///
+    /// When the staging directory is a bus's `tmp/`, a failure that comes from the bus folder as a
+    /// whole (a full or read-only filesystem, a deleted bus) is said as such (``BusError/onBus(_:)``)
+    /// of the bus that holds it.
     package static func stage(
         _ bytes: [UInt8], in stagingDirectory: String, mode: mode_t, durable: Bool, purpose: String = "w"
+    ) throws(BusError) -> String {
+        do throws(BusError) {
+            return try stageUnsaid(bytes, in: stagingDirectory, mode: mode, durable: durable, purpose: purpose)
+        } catch {
+            guard baseName(stagingDirectory) == "tmp" else { throw error }
+            throw error.onBus(BusLayout(root: parentPath(stagingDirectory)))
+        }
+    }
+
+    private static func stageUnsaid(
+        _ bytes: [UInt8], in stagingDirectory: String, mode: mode_t, durable: Bool, purpose: String
     ) throws(BusError) -> String {
         let tmp = stagingDirectory + "/" + QueueNames.staging(purpose)
         guard let fd = try createExclusive(tmp, mode: mode) else {

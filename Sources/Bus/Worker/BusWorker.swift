@@ -46,6 +46,8 @@ public struct BusWorker: Service {
     private let options: Options
     private let stopping = StopFlag()
     private let abandoned: AbandonedHandlers
+    /// The pauses while the bus refuses writes, and the error that stops the worker for good.
+    private let trouble: BusTrouble
 
     /// A worker for `role` on `bus`.
     /// - Parameters:
@@ -71,25 +73,26 @@ public struct BusWorker: Service {
         self.handler = handler
         self.logger = logger
         self.observer = observe
+        self.trouble = BusTrouble(pollMs: bus.settings.pollMs)
     }
 
+    /// Runs until a stop. While the bus refuses writes (a full or read-only filesystem) the
+    /// worker backs off and tries again, and goes on by itself once writes succeed.
+    /// - Throws: ``BusError`` when the bus folder is gone (deleted while in use): the worker
+    ///   cannot go on, and stops.
     public func run() async throws {
-        // The first heartbeat precedes the first claim, so no claim is ever without one.
-        try heartbeat.beat()
-        logger.info(
-            "worker started",
-            metadata: ["worker": "\(worker)", "wake": "\(wake.mode.rawValue)", "why": "\(wake.modeReason)"])
         let stopping = self.stopping
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await heartbeat.run() }
             group.addTask { await wake.runTimers() }
-            let stop: @Sendable () -> Void = {
-                stopping.set()
-                heartbeat.set(state: .stopping)
-                wake.finish()
-            }
+            let stop: @Sendable () -> Void = { requestStop() }
             group.addTask { await runJanitor(stop: stop) }
             await withGracefulShutdownHandler {
+                // The first heartbeat precedes the first claim, so no claim is ever without one.
+                guard await firstBeat() else { return }
+                logger.info(
+                    "worker started",
+                    metadata: ["worker": "\(worker)", "wake": "\(wake.mode.rawValue)", "why": "\(wake.modeReason)"])
                 await mainLoop(stopping: stopping)
             } onGracefulShutdown: {
                 stop()
@@ -97,7 +100,33 @@ public struct BusWorker: Service {
             group.cancelAll()
         }
         heartbeat.set(state: .stopped)
+        if let error = trouble.fatal {
+            logger.error("worker stopped: the bus is gone", metadata: ["worker": "\(worker)", "error": "\(error)"])
+            throw error
+        }
         logger.info("worker stopped", metadata: ["worker": "\(worker)"])
+    }
+
+    /// Stops claiming, marks the heartbeat `stopping`, and ends the wake-ups.
+    private func requestStop() {
+        stopping.set()
+        heartbeat.set(state: .stopping)
+        wake.finish()
+    }
+
+    /// Writes the first heartbeat, backing off while the bus refuses it; false when the worker
+    /// stopped first.
+    private func firstBeat() async -> Bool {
+        while !stopping.isSet {
+            do {
+                try heartbeat.beat()
+                recovered()
+                return true
+            } catch {
+                await pause(after: error, doing: "cannot write the first heartbeat")
+            }
+        }
+        return false
     }
 
     private func runJanitor(stop: @Sendable () -> Void) async {
@@ -113,6 +142,10 @@ public struct BusWorker: Service {
             heartbeat.progressed()
             // A backoff whose time has come ends here too when no wake-up has come to end it.
             heartbeat.endBackoff()
+            if lookAtTheBus() {
+                stop()
+                return
+            }
             let report = janitor.pass(roles: [queue.role])
             if report.expired + report.requeued > 0 { wake.requestRescan("janitor") }
             if !report.isEmpty { logger.debug("janitor pass", metadata: ["report": "\(report.json.serialized())"]) }
@@ -134,8 +167,8 @@ public struct BusWorker: Service {
                 do {
                     names = try queue.pendingNames()
                 } catch {
-                    logger.error("cannot list the queue", metadata: ["error": "\(error)"])
-                    await backoff()
+                    await pause(after: error, doing: "cannot list the queue")
+                    wake.requestRescan("bus-error")
                     continue
                 }
             } else {
@@ -153,13 +186,17 @@ public struct BusWorker: Service {
                 do {
                     result = try queue.claim(name)
                     failures = 0
+                    recovered()
                 } catch {
-                    // One file that cannot be claimed must not hold up the others; repeated
-                    // failures mean the bus itself is in trouble (full, read-only): back off.
-                    logger.error("claim failed", metadata: ["name": "\(name)", "error": "\(error)"])
+                    // One file that cannot be claimed must not hold up the others; a full or
+                    // read-only filesystem, or repeated failures, mean the bus itself is in
+                    // trouble: back off.
                     failures += 1
-                    if failures < 3 { continue }
-                    await backoff()
+                    if failures < 3 && problem(of: error) == nil {
+                        logger.error("claim failed", metadata: ["name": "\(name)", "error": "\(error)"])
+                        continue
+                    }
+                    await pause(after: error, doing: "claim of \(name) failed")
                     wake.requestRescan("claim-error")
                     break
                 }
@@ -215,6 +252,7 @@ public struct BusWorker: Service {
                 case .release(let reason): try queue.release(claim, reason: reason)
                 case .defer(let until, let reason): try queue.deferClaim(claim, until: until, reason: reason)
                 }
+                recovered()
                 return
             } catch let error where error.code == .fenced {
                 logger.warning(
@@ -224,12 +262,14 @@ public struct BusWorker: Service {
                 logger.error("handler produced an invalid result", metadata: ["error": "\(error)"])
                 disposition = .retry("invalid result: \(error.message)")
             } catch {
-                logger.error("cannot settle a claim", metadata: ["id": "\(claim.envelope.id)", "error": "\(error)"])
                 if stopping.isSet {
+                    logger.error(
+                        "cannot settle a claim; leaving it to the janitors",
+                        metadata: ["id": "\(claim.envelope.id)", "error": "\(error)"])
                     // Leave it to the janitors: this worker's stopped heartbeat releases it.
                     return
                 }
-                await backoff()
+                await pause(after: error, doing: "cannot settle the claim of \(claim.envelope.id)")
             }
         }
     }
@@ -255,9 +295,67 @@ public struct BusWorker: Service {
         return waited
     }
 
-    private func backoff() async {
+    /// Notes a step that succeeded, saying so when it ends a run of failures.
+    private func recovered() {
+        let ended = trouble.succeeded()
+        guard ended.failures > 0 else { return }
+        logger.notice(
+            "the bus takes writes again after \(ended.failures) failed attempt\(ended.failures == 1 ? "" : "s")",
+            metadata: ["worker": "\(worker)", "problem": "\(ended.problem?.rawValue ?? "i/o error")"])
+    }
+
+    /// The problem of the whole bus behind `error`, if it comes from one.
+    private func problem(of error: any Error) -> BusProblem? {
+        guard let error = error as? BusError else { return nil }
+        return error.onBus(bus.layout).busProblem
+    }
+
+    /// Backs off after a failed step: logs what is wrong and what to do, says `backoff` in the
+    /// heartbeat (with `info.backoff_until` and `info.backoff_reason`, written when the bus takes
+    /// writes again), and waits the pause ``BusTrouble`` gives, or until a stop. A bus folder that
+    /// is gone stops the worker instead.
+    private func pause(after error: any Error, doing step: String) async {
+        let said = (error as? BusError).map { $0.onBus(bus.layout) }
+        let problem = said?.busProblem ?? BusProblem.check(bus.layout)
+        if problem == .missing {
+            stopForGood(said ?? BusError(.notFound, "\(step): \(error)").onBus(bus.layout), step: step)
+            return
+        }
+        let pause = trouble.failed(problem)
+        let text = said.map { "\($0)" } ?? "\(error)"
+        // One line per pause: at most one every 10 s (the cap) while the trouble lasts.
+        logger.warning(
+            "\(step); backing off \(pause.delayMs) ms, attempt \(pause.attempt) (bus unavailable: \(text))",
+            metadata: ["worker": "\(worker)"])
+        let until = Timestamp(milliseconds: Timestamp.now().milliseconds + pause.delayMs)
+        heartbeat.backoff(until: until, reason: problem.map { $0.headline(root: bus.layout.root) } ?? text)
         heartbeat.set(state: .backoff)
-        try? await Task.sleep(for: .milliseconds(min(bus.settings.pollMs * 2, 2_000)))
-        heartbeat.set(state: .idle)
+        await stopping.wait(until: until)
+        heartbeat.endBackoff()
+    }
+
+    /// One look at the bus folder per janitor pass: says once when it turns full or read-only
+    /// (an idle worker learns it no other way), and stops the worker when it is gone. True when
+    /// the worker must stop.
+    private func lookAtTheBus() -> Bool {
+        let problem = BusProblem.check(bus.layout)
+        if problem == .missing {
+            stopForGood(
+                BusError(.notFound, "no \(bus.layout.versionFile)").onBus(bus.layout), step: "the bus folder is gone")
+            return true
+        }
+        if trouble.seen(problem), let problem {
+            logger.warning(
+                "bus unavailable: \(problem.headline(root: bus.layout.root)); \(problem.advice(root: bus.layout.root))",
+                metadata: ["worker": "\(worker)"])
+        }
+        return false
+    }
+
+    /// Stops the worker because its bus is gone; ``run()`` then throws `error`.
+    private func stopForGood(_ error: BusError, step: String) {
+        guard trouble.stopForGood(error) else { return }
+        logger.error("\(step); stopping: \(error)", metadata: ["worker": "\(worker)"])
+        requestStop()
     }
 }
