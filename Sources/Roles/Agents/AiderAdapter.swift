@@ -53,7 +53,9 @@ public struct AiderAdapter: AgentAdapter {
     }
 
     /// Classifies a finished run of Aider.
-    public static func result(of output: AgentProcess.Output, wantsJSON: Bool, now: Date = Date()) -> AgentResult {
+    public static func result(of output: AgentProcess.Output, wantsJSON: Bool, now: Date = Timestamp.nowDate)
+        -> AgentResult
+    {
         let report = parse(output.stdout)
         switch output.ending {
         case .timedOut: return AgentResult(outcome: .timeout, text: report.reply, usage: report.usage)

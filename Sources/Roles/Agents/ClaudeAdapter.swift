@@ -51,7 +51,9 @@ public struct ClaudeAdapter: AgentAdapter {
     }
 
     /// Classifies a finished run of `claude`.
-    public static func result(of output: AgentProcess.Output, wantsJSON: Bool, now: Date = Date()) -> AgentResult {
+    public static func result(of output: AgentProcess.Output, wantsJSON: Bool, now: Date = Timestamp.nowDate)
+        -> AgentResult
+    {
         var session: String?
         var final: JSONValue?
         var rejected: (until: Timestamp?, message: String)?

@@ -45,7 +45,9 @@ public struct CodexAdapter: AgentAdapter {
     }
 
     /// Classifies a finished run of `codex exec --json`.
-    public static func result(of output: AgentProcess.Output, wantsJSON: Bool, now: Date = Date()) -> AgentResult {
+    public static func result(of output: AgentProcess.Output, wantsJSON: Bool, now: Date = Timestamp.nowDate)
+        -> AgentResult
+    {
         var session: String?
         var reply: String?
         var usage = AgentUsage()

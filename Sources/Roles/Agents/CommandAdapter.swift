@@ -96,7 +96,7 @@ public struct CommandAdapter: AgentAdapter {
     }
 
     /// Classifies a finished run of the command.
-    public func result(of run: AgentProcess.Output, wantsJSON: Bool, now: Date = Date()) -> AgentResult {
+    public func result(of run: AgentProcess.Output, wantsJSON: Bool, now: Date = Timestamp.nowDate) -> AgentResult {
         let all = run.stdout + "\n" + run.stderr
         switch run.ending {
         case .timedOut: return AgentResult(outcome: .timeout)
@@ -153,7 +153,7 @@ public struct CommandAdapter: AgentAdapter {
     }
 
     /// Reads the JSON form of the output (see ``CommandAdapter``), or `nil` when it is not there.
-    public static func parseJSON(_ stdout: String, now: Date = Date()) -> Reply? {
+    public static func parseJSON(_ stdout: String, now: Date = Timestamp.nowDate) -> Reply? {
         let trimmed = stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let lastLine = trimmed.split(separator: "\n").last.map(String.init) ?? ""
         guard let object = ((try? JSONValue.parse(trimmed)) ?? (try? JSONValue.parse(lastLine)))?.objectValue else {

@@ -102,7 +102,9 @@ public struct CursorAgentAdapter: AgentAdapter {
     }
 
     /// Classifies a finished run of cursor-agent.
-    public static func result(of output: AgentProcess.Output, wantsJSON: Bool, now: Date = Date()) -> AgentResult {
+    public static func result(of output: AgentProcess.Output, wantsJSON: Bool, now: Date = Timestamp.nowDate)
+        -> AgentResult
+    {
         let stream = parse(output.stdout)
         let usage = AgentUsage(costSource: .unknown)
         let all = output.stdout + "\n" + output.stderr

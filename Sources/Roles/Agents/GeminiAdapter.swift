@@ -53,7 +53,9 @@ public struct GeminiAdapter: AgentAdapter {
     ]
 
     /// Classifies a finished run of `gemini -o stream-json`.
-    public static func result(of output: AgentProcess.Output, wantsJSON: Bool, now: Date = Date()) -> AgentResult {
+    public static func result(of output: AgentProcess.Output, wantsJSON: Bool, now: Date = Timestamp.nowDate)
+        -> AgentResult
+    {
         var session: String?
         var reply = ""
         var final: JSONValue?

@@ -46,7 +46,8 @@ public struct HTTPRetryPolicy: Sendable, Equatable {
     ///   - jitter: a number in 0...1; the backoff is reduced by `jitter` · 25 %.
     ///   - now: the current time, to read an HTTP-date `retry-after`.
     public func delay(
-        retriesSoFar: Int, headers: [String: String], jitter: Double = Double.random(in: 0...1), now: Date = Date()
+        retriesSoFar: Int, headers: [String: String], jitter: Double = Double.random(in: 0...1),
+        now: Date = Timestamp.nowDate
     ) -> Duration {
         if let asked = Self.retryAfter(headers: headers, now: now), asked >= .zero, asked <= maxRetryAfter {
             return asked
@@ -57,7 +58,7 @@ public struct HTTPRetryPolicy: Sendable, Equatable {
     }
 
     /// The wait a server asked for: `retry-after-ms`, else `retry-after` as seconds or an HTTP date.
-    public static func retryAfter(headers: [String: String], now: Date = Date()) -> Duration? {
+    public static func retryAfter(headers: [String: String], now: Date = Timestamp.nowDate) -> Duration? {
         if let ms = headers["retry-after-ms"].flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
             return .milliseconds(Int64(ms.rounded()))
         }
@@ -70,7 +71,7 @@ public struct HTTPRetryPolicy: Sendable, Equatable {
     /// When a rate limit resets, from the headers: `retry-after-ms` / `retry-after`, else the latest
     /// `anthropic-ratelimit-*-reset` (RFC 3339), else the latest `x-ratelimit-reset-*` (a duration
     /// like `6m0s` or `20ms`). `nil` when the headers do not say.
-    public static func resetTime(headers: [String: String], now: Date = Date()) -> Timestamp? {
+    public static func resetTime(headers: [String: String], now: Date = Timestamp.nowDate) -> Timestamp? {
         func stamp(_ date: Date) -> Timestamp {
             Timestamp(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded()))
         }

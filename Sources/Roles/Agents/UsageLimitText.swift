@@ -34,7 +34,7 @@ public struct UsageLimitText: Sendable, Equatable {
     /// - Parameters:
     ///   - now: the time a reset without a date is the next occurrence after.
     ///   - timeZone: the zone of a reset time that names none (the local one).
-    public static func recognize(_ text: String, now: Date = Date(), timeZone: TimeZone = .current)
+    public static func recognize(_ text: String, now: Date = Timestamp.nowDate, timeZone: TimeZone = .current)
         -> UsageLimitText?
     {
         for rawLine in text.split(whereSeparator: \.isNewline) {
@@ -69,4 +69,8 @@ public struct UsageLimitText: Sendable, Equatable {
 extension Timestamp {
     /// The timestamp of a Foundation date.
     init(date: Date) { self.init(milliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded())) }
+
+    /// The current wall-clock time as a Foundation date, read through ``Timestamp/now()`` so
+    /// `PLANBUS_CLOCK_OFFSET_MS` shifts it as it shifts every other wall-clock reading.
+    public static var nowDate: Date { Date(timeIntervalSince1970: Double(Timestamp.now().milliseconds) / 1000) }
 }
