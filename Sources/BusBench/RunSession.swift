@@ -13,7 +13,7 @@ import Roles
 /// `planbus up` process that supervises them.
 ///
 /// The bus keeps its default settings (durable, heartbeat 2 s, lease 15 s, inotify wake-ups), as
-/// a user's would.
+/// a user's would, unless the benchmark gives `bus_settings` lines.
 struct RunSession: Sendable {
     /// The session's folder.
     let folder: String
@@ -33,7 +33,13 @@ struct RunSession: Sendable {
     let instances: Int
 
     /// Writes the configuration into `folder` (an empty folder) and creates the bus.
-    init(folder: String, executable: String, builders: Int, verifiers: Int) throws {
+    /// - Parameters:
+    ///   - busSettings: `bus_settings` lines, as `key: value` (none: the defaults).
+    ///   - supervisor: `supervisor` lines, as `key: value`, replacing the defaults they name.
+    init(
+        folder: String, executable: String, builders: Int, verifiers: Int, busSettings: [String] = [],
+        supervisor: [String] = []
+    ) throws {
         self.folder = folder
         self.executable = executable
         repository = folder + "/repo"
@@ -45,10 +51,16 @@ struct RunSession: Sendable {
             ("planner", 1), ("builder", builders), ("verifier", verifiers), ("judge", 1), ("docs", 1),
         ]
         instances = roles.reduce(0) { $0 + $1.1 }
+        let given = Set(supervisor.compactMap { $0.split(separator: ":").first.map(String.init) })
+        let supervising = ["stop_grace: 5s", "start_timeout: 1m"].filter {
+            !given.contains(String($0.prefix { $0 != ":" }))
+        }
         var lines = [
             "# Written by planbus bench run.", "version: 1", "bus: \(quoted(busPath))",
-            "repository: \(quoted(repository))", "supervisor:", "  stop_grace: 5s", "  start_timeout: 1m", "roles:",
+            "repository: \(quoted(repository))",
         ]
+        lines += busSettings.isEmpty ? [] : ["bus_settings:"] + busSettings.map { "  " + $0 }
+        lines += ["supervisor:"] + (supervising + supervisor).map { "  " + $0 } + ["roles:"]
         for (role, count) in roles { lines += ["  \(role):", "    instances: \(count)"] }
         bus = try SessionBus.makeBus(
             at: busPath, config: config, lines: lines, folder: folder, making: repository, roles: Bus.productRoles)
