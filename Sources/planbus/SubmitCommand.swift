@@ -59,6 +59,17 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "With --goal: let the model propose gates (otherwise a plan with gates is refused).")
     var allowModelGates = false
 
+    @Option(
+        help: ArgumentHelp(
+            "The globs a model's tasks must stay inside: the tasks it drafts for --goal, and the follow-up tasks reviews propose (default: with --goal none, with a plan the union of its tasks' scopes); repeatable.",
+            valueName: "glob"))
+    var scope: [String] = []
+
+    @Flag(
+        help: "Let the model give its tasks and follow-up tasks any scope (otherwise one outside the limit is refused)."
+    )
+    var allowModelScope = false
+
     @Flag(help: "Validate and print the route; send nothing.")
     var dryRun = false
 
@@ -79,6 +90,10 @@ struct SubmitCommand: AsyncParsableCommand {
         }
         if goal == nil, noQuestions || repo != nil || risk != nil || allowModelGates || base != "main" {
             throw ValidationError("--no-questions, --repo, --base, --risk and --allow-model-gates go with --goal")
+        }
+        for glob in scope where glob.isEmpty || glob.hasPrefix("/") || glob.split(separator: "/").contains("..") {
+            throw ValidationError(
+                "--scope \(glob): a glob is relative to the repository and stays inside it, such as \"src/**\"")
         }
         if goal != nil, dryRun { throw ValidationError("--dry-run needs a plan file; a goal has no route yet") }
         if let goal, goal.allSatisfy(\.isWhitespace) { throw ValidationError("--goal is empty") }
@@ -131,7 +146,10 @@ struct SubmitCommand: AsyncParsableCommand {
                     "\(path): base_branch \(loaded.baseBranch) is not a branch of \(loaded.repository)", code: 3)
             }
             let worker = try WorkerID.current(role: "cli")
-            let goal = RunSubmission.goal(planFile: path, text: text, plan: loaded, run: runID, worker: worker)
+            let goal = RunSubmission.goal(
+                planFile: path, text: text, plan: loaded, run: runID, worker: worker,
+                scope: scope.isEmpty ? nil : scope,
+                allowModelScope: allowModelScope)
             try Publisher(bus: bus, worker: worker).publish(goal)
             if json {
                 emit(JSONValue.object(["run": .string(runID), "goal": .string(goal.id)]).serialized())
@@ -168,7 +186,7 @@ struct SubmitCommand: AsyncParsableCommand {
         let worker = try WorkerID.current(role: "cli")
         let options = RunSubmission.GoalOptions(
             repository: folder, baseBranch: base, risk: risk.flatMap(PlanRisk.init(rawValue:)), questions: !noQuestions,
-            allowModelGates: allowModelGates)
+            allowModelGates: allowModelGates, scope: scope.isEmpty ? nil : scope, allowModelScope: allowModelScope)
         let envelope = RunSubmission.goal(text: text, options: options, run: runID, worker: worker)
         try Publisher(bus: bus, worker: worker).publish(envelope)
         if json {

@@ -40,6 +40,15 @@ public struct AgentCaller: Sendable {
     /// True when the role drives an agent.
     public var isEnabled: Bool { settings.primary != nil }
 
+    /// The redactor for what the role's own commands print (build steps, gates): the
+    /// secret-looking values of ``environment`` and the values of the role's agents' key variables.
+    public var redactor: Redactor { Redactor(environment: environment, keys: keyVariables) }
+
+    /// The variables holding the keys of the role's agents (their `api_key_env`).
+    public var keyVariables: [String] {
+        [settings.primary, settings.fallback, settings.reviewer].compactMap { $0?.apiKeyEnv }.filter { !$0.isEmpty }
+    }
+
     /// One call.
     /// - Parameters:
     ///   - profile: the agent to use instead of the role's primary and fallback (a reviewer).

@@ -49,7 +49,7 @@ public struct BuildRequest: Sendable {
         self.task = task
         self.title = body["title"]?.stringValue ?? task
         self.repository = try string("repository")
-        self.base = try string("base")
+        self.base = try Git.revision(string("base"))
         self.attempt = attempt
         self.candidate = candidate
         self.step = body["step"]?.stringValue

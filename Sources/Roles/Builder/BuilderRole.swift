@@ -102,14 +102,17 @@ public struct BuilderRole: Role {
         environment["PLANBUS_ANSWERS"] = answersFile
         environment["PLANBUS_QUESTION"] = questionFile
         appendLine(log, "# \(Timestamp.now()) attempt \(request.attempt) of \(request.task) by \(context.worker)")
-        appendLine(log, "$ \(step)")
-        let exit = try await runStep(step, in: tree, environment: environment, log: log, timeout: request.timeout)
+        let redactor = Redactor(environment: environment, keys: context.agents.keyVariables)
+        appendLine(log, "$ \(redactor.redact(step))")
+        let exit = try await runStep(
+            step, in: tree, environment: environment, log: log, timeout: request.timeout, redactor: redactor)
         appendLine(
             log, "# \(Timestamp.now()) step ended: \(exit.map { "\($0)" } ?? "timed out after \(request.timeout)")")
         context.heartbeat.progressed()
 
         if let data = FileManager.default.contents(atPath: questionFile),
-            let question = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+            let question = String(data: data, encoding: .utf8).map(redactor.redact)?.trimmingCharacters(
+                in: .whitespacesAndNewlines),
             !question.isEmpty
         {
             // The step asked instead of building: nothing is committed, and the question goes to
@@ -233,13 +236,23 @@ public struct BuilderRole: Role {
     /// Runs the step in its own process group, output appended to `log`; SIGKILLs the group at the
     /// time limit or when the handler is cancelled.
     /// - Returns: how it ended, or `nil` when it timed out or was cancelled.
+    ///
+    /// The step writes to a private file outside the bus; its lines reach `log` redacted
+    /// (``TranscriptPump``), so no credential it prints is written to the bus.
     private func runStep(
-        _ step: String, in directory: String, environment: [String: String], log: String, timeout: Duration
+        _ step: String, in directory: String, environment: [String: String], log: String, timeout: Duration,
+        redactor: Redactor
     ) async throws -> ChildProcess.Exit? {
+        let scratch = try TranscriptPump.privateFolder()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let output = scratch + "/step.log"
         let child = try ChildProcess.spawn(
-            ["/bin/sh", "-c", step], environment: environment, directory: directory, stdout: .file(log),
-            stderr: .file(log), diesWithParent: true, killsGroupOnExit: true)
-        return await child.wait(timeout: timeout).exit
+            ["/bin/sh", "-c", step], environment: environment, directory: directory, stdout: .file(output),
+            stderr: .file(output), diesWithParent: true, killsGroupOnExit: true)
+        let pump = TranscriptPump(from: output, to: log, redactor: redactor)
+        return try await pump.whilePumping { () async throws(RoleError) -> ChildProcess.Exit? in
+            await child.wait(timeout: timeout).exit
+        }
     }
 
     private func appendLine(_ path: String, _ line: String) {

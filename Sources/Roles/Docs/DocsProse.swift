@@ -47,6 +47,7 @@ struct DocsProse {
         let layout = context.bus.layout
         let prompt = (try? RunMessages.plan(of: run, layout: layout))?.task(task)?.prompt ?? "(not recorded)"
         let git = Git(directory: repository)
+        try Git.revision(commit)
         let stat = (try? await git.run(["show", "--stat", "--format=%s%n%n%b", commit])) ?? ""
         // The merged commit (the merge's second parent) names its candidate in a trailer when it
         // is not the first; that candidate's step report is in its own folder.

@@ -86,6 +86,25 @@ public struct Git: Sendable {
         }
     }
 
+    /// Checks a revision (a commit id, a branch or another ref) that came from outside, such as
+    /// an envelope's body, before it is given to git: git would read one that starts with `-` as
+    /// an option (`--output=FILE` makes `git diff` and `git show` write a file).
+    /// - Returns: `revision`.
+    /// - Throws: ``RoleError`` `invalidRequest` for an empty revision, one that starts with `-`, or
+    ///   one with white space or a control character.
+    @discardableResult
+    public static func revision(_ revision: String) throws(RoleError) -> String {
+        guard !revision.isEmpty, !revision.hasPrefix("-"),
+            !revision.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F })
+        else {
+            throw RoleError(
+                .invalidRequest,
+                "\"\(revision.prefix(80))\" is not a git revision (empty, a leading -, white space or a control character)"
+            )
+        }
+        return revision
+    }
+
     /// True when `directory` is inside a git work tree.
     public func isWorkTree() async -> Bool {
         (try? await run(["rev-parse", "--is-inside-work-tree"])) == "true"
@@ -93,7 +112,8 @@ public struct Git: Sendable {
 
     /// The commit `ref` names.
     public func commit(of ref: String) async throws(RoleError) -> String {
-        try await run(["rev-parse", "--verify", "--quiet", ref + "^{commit}"])
+        try Self.revision(ref)
+        return try await run(["rev-parse", "--verify", "--quiet", ref + "^{commit}"])
     }
 
     /// True when the branch exists.
@@ -109,30 +129,38 @@ public struct Git: Sendable {
             }
             return
         }
-        try await run(["branch", branch, ref])
+        try await run(["branch", Self.revision(branch), Self.revision(ref)])
     }
 
     /// Adds a work tree at `path` on a new branch `branch` made from `base`.
     /// - Returns: a ``Git`` for the new work tree.
     public func addWorktree(at path: String, branch: String, from base: String) async throws(RoleError) -> Git {
-        try await run(["worktree", "add", "-b", branch, path, base])
+        try await run(["worktree", "add", "-b", Self.revision(branch), path, Self.revision(base)])
         return at(path)
     }
 
     /// Adds a work tree at `path` with `commit` checked out, on no branch.
     public func addDetachedWorktree(at path: String, commit: String) async throws(RoleError) -> Git {
-        try await run(["worktree", "add", "--detach", path, commit])
+        try await run(["worktree", "add", "--detach", path, Self.revision(commit)])
         return at(path)
     }
 
     /// Removes the work tree at `path` (whatever it holds) and forgets it.
     public func removeWorktree(at path: String) async throws(RoleError) {
         if FileManager.default.fileExists(atPath: path) {
-            try await run(["worktree", "remove", "--force", "--force", path])
-        } else {
-            // The folder is gone already: drop what git still records of it.
-            try await run(["worktree", "prune"])
+            let removal = try await attempt(["worktree", "remove", "--force", "--force", path])
+            if removal.succeeded { return }
+            // A removal that was killed midway leaves a folder without its .git file, which git
+            // no longer takes for a work tree, while it still records the tree (and its branch as
+            // checked out): remove the folder, then prune what git records of it.
+            guard FileManager.default.fileExists(atPath: path + "/.git") == false,
+                (try? FileManager.default.removeItem(atPath: path)) != nil
+            else {
+                throw RoleError(.git, "git worktree remove \(path) in \(directory) failed: \(removal.stderr)")
+            }
         }
+        // The folder is gone: drop what git still records of it.
+        try await run(["worktree", "prune"])
     }
 
     /// Stages every change and commits it with `message` and the trailers (`Key: value` lines).
@@ -177,13 +205,16 @@ public struct Git: Sendable {
 
     /// What changed between two commits.
     public func diff(from base: String, to head: String) async throws(RoleError) -> DiffSummary {
-        let numstat = try await run(["diff", "--numstat", "-z", "--no-renames", base, head])
+        let numstat = try await run([
+            "diff", "--numstat", "-z", "--no-renames", Self.revision(base), Self.revision(head),
+        ])
         return DiffSummary(numstatZ: numstat)
     }
 
     /// Merges `commit` into the branch checked out here with a merge commit.
     /// - Returns: the merge commit, or the conflicting paths (the merge is then aborted).
     public func merge(_ commit: String, message: String) async throws(RoleError) -> MergeOutcome {
+        try Self.revision(commit)
         let run = try await attempt(
             [
                 "-c", "user.name=\(identity.name)", "-c", "user.email=\(identity.email)", "merge", "--no-ff",
@@ -202,6 +233,8 @@ public struct Git: Sendable {
 
     /// Moves `branch` forward to `commit`, refusing anything but a fast-forward.
     public func fastForward(_ branch: String, to commit: String) async throws(RoleError) {
+        try Self.revision(branch)
+        try Self.revision(commit)
         let ancestor = try await attempt(["merge-base", "--is-ancestor", branch, commit])
         guard ancestor.succeeded else {
             throw RoleError(.git, "\(branch) cannot be fast-forwarded to \(commit): it has commits \(commit) lacks")

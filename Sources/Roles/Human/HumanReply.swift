@@ -1,4 +1,5 @@
 import Bus
+import Foundation
 
 /// The replies a person makes to the requests of the `human` queue.
 ///
@@ -44,9 +45,11 @@ public enum HumanReply {
         to request: HumanRequest, kind: String, suffix: String, body: [String: JSONValue], from worker: WorkerID
     ) -> Envelope {
         let source = request.envelope
+        // A person may paste a credential into an answer or a reason: it never reaches the bus.
+        let redacted = Redactor(environment: ProcessInfo.processInfo.environment).redact(.object(body)).objectValue
         return Envelope(
             id: id(replying: source.id, suffix), run: source.run, task: source.task, kind: kind,
-            from: worker, to: request.replyTo, causation: source.id, attempt: source.attempt, body: body)
+            from: worker, to: request.replyTo, causation: source.id, attempt: source.attempt, body: redacted ?? body)
     }
 
     /// The id of the `kind` reply (`answer` or `decision`) to request `id`.

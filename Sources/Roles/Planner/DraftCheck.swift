@@ -53,7 +53,8 @@ enum DraftCheck {
 
     /// Checks a plan drafted for a free-text goal, written at `file`: the plan loader's checks
     /// (with file, line and field), then the goal's repository, base branch and risk, what a run
-    /// can carry out with the builder `agents` names, and no gates unless the goal allows the model to propose them.
+    /// can carry out with the builder `agents` names, no gates unless the goal allows the model to propose them,
+    /// and no task scope outside the goal's `scope` unless it allows the model any scope.
     /// - Returns: The plan.
     /// - Throws: ``RoleError`` `invalidPlan` with every reason.
     static func plan(at file: String, goal: GoalDraft, agents: AgentSettings) throws(RoleError) -> Plan {
@@ -82,6 +83,15 @@ enum DraftCheck {
                     "\(file): the plan proposes gates (\(gates.joined(separator: "; "))), but gates come from "
                         + "people: the goal was not submitted with --allow-model-gates; leave gates, preflight, "
                         + "smoke and each task's gates out")
+            }
+        }
+        let limit = goal.scopeLimit
+        for (index, task) in plan.tasks.enumerated() {
+            let outside = limit.escaping(task.scope)
+            if !outside.isEmpty {
+                errors.append(
+                    "\(file): tasks[\(index)].scope: \(outside.joined(separator: ", ")) is outside the goal's scope "
+                        + "\(limit.text): keep every task's scope inside it")
             }
         }
         errors += RunSupport.unsupported(plan, agents: agents).map { "\(file): \($0)" }

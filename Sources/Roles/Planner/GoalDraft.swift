@@ -7,7 +7,8 @@ import FileFormats
 /// `from_goal`), and the run goes on exactly like a submitted plan.
 ///
 /// The goal's body: `goal_text`, `repository` (absolute), `base_branch`, `risk` (or `null`: the
-/// model chooses), `questions` (`false` to plan without asking), `allow_model_gates`, `summary`.
+/// model chooses), `questions` (`false` to plan without asking), `allow_model_gates`, `scope` (the
+/// globs the model's tasks must stay inside, optional), `allow_model_scope`, `summary`.
 public struct GoalDraft: Sendable, Equatable {
     /// The kind of the planner's envelopes to itself that carry its model's answers.
     public static let kind = "draft"
@@ -42,6 +43,10 @@ public struct GoalDraft: Sendable, Equatable {
     public let risk: PlanRisk?
     public let askQuestions: Bool
     public let allowModelGates: Bool
+    /// True to let the model give tasks any scope (otherwise ``scope`` limits them, when given).
+    public let allowModelScope: Bool
+    /// The paths the model's tasks may change (`planbus submit --goal … --scope GLOB`), or `nil`.
+    public let scope: [String]?
     public internal(set) var stage: Stage = .intent
     public internal(set) var questions: [Question] = []
     /// The plan text accepted, once a draft of it is valid.
@@ -79,6 +84,8 @@ public struct GoalDraft: Sendable, Equatable {
         self.risk = risk
         self.askQuestions = body["questions"] != .bool(false)
         self.allowModelGates = body["allow_model_gates"] == .bool(true)
+        self.allowModelScope = body["allow_model_scope"] == .bool(true)
+        self.scope = ScopeLimit.requested(in: body)
     }
 
     /// True for a goal envelope carrying free text instead of a plan.
@@ -182,6 +189,19 @@ public struct GoalDraft: Sendable, Equatable {
             lines.append(question.answer ?? "(not answered)")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The limit on the scopes of the plan the model drafts: the goal's `scope`, or none.
+    var scopeLimit: ScopeLimit {
+        allowModelScope || scope == nil ? .none : ScopeLimit(globs: scope, source: "--scope")
+    }
+
+    /// What the plan goal carries on from this goal: `scope` and `allow_model_scope`, so that the
+    /// run's follow-ups are limited as the goal asked.
+    var scopeFields: [String: JSONValue] {
+        var fields: [String: JSONValue] = ["allow_model_scope": .bool(allowModelScope)]
+        if let scope { fields["scope"] = .array(scope.map(JSONValue.string)) }
+        return fields
     }
 
     /// The draft as `runs/<run>/status.json` holds it until the plan exists: `run`, `plan` (`null`),

@@ -125,6 +125,13 @@ public struct PlannerRole: Role {
             guard fold.state == nil, fold.draft?.goalID == from, fold.draft?.planText != nil else {
                 return "run \(envelope.run) has no free-text goal \(from) waiting for this plan"
             }
+            // The plan is the one the model's draft checked, with the goal's limits.
+            guard let draft = fold.draft, envelope.body["plan_text"]?.stringValue == draft.planText,
+                (envelope.body["allow_model_scope"] == .bool(true)) == draft.allowModelScope,
+                ScopeLimit.requested(in: envelope.body) == draft.scope
+            else {
+                return "the plan goal of run \(envelope.run) is not the plan drafted and checked for goal \(from)"
+            }
         } else if fold.state != nil || fold.draft != nil {
             return "run \(envelope.run) already has a goal"
         }
@@ -229,6 +236,7 @@ public struct PlannerRole: Role {
                 "from_goal": .string(draft.goalID), "spec": .string(folder + "/SPEC.md"),
                 "summary": .string("the plan drafted for the goal: " + String(draft.text.prefix(80))),
             ]
+            body.merge(draft.scopeFields) { _, new in new }
             if FileManager.default.fileExists(atPath: folder + "/INTENT.md") {
                 body["intent"] = .string(folder + "/INTENT.md")
             }

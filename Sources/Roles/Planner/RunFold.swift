@@ -56,6 +56,7 @@ struct RunFold: Sendable {
         state.builderAgent = builderAgent
         state.intent = goal.body["intent"]?.stringValue
         state.writtenSpec = goal.body["spec"]?.stringValue
+        state.scopeLimit = ScopeLimit.of(goal: goal.body, plan: state.plan)
         if let draft { state.carry(draft.cost) }
         return state
     }

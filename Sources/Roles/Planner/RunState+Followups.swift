@@ -41,7 +41,8 @@ extension RunState {
     /// Adds the follow-ups a verdict or judgment carries as tasks of the run, when the input fits
     /// the run's state (a verdict or judgment on the attempt in progress): each gets the id
     /// `<task>-f<n>`, depends on its origin, and has the scope given or the origin's. While the
-    /// run is halted or its `run_budget` leaves no room, a follow-up is recorded as dropped.
+    /// run is halted or its `run_budget` leaves no room, or when the scope given escapes the run's
+    /// ``scopeLimit``, a follow-up is recorded as dropped.
     public mutating func followUp(_ input: Envelope) {
         guard input.kind == RunMessages.verdict || input.kind == RunMessages.judgment,
             let origin = input.task, let task = plan.task(origin)
@@ -60,6 +61,12 @@ extension RunState {
             if followup.run == nil, !builderAgent {
                 droppedFollowups.append(
                     "\(origin): \(followup.title): not added: it has no run step, and the builder drives no agent")
+                continue
+            }
+            if let scope = followup.scope, case let outside = scopeLimit.escaping(scope), !outside.isEmpty {
+                droppedFollowups.append(
+                    "\(origin): \(followup.title): not added: its scope \(outside.joined(separator: ", ")) is outside "
+                        + "the run's scope limit \(scopeLimit.text); submit with --allow-model-scope to allow it")
                 continue
             }
             if let why = followupRoom() {

@@ -71,6 +71,9 @@ public struct RunState: Sendable, Equatable {
     public internal(set) var followupOf: [String: String] = [:]
     /// The follow-ups that were not added, and why.
     public internal(set) var droppedFollowups: [String] = []
+    /// The paths a follow-up task may be given (``ScopeLimit``): a follow-up whose scope escapes
+    /// it is not added.
+    public var scopeLimit = ScopeLimit.none
 
     /// A run that has just received its goal; ``start()`` begins it.
     public init(run: String, plan: Plan) {

@@ -34,6 +34,7 @@ public struct IntegrationBranch: Sendable {
     /// - Returns: the merge commit, or the conflicting paths with git's messages (nothing moves).
     /// - Throws: ``RoleError`` `git` when git fails, or the branch kept moving.
     public func merge(_ commit: String, message: String, again: Bool = false) async throws(RoleError) -> MergeOutcome {
+        try Git.revision(commit)
         if again, let merged = try await existingMerge(of: commit) { return .merged(merged) }
         for _ in 1...Self.rounds {
             let head = try await git.commit(of: name)

@@ -1,4 +1,5 @@
 import Bus
+import Foundation
 
 /// The goal envelope that starts a run, built in one place for every way a plan is submitted
 /// (`planbus submit`, the planner's backlog folder).
@@ -18,17 +19,32 @@ public enum RunSubmission {
     ///   - id: The envelope id; a new one when `nil`. A sender that may send the same goal again
     ///     (after a crash) passes the same id, so the bus's duplicate detection keeps one.
     ///   - created: When the goal was made; now when `nil`.
+    ///   - scope: The globs a model-proposed follow-up task must stay inside (body `scope`); `nil`
+    ///     for the union of the plan's tasks' scopes.
+    ///   - allowModelScope: True to let follow-up tasks have any scope (body `allow_model_scope`).
     /// - Returns: The envelope, not yet published.
     public static func goal(
         planFile: String, text: String, plan: Plan, run: String, worker: WorkerID, id: String? = nil,
-        created: Timestamp? = nil
+        created: Timestamp? = nil, scope: [String]? = nil, allowModelScope: Bool = false
     ) -> Envelope {
-        Envelope(
+        var body: [String: JSONValue] = [
+            "plan_file": .string(planFile), "plan_text": .string(redactedPlan(text)),
+            "summary": .string("plan \(plan.name)"),
+        ]
+        if let scope, !scope.isEmpty { body["scope"] = .array(scope.map(JSONValue.string)) }
+        if allowModelScope { body["allow_model_scope"] = .bool(true) }
+        return Envelope(
             id: id ?? EnvelopeID.make(), run: run, kind: RunMessages.goal, from: worker, to: "planner",
-            created: created ?? .now(),
-            body: [
-                "plan_file": .string(planFile), "plan_text": .string(text), "summary": .string("plan \(plan.name)"),
-            ])
+            created: created ?? .now(), body: body)
+    }
+
+    /// `text` with every credential in it replaced (``Redactor``), so that none reaches the bus:
+    /// every role reads the plan from the goal. The mark is `(redacted)`, which YAML reads as
+    /// plain text wherever the credential stood.
+    public static func redactedPlan(_ text: String) -> String {
+        let redacted = Redactor(environment: ProcessInfo.processInfo.environment).redact(text)
+        guard redacted != text else { return text }
+        return redacted.replacingOccurrences(of: Redactor.mark, with: "(redacted)")
     }
 
     /// What a free-text goal asks of the planner besides its text.
@@ -43,11 +59,17 @@ public enum RunSubmission {
         public var questions: Bool
         /// True to let the model propose gates (otherwise a plan with gates is refused).
         public var allowModelGates: Bool
+        /// The globs every task the model drafts (and every follow-up) must stay inside, or `nil`.
+        public var scope: [String]?
+        /// True to let the model give tasks and follow-ups any scope.
+        public var allowModelScope: Bool
 
         public init(
             repository: String, baseBranch: String = "main", risk: PlanRisk? = nil, questions: Bool = true,
-            allowModelGates: Bool = false
+            allowModelGates: Bool = false, scope: [String]? = nil, allowModelScope: Bool = false
         ) {
+            self.scope = scope
+            self.allowModelScope = allowModelScope
             self.repository = repository
             self.baseBranch = baseBranch
             self.risk = risk
@@ -59,7 +81,7 @@ public enum RunSubmission {
     /// The goal of a run given as free text: the planner's model asks people about its intent,
     /// writes the tech spec and the plan, and the run goes on with that plan. Body: `goal_text`,
     /// `repository`, `base_branch`, `risk` (or `null`), `questions`, `allow_model_gates`,
-    /// `summary`.
+    /// `allow_model_scope`, `scope` (when given), `summary`.
     ///
     /// - Parameters:
     ///   - text: What is wanted, in words.
@@ -72,7 +94,7 @@ public enum RunSubmission {
         text: String, options: GoalOptions, run: String, worker: WorkerID, id: String? = nil
     ) -> Envelope {
         let line = text.split(separator: "\n").first.map(String.init) ?? ""
-        return Envelope(
+        var envelope = Envelope(
             id: id ?? EnvelopeID.make(), run: run, kind: RunMessages.goal, from: worker, to: "planner",
             body: [
                 "goal_text": .string(text), "repository": .string(options.repository),
@@ -80,6 +102,11 @@ public enum RunSubmission {
                 "risk": options.risk.map { .string($0.rawValue) } ?? .null, "questions": .bool(options.questions),
                 "allow_model_gates": .bool(options.allowModelGates),
                 "summary": .string("goal: " + (line.count > 80 ? String(line.prefix(79)) + "…" : line)),
+                "allow_model_scope": .bool(options.allowModelScope),
             ])
+        if let scope = options.scope, !scope.isEmpty {
+            envelope.body["scope"] = .array(scope.map(JSONValue.string))
+        }
+        return envelope
     }
 }

@@ -89,7 +89,8 @@ public struct VerifierRole: Role {
                 let change = try await work.diff(from: base, to: commit)
                 diff = change
                 if !toRun.isEmpty {
-                    gates = try await GateRunner(directory: tree, git: work).run(toRun, logFolder: folder + "/gates")
+                    gates = try await GateRunner(directory: tree, git: work, keys: context.agents.keyVariables).run(
+                        toRun, logFolder: folder + "/gates")
                 }
                 findings += ScopeCheck(scope: task.scope).findings(for: change)
                 findings += BudgetCheck(budget: plan.effectiveBudget(for: task)).findings(for: change)
@@ -253,7 +254,7 @@ public struct VerifierRole: Role {
         let work = try await git.addDetachedWorktree(at: tree, commit: commit)
         let gates: [GateResult]
         do {
-            gates = try await GateRunner(directory: tree, git: work).run(
+            gates = try await GateRunner(directory: tree, git: work, keys: context.agents.keyVariables).run(
                 stage == "preflight" ? plan.preflight : plan.smoke, logFolder: layout.run(request.run) + "/\(stage)")
         } catch {
             try? await git.removeWorktree(at: tree)

@@ -23,6 +23,10 @@ public struct GateRunner: Sendable {
     public let environment: [String: String]
     /// Git in ``directory``, to compare the work tree before and after a gate.
     public let git: Git
+    /// What a gate prints goes to a private file outside the bus first, and reaches its log
+    /// through this redactor (``Redactor``), so a gate that prints a credential leaves none in its
+    /// evidence.
+    public var redactor: Redactor
 
     /// Creates a runner.
     ///
@@ -30,13 +34,16 @@ public struct GateRunner: Sendable {
     ///   - directory: The folder gates run in, inside a git work tree.
     ///   - environment: The environment of the gates' commands; this process's by default.
     ///   - git: Git for that work tree; `Git(directory: directory)` by default.
+    ///   - keys: Variables of `environment` whose values are hidden in the logs whatever their
+    ///     names (the agents' `api_key_env`), besides the secret-looking ones.
     public init(
         directory: String, environment: [String: String] = Foundation.ProcessInfo.processInfo.environment,
-        git: Git? = nil
+        git: Git? = nil, keys: [String] = []
     ) {
         self.directory = directory
         self.environment = environment
         self.git = git ?? Git(directory: directory)
+        self.redactor = Redactor(environment: environment, keys: keys)
     }
 
     /// Runs one gate to completion or its timeout.
@@ -51,8 +58,12 @@ public struct GateRunner: Sendable {
     /// - Throws: ``RoleError`` `io` when the log cannot be written; `git` when ``directory`` is not
     ///   in a git work tree or its state cannot be read before the gate runs.
     public func run(_ gate: Gate, log: String) async throws(RoleError) -> GateResult {
-        let command = PlanText.shellLine(gate.command.arguments)
+        let command = redactor.redact(PlanText.shellLine(gate.command.arguments))
         try Self.startLog(log, command: command)
+        let scratch = try TranscriptPump.privateFolder()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let output = scratch + "/gate.log"
+        let pump = TranscriptPump(from: output, to: log, redactor: redactor)
         let root = try await git.run(["rev-parse", "--show-toplevel"])
         let logInTree = Self.path(log, inside: root)
         let before = try await WorkTreeState.take(git, root: root)
@@ -61,9 +72,11 @@ public struct GateRunner: Sendable {
         let outcome: GateResult.Outcome
         do {
             let child = try ChildProcess.spawn(
-                gate.command.arguments, environment: environment, directory: directory, stdout: .file(log),
-                stderr: .file(log), newSession: true, diesWithParent: true, killsGroupOnExit: true)
-            switch await child.wait(timeout: gate.timeout) {
+                gate.command.arguments, environment: environment, directory: directory, stdout: .file(output),
+                stderr: .file(output), newSession: true, diesWithParent: true, killsGroupOnExit: true)
+            let ending = await child.wait(timeout: gate.timeout)
+            pump.pump(final: true)
+            switch ending {
             case .ended(.exited(let status)): outcome = .exited(status)
             case .ended(.signaled(let signal)): outcome = .signaled(signal)
             case .timedOut: outcome = .timedOut(gate.timeout)

@@ -95,7 +95,7 @@ public struct SecretScan: Sendable {
     static func diffArguments(_ base: String, _ head: String) -> [String] {
         [
             "-c", "core.quotePath=false", "diff", "--unified=0", "--no-color", "--no-ext-diff", "--no-textconv",
-            "--find-renames", "--src-prefix=a/", "--dst-prefix=b/", base, head, "--",
+            "--find-renames", "--src-prefix=a/", "--dst-prefix=b/", "--end-of-options", base, head, "--",
         ]
     }
 

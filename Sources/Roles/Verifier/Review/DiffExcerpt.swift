@@ -30,7 +30,9 @@ public struct DiffExcerpt: Sendable, Equatable {
     public static func read(git: Git, from base: String, to commit: String, limit: Int = DiffExcerpt.limit)
         async throws(RoleError) -> DiffExcerpt
     {
-        DiffExcerpt(try await git.run(["diff", "--no-color", "--no-ext-diff", base, commit]), limit: limit)
+        DiffExcerpt(
+            try await git.run(["diff", "--no-color", "--no-ext-diff", Git.revision(base), Git.revision(commit)]),
+            limit: limit)
     }
 
     /// A line for the prompt saying whether the diff is whole.
