@@ -19,8 +19,13 @@ struct RoleCommand: AsyncParsableCommand {
             it, marks its heartbeat stopped and exits 0.
 
             Settings come from the configuration's roles.ROLE section (and, for the planner, its \
-            backlog); the options below override them. Run it with --host NAME on a machine that shares the bus over NFS or sshfs, or to \
-            have it judged by heartbeats alone as a remote process is.
+            backlog); the options below override them.
+
+            --host NAME names the host this process runs on, as PLANBUS_HOST does: its worker id, the \
+            ids of the envelopes it sends, its staging files in tmp/ and its same-host liveness checks \
+            all use NAME. Every role process on one machine uses the same name, and no two machines \
+            sharing the bus use the same one (docs/DEPLOYMENT.md). A process under a name that is not \
+            its machine's is judged by its heartbeat alone, as a remote one is.
             """
     )
 
@@ -30,7 +35,10 @@ struct RoleCommand: AsyncParsableCommand {
     @Option(help: "The instance number, shown by planbus ps.")
     var instance = 0
 
-    @Option(help: "The host name to work under (default: this machine's name).")
+    @Option(
+        help: ArgumentHelp(
+            "The name of the host this process runs on, shared by every role on it (default: PLANBUS_HOST, else this machine's name).",
+            valueName: "name"))
     var host: String?
 
     @Option(help: "The agent to drive (default: the configuration's, else none).")
@@ -65,6 +73,7 @@ struct RoleCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
+            if let host { try Self.name(host: host) }
             guard let product = ProductRoles.role(named: role) else {
                 throw CLIFailure(
                     "no built-in role \"\(role)\" (built-in roles: \(RoleName.allCases.map(\.rawValue).joined(separator: ", "))); "
@@ -131,6 +140,19 @@ struct RoleCommand: AsyncParsableCommand {
                 }
             }
             try await runtime.run(alongside: services)
+        }
+    }
+
+    /// Makes `host` this process's host name everywhere the bus uses one (``Host/name`` reads
+    /// `PLANBUS_HOST` once, on first use), so the worker id, envelope ids, staging names and
+    /// same-host liveness checks agree on one name, and the role's own processes inherit it.
+    /// The name is reduced to the protocol's charset as every host name is (`a.example` works as
+    /// `a-example`).
+    static func name(host: String) throws {
+        let name = Host.sanitize(host)
+        setenv("PLANBUS_HOST", name, 1)
+        guard Host.name == name else {
+            throw CLIFailure("--host \(name) came too late: this process already works as \(Host.name)", code: 1)
         }
     }
 }
