@@ -1,5 +1,6 @@
 import BusTesting
 import Foundation
+import Processes
 import Roles
 import Testing
 
@@ -111,5 +112,25 @@ struct GitTests {
         }
         let outside = Git(directory: root)
         #expect(await !outside.isWorkTree())
+    }
+
+    @Test("a work tree whose removal was killed midway (its .git file gone) is removed, and its branch can be reset")
+    func interruptedRemoval() async throws {
+        let (root, git) = try await repository()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let tree = root + "/trees/t1.1.1.e1"
+        try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t1/1", tree, "main"])
+        // `git worktree remove` deletes the tree's .git file first: a holder killed right after
+        // leaves the folder and what the repository records of it.
+        try FileManager.default.removeItem(atPath: tree + "/.git")
+        #expect(try await !git.attempt(["worktree", "remove", "--force", "--force", tree]).succeeded)
+
+        try await git.removeWorktree(at: tree)
+        #expect(!FileManager.default.fileExists(atPath: tree))
+        let trees = try await git.run(["worktree", "list", "--porcelain"]).split(separator: "\n")
+            .filter { $0.hasPrefix("worktree ") }
+        #expect(trees.count == 1, "\(trees)")
+        // The next holder's work tree takes the branch again.
+        try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t1/1", root + "/trees/t1.1.1.e2", "main"])
     }
 }
