@@ -357,7 +357,12 @@ struct InjectionTests {
             separator: "\n", omittingEmptySubsequences: false
         ).map(String.init)
         let folder = session.bus.layout.run("ag1") + "/agent/1"
-        #expect(args.first == folder + "/builder.log.prompt.md", "\(args)")
+        // The prompt file is the call's private copy, outside the bus; the bus keeps it redacted
+        // beside the transcript.
+        let promptFile = try #require(args.first)
+        #expect(promptFile.hasSuffix(".prompt.md") && !promptFile.hasPrefix(root), "\(args)")
+        let saved = try String(contentsOfFile: folder + "/builder.log.prompt.md", encoding: .utf8)
+        for payload in p { #expect(saved.contains(payload), "\(payload)") }
         #expect(args.count >= 3 && args[1].hasPrefix(session.bus.layout.run("ag1") + "/trees/agent.1.1.e"), "\(args)")
         #expect(args.contains("$(touch CANARY-MODEL)"), "\(args)")
         let prompt = try await git.run(["show", "\(RunMessages.integrationBranch("ag1")):out/prompt.md"])

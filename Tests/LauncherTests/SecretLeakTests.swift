@@ -19,7 +19,7 @@ struct SecretLeakTests {
     /// The planted values; each must never be written to the bus.
     static let secrets = [
         "sk-ant-api03-PLANTEDa1b2c3d4e5f6g7h8i9j0", "sk-PLANTEDopenai0123456789abcdefXYZ",
-        "AKIAPLANTED0123456Z", "ghp_PLANTEDgithub0123456789abcdefghijklmn", "PLANTEDdbPassw0rd42",
+        "AKIAPLANTED012345678", "ghp_PLANTEDgithub0123456789abcdefghijklmn", "PLANTEDdbPassw0rd42",
         "PLANTEDbearer0123456789token", "PLANTEDkeyInTheEnvironment77", "MIIEPLANTEDprivateKeyBody0123",
     ]
 

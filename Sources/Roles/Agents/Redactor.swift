@@ -9,7 +9,7 @@ import Foundation
 ///   Slack, AWS, Google, quoted secret assignments), see `SecretPatterns`;
 /// - whole private key blocks, from the `-----BEGIN … PRIVATE KEY-----` line to its `END` line;
 /// - `.env`-style assignments to a secret-looking name (`API_KEY=…`, `export GH_TOKEN=…`,
-///   `DB_PASSWORD: …`), quoted or not;
+///   `DB_PASSWORD: …`), quoted or not, at the start of a line or after a space, `;`, `,` or `(`;
 /// - bearer tokens (`Authorization: Bearer …`, `"Bearer …"`);
 /// - the exact values of the caller's secret-looking environment variables (names containing
 ///   `KEY`, `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD` or `CREDENTIAL`, values of 8 characters or
@@ -89,7 +89,7 @@ public struct Redactor: Sendable {
             of: #"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"#, with: "$1" + Self.mark, options: .regularExpression)
         text = text.replacingOccurrences(
             of:
-                #"(?i)^(\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*(?:key|token|secret|password|passwd|credential)[A-Za-z0-9_]*\s*[=:]\s*)(["']?)[^\s"']{4,}\2"#,
+                #"(?i)((?:^|[\s;,(])(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*(?:key|token|secret|password|passwd|credential)[A-Za-z0-9_]*\s*[=:]\s*)(["']?)[^\s"']{4,}\2"#,
             with: "$1$2" + Self.mark + "$2", options: .regularExpression)
         return text
     }
