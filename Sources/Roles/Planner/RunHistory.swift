@@ -51,12 +51,24 @@ struct RunHistory {
             journals.withLock { $0[run] = known }
             return known.acks
         }
+
+        /// Places acked envelopes that no journal line lists after the acks read so far, where
+        /// ``acks(run:layout:)`` keeps them: one whose holder was killed between the ack's rename
+        /// and its journal line never gets a line, and at the end of every history it would change
+        /// the order of the inputs at each new ack, so the fold could never be resumed.
+        func place(run: String, ids: [String]) {
+            journals.withLock { journals in
+                var known = journals[run] ?? (offsets: [:], acks: [])
+                known.acks += ids
+                journals[run] = known
+            }
+        }
     }
 
     /// The acked envelopes of the run (its `goal` and every ``RunInput``), oldest first: the goal,
-    /// then in the order of the journal's `ack` lines, then any acked envelope the journal does
-    /// not list yet (the ack's rename happened, its journal line did not: a crash in between), in
-    /// id order. The plan `goal` the planner drafted for a free-text goal (body `from_goal`) is an
+    /// then in the order of the journal's `ack` lines, with any acked envelope the journal does
+    /// not list (the ack's rename happened, its journal line did not: a crash in between) after
+    /// the lines this process had read when it first found it, in id order. The plan `goal` the planner drafted for a free-text goal (body `from_goal`) is an
     /// input like the others, in its place.
     func inputs() -> [Envelope] {
         var position: [String: Int] = [:]
@@ -64,6 +76,9 @@ struct RunHistory {
         let found = RunMessages.taken(
             by: "planner", run: run, kinds: RunInput.kinds.union([RunMessages.goal]), layout: layout,
             cache: memory.done)
+        let unlisted = found.map(\.id).filter { position[$0] == nil }.sorted()
+        memory.place(run: run, ids: unlisted)
+        for id in unlisted { position[id] = position.count }
         return found.sorted { a, b in
             let first = (Self.isStart(a), Self.isStart(b))
             if first.0 != first.1 { return first.0 }

@@ -1,0 +1,47 @@
+import Bus
+import BusTesting
+import Foundation
+import Testing
+
+@testable import Roles
+
+/// The order in which the planner reads back the inputs it acked.
+@Suite("Run history")
+struct RunHistoryTests {
+    /// Publishes a `documented` envelope of run `r1` to the planner, and claims and acks it as `worker`.
+    func ack(on bus: Bus, as worker: WorkerID) throws -> String {
+        let envelope = Envelope(run: "r1", kind: RunMessages.documented, from: worker, to: "planner", body: [:])
+        try Publisher(bus: bus, worker: worker).publish(envelope)
+        let queue = try RoleQueue(bus: bus, role: "planner", worker: worker)
+        let claim = try #require(try queue.claimNext())
+        #expect(claim.envelope.id == envelope.id)
+        try queue.ack(claim)
+        return envelope.id
+    }
+
+    @Test("an input acked without its journal line keeps its place as later inputs are acked, so the fold can resume")
+    func unlistedInputKeepsItsPlace() throws {
+        let temporary = try TemporaryBus(roles: ["planner"])
+        let bus = temporary.bus
+        let planner = try WorkerID.current(role: "planner")
+        let killed = try WorkerID(role: "planner", host: planner.host, pid: 1, incarnation: "0123456789abcdef")
+        let first = try ack(on: bus, as: planner)
+        // A planner killed between its ack's rename and its journal line: the envelope is in
+        // done/, and no journal line lists it.
+        let unlisted = try ack(on: bus, as: killed)
+        try FileManager.default.removeItem(atPath: bus.layout.journal("r1") + "/\(killed).jsonl")
+
+        let memory = RunHistory.Memory()
+        let history = RunHistory(layout: bus.layout, run: "r1", memory: memory)
+        #expect(history.inputs().map(\.id) == [first, unlisted])
+        let later = try ack(on: bus, as: planner)
+        let again = try ack(on: bus, as: planner)
+        // The order read before is still a prefix of the order read now.
+        #expect(history.inputs().map(\.id) == [first, unlisted, later, again])
+        // A process that starts now reads the unlisted input after every listed one.
+        #expect(
+            RunHistory(layout: bus.layout, run: "r1", memory: RunHistory.Memory()).inputs().map(\.id) == [
+                first, later, again, unlisted,
+            ])
+    }
+}
