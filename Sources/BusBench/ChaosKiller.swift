@@ -33,6 +33,7 @@ struct ChaosKiller: Sendable {
         guard !candidates.isEmpty else { return nil }
         let victim = candidates[Int(random.next() % UInt64(candidates.count))]
         guard let child = victim.pid, kill(child, SIGSTOP) == 0 else { return nil }
+        Self.waitStopped([child])
         let held = claims(of: [child])
         let time = Timestamp.now()
         guard kill(child, SIGKILL) == 0 else { return nil }
@@ -44,10 +45,31 @@ struct ChaosKiller: Sendable {
     func killSupervisor(_ up: ChildProcess) -> ChaosKill {
         let children = targets(supervisor: up.pid).compactMap(\.pid)
         for child in children { kill(child, SIGSTOP) }
+        Self.waitStopped(children)
         let held = claims(of: Set(children))
         let time = Timestamp.now()
         up.send(SIGKILL)
         return ChaosKill(role: ChaosKill.supervisor, instance: nil, pid: up.pid, time: time, held: held)
+    }
+
+    /// Waits (at most a second) until every thread of every process `pids` is stopped, or gone:
+    /// `kill(2)` returns before the signal takes effect, and a thread in the middle of a system
+    /// call (a rename that commits an ack) finishes it first.
+    static func waitStopped(_ pids: [Int32]) {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(1)
+        func stopped(_ pid: Int32) -> Bool {
+            let threads = (try? FileOps.list("/proc/\(pid)/task")) ?? []
+            return threads.allSatisfy { thread in
+                guard case .bytes(let bytes) = FileOps.readRegular("/proc/\(pid)/task/\(thread)/stat", limit: 4096)
+                else { return true }
+                let text = String(decoding: bytes, as: UTF8.self)
+                guard let close = text.lastIndex(of: ")") else { return true }
+                let state = text[text.index(after: close)...].split(separator: " ").first ?? ""
+                return state == "T" || state == "t" || state == "Z" || state == "X"
+            }
+        }
+        while clock.now < deadline, !pids.allSatisfy(stopped) { sched_yield() }
     }
 
     /// True when none of `pids` runs any more (a zombie counts as gone).

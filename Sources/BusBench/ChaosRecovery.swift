@@ -15,6 +15,8 @@ public struct ChaosRecovery: Sendable {
     public var completed: LatencySummary
     /// Claims held by a killed process that the journal never shows claimed again or completed.
     public var unrecovered: [ChaosKill.Claim]
+    /// Per claim in ``unrecovered``: the kill and the envelope's journal lines in that queue.
+    public var unrecoveredHistories: [String] = []
 
     /// Folds `events` (every run's journal) against `kills`.
     public init(kills: [ChaosKill], events: [JournalEvent]) {
@@ -27,6 +29,7 @@ public struct ChaosRecovery: Sendable {
         var reclaims: [Duration] = []
         var completions: [Duration] = []
         var missing: [ChaosKill.Claim] = []
+        var histories: [String] = []
         for kill in kills {
             for claim in kill.held {
                 let history = byEnvelope[ChaosKill.Claim(id: claim.id, role: claim.role, epoch: 0)] ?? []
@@ -38,12 +41,21 @@ public struct ChaosRecovery: Sendable {
                 }
                 if let again { reclaims.append(since(again)) }
                 if let done { completions.append(since(done)) }
-                if again == nil && done == nil { missing.append(claim) }
+                if again == nil && done == nil {
+                    missing.append(claim)
+                    histories.append(
+                        "\(claim.role) \(claim.id) e\(claim.epoch) killed at \(kill.time) (journal: "
+                            + Timeline.ordered(history).map { event in
+                                "\(event.time) \(event.event.rawValue)\(event.epoch.map { " e\($0)" } ?? "") "
+                                    + ((try? WorkerID(parsing: event.worker)).map { "pid \($0.pid)" } ?? event.worker)
+                            }.joined(separator: ", ") + ")")
+                }
             }
         }
         reclaimed = LatencySummary(reclaims)
         completed = LatencySummary(completions)
         unrecovered = missing
+        unrecoveredHistories = histories
     }
 
     /// `{takeovers, reclaimed: {n, min_ms, p50_ms, p90_ms, max_ms}, completed: {…}, unrecovered}`.
