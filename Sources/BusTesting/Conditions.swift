@@ -1,9 +1,12 @@
 import Foundation
 
 /// Polls `condition` every `interval` until it holds or `timeout` passes.
+///
+/// The default time-out is ``testProcessTimeout``: a condition that holds returns at once, so a
+/// long limit costs nothing, while a short one turns a loaded machine into a failed test.
 /// - Returns: whether the condition held (tests `#expect` it).
 public func eventually(
-    timeout: Duration = .seconds(60), interval: Duration = .milliseconds(20), _ condition: () throws -> Bool
+    timeout: Duration = testProcessTimeout, interval: Duration = .milliseconds(20), _ condition: () throws -> Bool
 ) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while true {

@@ -39,7 +39,7 @@ public final class HTTPStub: Sendable {
             ["python3", Self.fixtures + "/stub.py", directory + "/responses.json", directory + "/requests.jsonl"],
             stdout: .file(directory + "/port"), diesWithParent: true)
         let portFile = directory + "/port"
-        guard await eventually(timeout: .seconds(20), { lines(of: portFile).first.flatMap { Int($0) } != nil }),
+        guard await eventually({ lines(of: portFile).first.flatMap { Int($0) } != nil }),
             let port = lines(of: portFile).first.flatMap({ Int($0) })
         else {
             process.send(SIGKILL)

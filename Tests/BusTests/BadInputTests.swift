@@ -143,11 +143,11 @@ struct BadInputTests {
                 outcome.value.withLock { $0 = result }
             }
             let finished = { outcome.value.withLock { $0 != nil } }
-            if await !eventually(timeout: .seconds(20), interval: .milliseconds(5), finished) {
+            if await !eventually(interval: .milliseconds(5), finished) {
                 Issue.record("the reader blocked: it opened a FIFO (or another special file) for reading")
                 let dirs = [layout.new("work"), layout.cur("work"), layout.dead("work")]
                 let fifos = dirs.flatMap { dir in names(dir).map { dir + "/" + $0 } } + extra
-                let released = await eventually(timeout: .seconds(20), interval: .milliseconds(5)) {
+                let released = await eventually(interval: .milliseconds(5)) {
                     for path in fifos where BadInputTests.fileType(path) == S_IFIFO {
                         let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
                         if fd >= 0 { close(fd) }

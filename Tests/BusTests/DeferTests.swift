@@ -226,7 +226,7 @@ struct DeferWorkerTests {
     func deferThenAck() async throws {
         let role = try startRole()
         defer { role.send(SIGKILL) }
-        let id = try publish(["action": "defer", "ms": 15_000, "times": 1])
+        let id = try publish(["action": "defer", "ms": 30_000, "times": 1])
         #expect(await eventually { events(id).contains { $0.event == .release } })
         let release = try #require(events(id).first { $0.event == .release })
         let until = Timestamp(milliseconds: try #require(release.notBefore))
@@ -236,7 +236,7 @@ struct DeferWorkerTests {
         // Either still waiting in retry/, or (on a very slow machine) already handed back.
         if let entry = retried.first {
             #expect(entry.id == id && entry.epoch == 1)
-            #expect(entry.delayMs > 0 && entry.delayMs <= 15_000)
+            #expect(entry.delayMs > 0 && entry.delayMs <= 30_000)
         }
 
         // Meanwhile the worker backs off, and another envelope waits for it.
@@ -303,7 +303,7 @@ struct DeferWorkerTests {
     func roleBackoff() async throws {
         let role = try startRole()
         defer { role.send(SIGKILL) }
-        let id = try publish(["action": "backoff", "ms": 10_000])
+        let id = try publish(["action": "backoff", "ms": 30_000])
         #expect(await eventually { isDone(id) })
         let line = try #require(lines(of: out).first { $0.hasPrefix("backoff \(id) ") })
         let until = Timestamp(milliseconds: try #require(line.split(separator: " ").last.flatMap { Int64($0) }))

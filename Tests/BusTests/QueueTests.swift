@@ -187,7 +187,7 @@ struct QueueTests {
         #expect(f.names(f.layout.retry("work")) == [retryName])
 
         var requeuedAfter: Duration?
-        let requeued = await eventually(timeout: .seconds(10), interval: .milliseconds(5)) {
+        let requeued = await eventually(interval: .milliseconds(5)) {
             if janitor.pass(roles: ["work"]).requeued == 1 {
                 requeuedAfter = ContinuousClock.now - start
                 return true
@@ -503,7 +503,7 @@ struct QueueTests {
         #expect(FileOps.exists(work))
 
         var droppedAfter: Duration?
-        let dropped = await eventually(timeout: .seconds(10), interval: .milliseconds(5)) {
+        let dropped = await eventually(interval: .milliseconds(5)) {
             let report = janitor.pass(roles: ["work"])
             #expect(report.republished == 0)
             if report.droppedWork == 1 {

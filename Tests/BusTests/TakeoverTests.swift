@@ -61,7 +61,7 @@ struct TakeoverTests {
         a.process.send(SIGSTOP)
         let b = try WorkerFixture(bus: bus, name: "b", gate: gate, emit: "sink")
         // Same host, pid alive: only the lease (1 s of an unchanged heartbeat) can expire A.
-        #expect(await eventually(timeout: .seconds(30)) { claimHolder(bus)?.worker.pid == b.process.pid })
+        #expect(await eventually { claimHolder(bus)?.worker.pid == b.process.pid })
         #expect(claimHolder(bus)?.epoch == 2)
         #expect(FileManager.default.createFile(atPath: gate + "/" + id, contents: nil))
         #expect(await eventually { bus.doneNames() == [id + ".e2.json"] })

@@ -91,13 +91,13 @@ struct RewatchTests {
         try fm.createDirectory(atPath: newDir, withIntermediateDirectories: false)
         #expect(await eventually { worker.report.filter { $0.contains("watch-added") }.count >= 2 })
         let first = try bus.publish(5)
-        #expect(await eventually(timeout: .seconds(20)) { bus.doneNames().count == 5 })
+        #expect(await eventually { bus.doneNames().count == 5 })
 
         try fm.moveItem(atPath: newDir, toPath: newDir + ".old")
         try fm.createDirectory(atPath: newDir, withIntermediateDirectories: false)
         #expect(await eventually { worker.report.filter { $0.contains("watch-added") }.count >= 3 })
         let second = try bus.publish(5)
-        #expect(await eventually(timeout: .seconds(20)) { bus.doneNames().count == 10 })
+        #expect(await eventually { bus.doneNames().count == 10 })
 
         #expect(await worker.stop() == .exited(0))
         #expect(Set(worker.processed.map(\.id)) == Set(first + second))

@@ -159,7 +159,7 @@ struct AgentRunTests {
         #expect(changelog.contains("Adds a greeting file for new users."))
         // The handoff is written once the run has finished.
         let handoffFile = layout.run("ag1") + "/HANDOFF.md"
-        #expect(await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: handoffFile) })
+        #expect(await eventually { FileManager.default.fileExists(atPath: handoffFile) })
         let handoff = try String(contentsOfFile: handoffFile, encoding: .utf8)
         #expect(handoff.contains("## Summary\n\nAdds a greeting file for new users."))
         #expect(handoff.contains("- builder: 1 call, 900 input and 120 output tokens"))
@@ -184,7 +184,7 @@ struct AgentRunTests {
         #expect((groups["docs"]?["calls"]?.intValue ?? 0) >= 2)
         // The handoff's own usage reached the planner, which took it without complaint.
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 JournalReader(layout: layout).events(run: "ag1").contains {
                     $0.event == .ack && $0.role == "planner" && $0.id.contains("documented-handoff")
                 }

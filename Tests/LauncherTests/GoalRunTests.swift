@@ -126,7 +126,7 @@ struct GoalRunTests {
             let answered = try await session.planbus("answer", id, answer)
             #expect(answered.code == 0, "\(answered.stderr)")
         }
-        #expect(await eventually(timeout: .seconds(60)) { self.status(session, "g1")?["finished"] == .bool(true) })
+        #expect(await eventually { self.status(session, "g1")?["finished"] == .bool(true) })
         let final = status(session, "g1")
         #expect(final?["halted"] == .null, "\(String(describing: final))")
         #expect(final?["tasks"]?.arrayValue?.first?["state"] == "integrated")
@@ -238,7 +238,7 @@ struct GoalRunTests {
         let layout = session.bus.layout
         var built: Envelope?
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 built = RunMessages.pending(kind: RunMessages.built, role: "verifier", run: "f1", layout: layout).first
                 return built != nil
             })
@@ -254,7 +254,7 @@ struct GoalRunTests {
             ])
         try Publisher(bus: session.bus, worker: verdict.from).publish(verdict)
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 RunMessages.pending(kind: RunMessages.built, role: "verifier", run: "f1", layout: layout)
                     .contains { $0.task == "a-f1" }
             })

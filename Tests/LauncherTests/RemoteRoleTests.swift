@@ -53,7 +53,7 @@ struct RemoteRoleTests {
             stderr: .file(session.root + "/remote.log"))
         defer { remote.send(SIGKILL) }
         let up = try session.up()
-        #expect(await eventually(timeout: .seconds(30)) { session.runningPid("verifier") != nil })
+        #expect(await eventually { session.runningPid("verifier") != nil })
         let local = try #require(session.runningPid("verifier"))
         let tasks = try (0..<12).map { _ in try session.send(to: "verifier", body: ["action": "sleep", "ms": 100]) }
         #expect(await eventually { tasks.allSatisfy { session.isDone($0, role: "verifier") } })

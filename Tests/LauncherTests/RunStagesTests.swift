@@ -124,7 +124,7 @@ struct RunStagesTests {
 
         // The rejection is the next attempt's feedback; that attempt waits for approval again.
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 let t = self.task(self.status(session, "st1"), "gated")
                 return t?["state"] == "awaiting_approval" && t?["attempt"] == 2
             })
@@ -134,7 +134,7 @@ struct RunStagesTests {
         #expect(pending.map { $0["attempt"] } == [2])
         #expect(try await session.planbus("approve", "st1", "gated").code == 0)
 
-        #expect(await eventually(timeout: .seconds(60)) { self.status(session, "st1")?["finished"] == .bool(true) })
+        #expect(await eventually { self.status(session, "st1")?["finished"] == .bool(true) })
         let final = status(session, "st1")
         #expect(final?["halted"] == .null)
         #expect(final?["smoke"]?["passed"] == .bool(true))
@@ -212,7 +212,7 @@ struct RunStagesTests {
             [Executables.planbus, "submit", plan, "--wait", "--run", "cb", "--config", session.config],
             stdout: .file(session.root + "/submit.out"), stderr: .file(session.root + "/submit.err"))
         #expect(
-            await eventually(timeout: .seconds(60)) {
+            await eventually {
                 self.status(session, "cb")?["halted"] == "circuit breaker: 3 task failures in a row"
             })
         #expect(task(status(session, "cb"), "slow")?["state"] == "building")

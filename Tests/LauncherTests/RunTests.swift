@@ -275,7 +275,7 @@ struct RunTests {
         """.write(toFile: plan, atomically: true, encoding: .utf8)
         let up = try session.up()
         defer { up.send(SIGTERM) }
-        #expect(await eventually(timeout: .seconds(30)) { session.runningPid("verifier") != nil })
+        #expect(await eventually { session.runningPid("verifier") != nil })
         let submitted = try await session.planbus("submit", plan, "--run", "kills")
         #expect(submitted.code == 0, "\(submitted.stderr)")
 
@@ -306,7 +306,7 @@ struct RunTests {
 
         let status = session.bus.layout.run("kills") + "/status.json"
         #expect(
-            await eventually(timeout: .seconds(60)) {
+            await eventually {
                 guard let data = FileManager.default.contents(atPath: status), let v = try? JSONValue.parse(Array(data))
                 else { return false }
                 return v["finished"] == .bool(true)
@@ -355,21 +355,21 @@ struct RunTests {
             run: echo l > l.txt
         """.write(toFile: plan, atomically: true, encoding: .utf8)
         let up = try session.up()
-        #expect(await eventually(timeout: .seconds(30)) { session.runningPid("docs") != nil })
+        #expect(await eventually { session.runningPid("docs") != nil })
         #expect(try await session.planbus("submit", plan, "--run", "resume").code == 0)
         let log = session.bus.layout.run("resume") + "/held/1/builder.log"
         #expect(await eventually { FileManager.default.fileExists(atPath: log) })
 
         up.send(SIGKILL)
         _ = await up.wait(timeout: testProcessTimeout).exit
-        #expect(await eventually(timeout: .seconds(10)) { session.liveProcesses().isEmpty })
+        #expect(await eventually { session.liveProcesses().isEmpty })
         _ = FileManager.default.createFile(atPath: gate, contents: Data())
 
         let again = try session.up()
         defer { again.send(SIGTERM) }
         let status = session.bus.layout.run("resume") + "/status.json"
         #expect(
-            await eventually(timeout: .seconds(60)) {
+            await eventually {
                 guard let data = FileManager.default.contents(atPath: status), let v = try? JSONValue.parse(Array(data))
                 else { return false }
                 return v["finished"] == .bool(true)

@@ -33,7 +33,7 @@ struct SupervisionTests {
             roles: SessionFixture.testingRole("verifier") + "\n" + SessionFixture.testingRole("builder", instances: 2))
         let up = try session.up()
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 session.runningPid("verifier") != nil && session.runningPid("builder") != nil
                     && session.runningPid("builder", instance: 1) != nil
             })
@@ -84,7 +84,7 @@ struct SupervisionTests {
                 "verifier", instances: 2, extra: "    timeouts:\n      stop_grace: 30s"))
         let up = try session.up()
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 session.runningPid("verifier") != nil && session.runningPid("verifier", instance: 1) != nil
             })
         let id = try session.send(to: "verifier", body: ["action": "gate", "gate": .string(session.gates)])
@@ -127,7 +127,7 @@ struct SupervisionTests {
             roles: SessionFixture.testingRole(
                 "verifier", extra: "    timeouts:\n      envelope: 200ms\n      stop_grace: 500ms"))
         let up = try session.up()
-        #expect(await eventually(timeout: .seconds(30)) { session.runningPid("verifier") != nil })
+        #expect(await eventually { session.runningPid("verifier") != nil })
         let first = try #require(session.runningPid("verifier"))
         try session.send(to: "verifier", body: ["action": "hang"])
         #expect(await eventually { (session.runningPid("verifier") ?? first) != first })
@@ -149,7 +149,7 @@ struct SupervisionTests {
         let up = try session.up()
         let log = session.root + "/up.log"
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 lines(of: log).contains { $0.contains("stubborn.0 wrote no heartbeat within 500ms") }
             })
         #expect(
@@ -174,7 +174,7 @@ struct SupervisionTests {
                 + "\n    args: [\"--verbose\"]\n    env: {PLANBUS_TEST_MARK: \"42\"}\n    model: m-1")
         let up = try session.up()
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 let instances = session.snapshot?.instances ?? []
                 return instances.count == 6 && instances.allSatisfy { $0.phase == "running" }
             })
@@ -222,7 +222,7 @@ struct SupervisionTests {
             supervisor: "  restart_intensity: 3\n  restart_period: 1m")
         let up = try session.up()
         let marker = SupervisorFiles(layout: session.bus.layout).failed("crasher")
-        #expect(await eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: marker) })
+        #expect(await eventually { FileManager.default.fileExists(atPath: marker) })
         let missing = SupervisorFiles(layout: session.bus.layout).failed("missing")
         #expect(await eventually { FileManager.default.fileExists(atPath: missing) })
         // state.json follows the markers within a turn of the supervisor's loop.
@@ -246,7 +246,7 @@ struct SupervisionTests {
             roles: SessionFixture.testingRole("verifier") + "\n" + SessionFixture.testingRole("builder", instances: 2))
         let up = try session.up()
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 session.snapshot?.instances.allSatisfy { $0.phase == "running" } == true
             })
         // The supervisor and its three roles.
@@ -256,7 +256,7 @@ struct SupervisionTests {
 
         up.send(SIGKILL)
         _ = await up.wait(timeout: testProcessTimeout).exit
-        #expect(await eventually(timeout: .seconds(10)) { session.liveProcesses().isEmpty })
+        #expect(await eventually { session.liveProcesses().isEmpty })
 
         session.openGate(id)
         let again = try session.up()
@@ -273,7 +273,7 @@ struct SupervisionTests {
                 + SessionFixture.testingRole("builder", extra: "    timeouts:\n      stop_grace: 300ms"))
         let up = try session.up()
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 session.snapshot?.instances.allSatisfy { $0.phase == "running" } == true
             })
         let slow = try session.send(to: "verifier", body: ["action": "sleep", "ms": 1_000])
@@ -323,7 +323,7 @@ struct SupervisionTests {
             roles: SessionFixture.testingRole("verifier") + "\n" + SessionFixture.testingRole("builder"))
         let up = try session.up()
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 session.snapshot?.instances.allSatisfy { $0.phase == "running" } == true
             })
         let verifier = try #require(session.runningPid("verifier"))
@@ -368,7 +368,7 @@ struct SupervisionTests {
         let up = try session.up()
         defer { up.send(SIGTERM) }
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 session.snapshot?.instances.allSatisfy { $0.phase == "running" } == true
             })
         let before = try #require(session.runningPid("builder"))

@@ -105,7 +105,7 @@ struct WatchTests {
         let up = try session.up()
         defer { up.send(SIGKILL) }
         #expect(
-            await eventually(timeout: .seconds(30)) {
+            await eventually {
                 session.runningPid("planner") != nil && session.runningPid("builder") != nil
                     && session.runningPid("builder", instance: 1) != nil
             })
@@ -154,7 +154,7 @@ struct WatchTests {
             let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
             return text.components(separatedBy: RunWatch.clear).count - 1
         }
-        #expect(await eventually(timeout: .seconds(30)) { frames() >= 3 })
+        #expect(await eventually { frames() >= 3 })
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         #expect(text.contains("RUN r1 · plan shop"))
         #expect(text.contains("every 100 ms · Ctrl-C quits"))

@@ -19,7 +19,7 @@ enum AgentKillChecks {
         try cli.install(body: output + "\n" + cli.leavingGrandchild + "\n" + cli.hanging)
         let started = ContinuousClock.now
         let (result, wasAlive, pid) = try await cli.watchingGrandchild {
-            try await adapter.run(cli.request(timeout: .seconds(5)))
+            try await adapter.run(cli.request(timeout: .seconds(20)))
         }
         #expect(wasAlive, sourceLocation: sourceLocation)
         #expect(result.outcome == .timeout, sourceLocation: sourceLocation)
@@ -27,7 +27,7 @@ enum AgentKillChecks {
         #expect(ContinuousClock.now - started < .seconds(200), sourceLocation: sourceLocation)
         let grandchild = try #require(pid, sourceLocation: sourceLocation)
         #expect(
-            await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) },
+            await eventually { !FakeAgentCLI.isAlive(grandchild) },
             sourceLocation: sourceLocation)
         return result
     }
@@ -47,7 +47,7 @@ enum AgentKillChecks {
         #expect(result.outcome == .ok, sourceLocation: sourceLocation)
         let grandchild = try #require(pid, sourceLocation: sourceLocation)
         #expect(
-            await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) },
+            await eventually { !FakeAgentCLI.isAlive(grandchild) },
             sourceLocation: sourceLocation)
     }
 }

@@ -24,8 +24,8 @@ struct AgentProcessTests {
             try await AgentProcess.run(["agent", "x"], request: request, environment: request.environment)
         }
         // The first line is in the transcript before the command has ended.
-        #expect(await eventually(timeout: .seconds(20)) { lines(of: fake.transcript) == ["earlier", "first"] })
-        #expect(await eventually(timeout: .seconds(20)) { lines(of: fake.transcript + ".stderr") == ["oops"] })
+        #expect(await eventually { lines(of: fake.transcript) == ["earlier", "first"] })
+        #expect(await eventually { lines(of: fake.transcript + ".stderr") == ["oops"] })
         #expect(FileManager.default.createFile(atPath: fake.path("go"), contents: nil))
         let output = try await task.value
         #expect(output.ending == .exited(3))
@@ -45,7 +45,7 @@ struct AgentProcessTests {
         let fake = try FakeAgentCLI(program: "agent")
         defer { fake.remove() }
         try fake.install(body: "echo started\n" + fake.leavingGrandchild + "\n" + fake.hanging)
-        let request = fake.request(timeout: .seconds(5))
+        let request = fake.request(timeout: .seconds(20))
         let began = ContinuousClock.now
         let (output, wasAlive, pid) = try await fake.watchingGrandchild {
             try await AgentProcess.run(["agent"], request: request, environment: request.environment)
@@ -56,7 +56,7 @@ struct AgentProcessTests {
         #expect(ContinuousClock.now - began < .seconds(200))
         #expect(output.stdout == "started\n")
         let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
+        #expect(await eventually { !FakeAgentCLI.isAlive(grandchild) })
     }
 
     @Test("a grandchild left running when the command exits is killed")
@@ -71,7 +71,7 @@ struct AgentProcessTests {
         #expect(wasAlive)
         #expect(output.ending == .exited(0))
         let grandchild = try #require(pid)
-        #expect(await eventually(timeout: .seconds(10)) { !FakeAgentCLI.isAlive(grandchild) })
+        #expect(await eventually { !FakeAgentCLI.isAlive(grandchild) })
     }
 
     @Test("a missing program is reported as not started, and the environment helper drops and adds")

@@ -143,7 +143,7 @@ struct FakeAgentCLI {
         _ call: @escaping @Sendable () async throws -> Result
     ) async throws -> (result: Result, wasAlive: Bool, pid: pid_t?) {
         let running = Task { try await call() }
-        let wasAlive = await eventually(timeout: .seconds(20)) { grandchild().map(Self.isAlive) ?? false }
+        let wasAlive = await eventually { grandchild().map(Self.isAlive) ?? false }
         _ = FileManager.default.createFile(atPath: root + "/seen", contents: nil)
         return (try await running.value, wasAlive, grandchild())
     }
