@@ -28,6 +28,22 @@ struct InitCommand: AsyncParsableCommand {
     @Flag(help: "Create the bus non-durable (no fsync): faster, but a power loss may lose envelopes.")
     var nonDurable = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Share a new bus with this Unix group: folders 02770 (set-group-id), files 0660 (default: private to you, 0700 and 0600).",
+            valueName: "name"))
+    var group: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Sign every envelope with the key in this file (outside the bus, mode 0600, or 0640 on a group bus); unsigned and forged envelopes are dead-lettered. On an existing bus it turns signing on.",
+            valueName: "path"))
+    var signKeyFile: String?
+
+    @Option(
+        help: ArgumentHelp("The name of the signing key, written in every signature (default: main).", valueName: "id"))
+    var signKeyID: String?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -59,26 +75,55 @@ struct InitCommand: AsyncParsableCommand {
             let path = noConfig ? (locator.overridingBus ?? "bus") : try locator.busPath()
             var settings = loaded?.busSettings.applied(to: BusSettings()) ?? BusSettings()
             if nonDurable { settings.durable = false }
+            let sharing = try sharingSettings(cwd: cwd)
+            sharing.apply(to: &settings)
             let roles = Array(Set(Bus.productRoles + (loaded?.roles.map(\.name) ?? []))).sorted()
-            let (bus, created) = try Bus.create(at: path, settings: settings, roles: roles)
+            let (made, created) = try Bus.create(at: path, settings: settings, roles: roles)
+            var bus = made
+            var signingTurnedOn = false
+            if !created, let changed = try sharing.update(existing: bus) {
+                bus = changed
+                signingTurnedOn = true
+            }
             if json {
                 let out: JSONValue = [
                     "bus": .string(bus.layout.root), "created": .bool(created), "version": 1,
                     "settings": bus.settings.json, "config": noConfig ? .null : .string(configPath),
-                    "config_created": .bool(configCreated),
+                    "config_created": .bool(configCreated), "updated": .bool(signingTurnedOn),
                 ]
                 emit(out.serialized())
             } else {
                 if !noConfig {
                     emit(configCreated ? "created \(configPath)" : "kept \(configPath) (it is valid)")
                 }
+                var sharing = bus.settings.group.map { ", shared with group \($0)" } ?? ""
+                if let file = bus.settings.signKeyFile {
+                    sharing += ", envelopes signed with key \(bus.settings.signKeyID) from \(file)"
+                }
                 emit(
                     created
-                        ? "created bus \(bus.layout.root) (protocol v1)"
-                        : "bus \(bus.layout.root) is already a v1 bus; nothing changed")
+                        ? "created bus \(bus.layout.root) (protocol v1\(sharing))"
+                        : signingTurnedOn
+                            ? "bus \(bus.layout.root): bus.json updated (protocol v1\(sharing))"
+                            : "bus \(bus.layout.root) is already a v1 bus; nothing changed")
                 if configCreated || created { emit("next: planbus up") }
             }
         }
+    }
+
+    /// The sharing options given, checked.
+    private func sharingSettings(cwd: String) throws -> InitSharing {
+        if let group, !BusPermissions.isValidGroupName(group) {
+            throw CLIFailure("--group must be a Unix group name, not \"\(group)\"", code: 3)
+        }
+        if let signKeyID, !EnvelopeSigner.isValidKeyID(signKeyID) {
+            throw CLIFailure("--sign-key-id must be 1 to 64 of [A-Za-z0-9_-], not \"\(signKeyID)\"", code: 3)
+        }
+        if signKeyID != nil && signKeyFile == nil {
+            throw CLIFailure("--sign-key-id needs --sign-key-file", code: 64)
+        }
+        return InitSharing(
+            group: group, signKeyFile: signKeyFile.map { absolute($0, cwd) }, signKeyID: signKeyID)
     }
 
     private func absolute(_ path: String, _ cwd: String) -> String {

@@ -53,6 +53,9 @@ struct UpCommand: AsyncParsableCommand {
                 return
             }
             signal(SIGPIPE, SIG_IGN)
+            // Opening the bus changes nothing on it, but makes this process create files with the
+            // bus's modes (its umask), the lock's folder included.
+            _ = try Bus.open(at: config.bus)
             // The lock first: a refused up must change nothing of the running session.
             let lock = try SupervisorLock.acquire(SupervisorFiles(layout: BusLayout(root: config.bus)))
             let bus = try prepareBus(config)

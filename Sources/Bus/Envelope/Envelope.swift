@@ -2,7 +2,8 @@
 ///
 /// An envelope is a JSON object with exactly these fields, written in this order:
 /// `v`, `id`, `run`, `task` (optional), `kind`, `from`, `to`, `causation` (optional), `attempt`,
-/// `created`, `body`. See docs/PROTOCOL.md for the contract.
+/// `created`, `body`, and on a signing bus a last `sig` (see ``EnvelopeSigner``). See
+/// docs/PROTOCOL.md for the contract.
 public struct Envelope: Sendable, Equatable {
     /// The protocol version this code reads and writes.
     public static let protocolVersion = 1
@@ -47,7 +48,7 @@ public struct Envelope: Sendable, Equatable {
     }
 
     static let fields: Set<String> = [
-        "v", "id", "run", "task", "kind", "from", "to", "causation", "attempt", "created", "body",
+        "v", "id", "run", "task", "kind", "from", "to", "causation", "attempt", "created", "body", "sig",
     ]
 
     /// Checks every field against the protocol's charsets and limits.
@@ -161,6 +162,9 @@ public struct Envelope: Sendable, Equatable {
                 throw BusError(.invalidEnvelope, "field \"\(key)\" must be a string or null")
             }
             return s
+        }
+        if let sig = o["sig"], sig.stringValue == nil {
+            throw BusError(.invalidEnvelope, "field \"sig\" must be a string")
         }
         let id = try string("id")
         let run = try string("run")

@@ -10,19 +10,28 @@ public struct Bus: Sendable {
     public static let allowedForeignFiles: Set<String> = ["README.md", ".gitignore", ".gitkeep"]
     /// Roles whose queues `create` makes up front.
     public static let productRoles = ["planner", "builder", "verifier", "docs", "judge"]
-    /// Mode of directories the bus creates (private by default).
-    public static let directoryMode: mode_t = 0o700
-    /// Mode of files the bus creates.
-    public static let fileMode: mode_t = 0o600
+    /// Mode of directories the bus creates: 0700, or 02770 on a bus shared by a group
+    /// (``BusPermissions``).
+    public static var directoryMode: mode_t { BusPermissions.directoryMode }
+    /// Mode of files the bus creates: 0600, or 0660 on a bus shared by a group.
+    public static var fileMode: mode_t { BusPermissions.fileMode }
 
     /// Where things are.
     public let layout: BusLayout
     /// Shared tunables, from `bus.json`, with environment overrides applied.
     public var settings: BusSettings
+    /// Signs published envelopes and checks claimed ones, when `bus.json` names a key file.
+    public let signer: EnvelopeSigner?
 
-    private init(layout: BusLayout, settings: BusSettings) {
+    /// A bus whose process has adopted its permissions and loaded its signing key.
+    private init(layout: BusLayout, settings: BusSettings) throws(BusError) {
+        BusPermissions.adopt(settings)
         self.layout = layout
         self.settings = settings
+        self.signer = try settings.signKeyFile.map { (file) throws(BusError) in
+            try EnvelopeSigner.load(
+                keyFile: file, keyID: settings.signKeyID, busRoot: layout.root, groupShared: settings.group != nil)
+        }
     }
 
     /// Opens an existing bus.
@@ -60,7 +69,7 @@ public struct Bus: Sendable {
         default: throw BusError(.invalidBus, "cannot read \(layout.settingsFile)")
         }
         try settings.applyEnvironment()
-        return Bus(layout: layout, settings: settings)
+        return try Bus(layout: layout, settings: settings)
     }
 
     /// Creates a bus at `path`, or opens the one already there.
@@ -102,14 +111,21 @@ public struct Bus: Sendable {
                         + "\(names.sorted().prefix(3).joined(separator: ", "))); refusing to clobber it")
             }
         }
+        if let file = settings.signKeyFile {
+            _ = try EnvelopeSigner.load(
+                keyFile: file, keyID: settings.signKeyID, busRoot: path, groupShared: settings.group != nil)
+        }
+        if let group = settings.group { try BusPermissions.checkMembership(group) }
+        BusPermissions.adopt(settings)
         try FileOps.makeDirectories(path, mode: directoryMode)
+        if let group = settings.group { try BusPermissions.shareFolder(path, group: group) }
         try FileOps.makeDirectories(layout.tmp, mode: directoryMode)
         // bus.json first (it marks the folder as a bus being created), VERSION last (its presence
         // means the layout is complete).
         try FileOps.writeAtomically(
             Array((settings.json.prettyPrinted() + "\n").utf8), to: layout.settingsFile, stagingDirectory: layout.tmp,
             mode: fileMode, durable: true)
-        let bus = Bus(layout: layout, settings: settings)
+        let bus = try Bus(layout: layout, settings: settings)
         try bus.makeFolders(roles: roles)
         try FileOps.writeAtomically(
             Array(versionText.utf8), to: layout.versionFile, stagingDirectory: layout.tmp, mode: fileMode,

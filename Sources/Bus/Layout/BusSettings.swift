@@ -32,6 +32,14 @@ public struct BusSettings: Sendable, Equatable {
     public var seenRetentionDays = 14
     /// `auto`, `inotify` or `poll`.
     public var wake = WakeMode.auto
+    /// The Unix group that shares the bus (folders 02770, files 0660); `nil` for a private bus
+    /// (0700, 0600). See ``BusPermissions``.
+    public var group: String?
+    /// The absolute path of the file holding the key envelopes are signed with; `nil` when
+    /// envelopes are not signed. The key itself never goes on the bus. See ``EnvelopeSigner``.
+    public var signKeyFile: String?
+    /// The name of the signing key, written in every signature.
+    public var signKeyID = "main"
 
     /// The defaults.
     public init() {}
@@ -42,12 +50,12 @@ public struct BusSettings: Sendable, Equatable {
     private static let keys: [String] = [
         "durable", "max_attempts", "heartbeat_ms", "lease_ms", "retry_base_ms", "retry_cap_ms",
         "max_envelope_bytes", "max_depth", "rescan_ms", "poll_ms", "janitor_ms", "tmp_max_age_ms",
-        "seen_retention_days", "wake",
+        "seen_retention_days", "wake", "group", "sign_key_file", "sign_key_id",
     ]
 
     /// The JSON form written to `bus.json`.
     public var json: JSONValue {
-        .object([
+        var o: [String: JSONValue] = [
             "durable": .bool(durable), "max_attempts": .number(Double(maxAttempts)),
             "heartbeat_ms": .number(Double(heartbeatMs)), "lease_ms": .number(Double(leaseMs)),
             "retry_base_ms": .number(Double(retryBaseMs)), "retry_cap_ms": .number(Double(retryCapMs)),
@@ -55,7 +63,12 @@ public struct BusSettings: Sendable, Equatable {
             "rescan_ms": .number(Double(rescanMs)), "poll_ms": .number(Double(pollMs)),
             "janitor_ms": .number(Double(janitorMs)), "tmp_max_age_ms": .number(Double(tmpMaxAgeMs)),
             "seen_retention_days": .number(Double(seenRetentionDays)), "wake": .string(wake.rawValue),
-        ])
+        ]
+        // Written only when set, so a private, unsigned bus's file stays as it was.
+        if let group { o["group"] = .string(group) }
+        if let signKeyFile { o["sign_key_file"] = .string(signKeyFile) }
+        if signKeyFile != nil || signKeyID != "main" { o["sign_key_id"] = .string(signKeyID) }
+        return .object(o)
     }
 
     /// Reads `bus.json` text; every key is optional, unknown keys and bad values are errors.
@@ -96,6 +109,7 @@ public struct BusSettings: Sendable, Equatable {
             }
             wake = mode
         }
+        try readSharing(o, file: file)
         guard leaseMs > heartbeatMs else {
             throw BusError(
                 .invalidBus, "\(file): \"lease_ms\" (\(leaseMs)) must be longer than \"heartbeat_ms\" (\(heartbeatMs))")
@@ -111,4 +125,33 @@ public enum WakeMode: String, Sendable, Equatable, CaseIterable {
     case inotify
     /// Always polling.
     case poll
+}
+
+extension BusSettings {
+    /// Reads `group`, `sign_key_file` and `sign_key_id` (each a string, or `null` for unset).
+    fileprivate mutating func readSharing(_ o: [String: JSONValue], file: String) throws(BusError) {
+        func text(_ key: String) throws(BusError) -> String? {
+            guard let value = o[key], value != .null else { return nil }
+            guard let s = value.stringValue else { throw BusError(.invalidBus, "\(file): \"\(key)\" must be a string") }
+            return s
+        }
+        if let name = try text("group") {
+            guard BusPermissions.isValidGroupName(name) else {
+                throw BusError(.invalidBus, "\(file): \"group\" must be a Unix group name, not \"\(name.prefix(64))\"")
+            }
+            group = name
+        }
+        if let path = try text("sign_key_file") {
+            guard path.hasPrefix("/"), !path.utf8.contains(0) else {
+                throw BusError(.invalidBus, "\(file): \"sign_key_file\" must be an absolute path")
+            }
+            signKeyFile = path
+        }
+        if let id = try text("sign_key_id") {
+            guard EnvelopeSigner.isValidKeyID(id) else {
+                throw BusError(.invalidBus, "\(file): \"sign_key_id\" must be 1 to 64 of [A-Za-z0-9_-]")
+            }
+            signKeyID = id
+        }
+    }
 }

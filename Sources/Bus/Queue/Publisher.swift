@@ -38,7 +38,7 @@ public final class Publisher: Sendable {
     ///   written), `io` when the disk refuses (nothing becomes visible).
     @discardableResult
     public func publish(_ envelope: Envelope, durable: Bool? = nil) throws(BusError) -> Receipt {
-        let bytes = try envelope.encoded(limits: bus.settings.limits)
+        let bytes = try bus.envelopeBytes(envelope)
         let durable = durable ?? bus.settings.durable
         try ensureQueue(envelope.to)
         let target = bus.layout.new(envelope.to) + "/" + QueueNames.pending(id: envelope.id, epoch: 0)

@@ -123,6 +123,7 @@ public final class RoleQueue: Sendable {
             } catch {
                 return try dead(nil, error.message)
             }
+            if let problem = bus.signatureProblem(bytes) { return try dead(envelope, problem) }
         }
         if envelope.id != id {
             return try dead(envelope, "file name says id \(id) but the envelope's id is \(envelope.id)")
@@ -311,7 +312,7 @@ public final class RoleQueue: Sendable {
         var encoded: [(String, [UInt8])] = []
         for envelope in outputs {
             encoded.append(
-                (envelope.id + "." + envelope.to + ".json", try envelope.encoded(limits: bus.settings.limits)))
+                (envelope.id + "." + envelope.to + ".json", try bus.envelopeBytes(envelope)))
         }
         try FileOps.makeDirectories(out, mode: Bus.directoryMode, syncParents: bus.settings.durable)
         for (name, bytes) in encoded {
