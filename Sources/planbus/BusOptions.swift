@@ -63,7 +63,8 @@ struct CLIFailure: Error, CustomStringConvertible {
         switch error.code {
         case .invalidEnvelope, .invalidBus, .invalidArgument: code = 3
         case .notFound: code = 4
-        case .fenced, .io: code = 1
+        // A full or read-only filesystem, or a deleted bus folder: the bus is unavailable.
+        case .fenced, .io: code = error.busProblem == nil ? 1 : 4
         }
     }
 

@@ -34,7 +34,9 @@ public enum StatusTable {
     }
 
     /// The table as text, preceded by the escape codes that clear the screen.
-    public static func render(rows: [Row], bus: String, stopping: Bool) -> String {
+    /// - Parameter problem: what is wrong with the bus folder as a whole, and what to do, shown
+    ///   under the table while it lasts.
+    public static func render(rows: [Row], bus: String, stopping: Bool, problem: String? = nil) -> String {
         let header = ["ROLE", "INST", "PID", "STATE", "ENVELOPE", "HB AGE", "RESTARTS"]
         let cells = rows.map { row -> [String] in
             let state = row.worker.map { row.state == "running" ? $0 : "\(row.state)/\($0)" } ?? row.state
@@ -49,7 +51,8 @@ public enum StatusTable {
             stopping
             ? "stopping: waiting for every role to finish or release its envelope"
             : "bus \(bus) · Ctrl-C stops every role gracefully · planbus ps --json for scripts"
-        return "\u{1B}[H\u{1B}[2J" + table + "\n\n" + footer
+        let warning = problem.map { "\n\nBUS UNAVAILABLE: " + $0 } ?? ""
+        return "\u{1B}[H\u{1B}[2J" + table + warning + "\n\n" + footer
     }
 }
 

@@ -21,6 +21,10 @@ import ServiceLifecycle
 ///   envelope), then a re-spawn.
 /// - `ctl/stop` (planbus down), SIGTERM or SIGINT stop every child gracefully, with the same
 ///   deadline; `ctl/restart.<role>` re-spawns that role's instances with the configuration re-read.
+/// - While the bus's filesystem is full or read-only (``BusProblem``), no child is judged hung
+///   and none is spawned: the roles back off by themselves, and supervision goes on once the bus
+///   takes writes again. A bus folder that is deleted stops every child, and ``run()`` throws
+///   ``LauncherError`` `notFound` saying so.
 ///
 /// Its view is written to `sup/<host>/state.json` for `planbus ps`.
 public final class Supervisor: Service, Sendable {
@@ -108,6 +112,7 @@ public final class Supervisor: Service, Sendable {
             sink.yield(.shutdown)
         }
         state.publish(now: .now, force: true)
+        if let failure = state.failure { throw failure }
     }
 
     /// Starts one instance's process and wires its exit into the event stream.

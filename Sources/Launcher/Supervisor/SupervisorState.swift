@@ -38,6 +38,13 @@ struct SupervisorState {
     /// the role, so a re-spawn after a crash drives exactly what the role drove before.
     private var agentSettings: [String: String] = [:]
     private(set) var shuttingDown = false
+    /// What is wrong with the bus folder as a whole, as last looked at (every tick). While it is
+    /// full or read-only, no role is judged hung (its heartbeat cannot be written) and none is
+    /// (re-)spawned; roles that run keep running and back off by themselves.
+    private(set) var busProblem: BusProblem?
+    /// Why the supervisor stopped on its own, when that is an error (the bus folder is gone):
+    /// ``Supervisor/run()`` throws it once every role has stopped.
+    private(set) var failure: LauncherError?
     private let started = Timestamp.now()
     private var lastWritten: JSONValue?
     private var lastWriteAt: ContinuousClock.Instant?
@@ -80,11 +87,46 @@ struct SupervisorState {
     // MARK: - Events
 
     mutating func tick(now: ContinuousClock.Instant) {
-        if !shuttingDown, !FileOps.exists(bus.layout.versionFile) {
-            beginShutdown(reason: "the bus \(bus.layout.root) is gone", now: now)
-        }
-        readControlFiles(now: now)
+        lookAtTheBus(now: now)
+        if busProblem != .missing { readControlFiles(now: now) }
         for index in slots.indices { check(index, now: now) }
+    }
+
+    /// Looks at the bus folder as a whole (two system calls, see ``BusProblem/check(_:)``) and
+    /// reports each change. A bus folder that is gone stops every role, and the supervisor with
+    /// an error: its queues, journals and this supervisor's own files went with it, so there is
+    /// nothing to go on with. A full or read-only one pauses supervision until it takes writes
+    /// again.
+    private mutating func lookAtTheBus(now: ContinuousClock.Instant) {
+        let problem = BusProblem.check(bus.layout)
+        guard problem != busProblem else { return }
+        let root = bus.layout.root
+        let before = busProblem
+        busProblem = problem
+        switch problem {
+        case .missing?:
+            guard !shuttingDown else { return }
+            let message =
+                "\(BusProblem.missing.headline(root: root)): every role was stopped; "
+                + BusProblem.missing.advice(root: root)
+            failure = LauncherError(.notFound, message)
+            report(message)
+            beginShutdown(reason: "the bus folder is gone", now: now)
+        case let problem?:
+            report(
+                "\(problem.headline(root: root)): the roles keep running and back off; none is judged hung or "
+                    + "started until the bus takes writes again; \(problem.advice(root: root))")
+        case nil:
+            report(
+                "the bus takes writes again (\(root)) after being \(before?.rawValue ?? "unavailable"): supervision goes on"
+            )
+            // Heartbeats could not be written meanwhile: judge every instance afresh from now.
+            for index in slots.indices {
+                slots[index].seqChangedAt = now
+                slots[index].progressChangedAt = now
+                if case .starting = slots[index].phase { slots[index].spawnedAt = now }
+            }
+        }
     }
 
     mutating func exited(
@@ -188,7 +230,7 @@ struct SupervisorState {
         let slot = slots[index]
         switch slot.phase {
         case .backoff(let until):
-            guard !shuttingDown, !failedRoles.contains(slot.role), now >= until else { return }
+            guard !shuttingDown, !failedRoles.contains(slot.role), now >= until, busProblem == nil else { return }
             if roleStopRequested(slot.role) {
                 slots[index].phase = .stopped
                 report("\(slot.label) not started: ctl/stop.\(slot.role) asks the role to stop")
@@ -198,6 +240,8 @@ struct SupervisorState {
         case .starting, .running:
             guard slot.child != nil else { return }
             observeHeartbeat(index, now: now)
+            // A heartbeat cannot be written to a full or read-only bus: that is no sign of a hang.
+            guard busProblem == nil else { return }
             let updated = slots[index]
             let role = config.role(slot.role)
             if updated.heartbeat == nil {
@@ -465,7 +509,12 @@ struct SupervisorState {
         }
         if options.display == .table, force || lastRenderAt.map({ now - $0 >= .milliseconds(500) }) ?? true {
             lastRenderAt = now
-            options.output(StatusTable.render(rows: tableRows(now: now), bus: bus.layout.root, stopping: shuttingDown))
+            let problem = busProblem.map {
+                "\($0.headline(root: bus.layout.root)); \($0.advice(root: bus.layout.root))"
+            }
+            options.output(
+                StatusTable.render(
+                    rows: tableRows(now: now), bus: bus.layout.root, stopping: shuttingDown, problem: problem))
         }
     }
 
