@@ -77,12 +77,22 @@ public struct Git: Sendable {
 
     /// Runs git and returns the whole result, whatever its exit status.
     /// - Throws: ``RoleError`` `git` only when git cannot be started.
+    /// A lock file left by a git that was killed is removed once stale, and the command run again
+    /// (``GitLock``).
     public func attempt(_ arguments: [String]) async throws(RoleError) -> ProgramRun {
-        do {
-            return try await ProgramRun.run(
-                ["git", "-C", directory] + arguments, environment: environment, timeout: timeout)
-        } catch {
-            throw RoleError(.git, "cannot run git: \(error)")
+        var waited: Duration = .zero
+        while true {
+            let result: ProgramRun
+            do {
+                result = try await ProgramRun.run(
+                    ["git", "-C", directory] + arguments, environment: environment, timeout: timeout)
+            } catch {
+                throw RoleError(.git, "cannot run git: \(error)")
+            }
+            guard !result.succeeded, let lock = GitLock(stderr: result.stderr), let pause = lock.pause(waited: waited)
+            else { return result }
+            try? await Task.sleep(for: pause)
+            waited += pause == .zero ? GitLock.interval : pause
         }
     }
 
