@@ -59,11 +59,11 @@ public struct ChaosBenchmark: Sendable {
         }
     }
 
-    /// The bus settings of the chaos session: durable, as by default, with a 1 s heartbeat, a 5 s
+    /// The bus settings of the chaos session: durable, as by default, with a 1 s heartbeat, a 10 s
     /// lease and a janitor pass every 250 ms, so the final `planbus janitor --watch` (a lease and
     /// a heartbeat) is short. Holders killed on this host are found dead by their pid at the next
     /// janitor pass, whatever the lease.
-    public static let busSettings = ["heartbeat: 1s", "lease: 5s", "janitor: 250ms"]
+    public static let busSettings = ["heartbeat: 1s", "lease: 10s", "janitor: 250ms"]
     /// The supervisor settings: restarts never mark a role failed (up to 1000 a minute), and the
     /// restart backoff stays between 100 ms and 1 s, as a process is killed every few seconds.
     public static let supervisorSettings = [

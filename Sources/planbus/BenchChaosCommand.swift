@@ -16,7 +16,7 @@ extension BenchCommand {
                 in the task's own scope (up to 4 dependency chains of up to 5 tasks, whose steps \
                 check that the file of the task before is there), and `planbus up` running the \
                 planner, --builders builders, --verifiers verifiers, the judge and the docs role \
-                (bus: durable, heartbeat 1s, lease 5s, janitor 250ms; supervisor: restarts never \
+                (bus: durable, heartbeat 1s, lease 10s, janitor 250ms; supervisor: restarts never \
                 mark a role failed, backoff 100ms to 1s). After `planbus submit`, every \
                 --min-interval to --max-interval seconds (drawn from --seed) a random role process \
                 of the supervisor is frozen, the claims it holds are read from cur/, and it is \
