@@ -45,6 +45,10 @@ public struct RunBenchmark: Sendable {
         public var executable: String
         /// The command line, as recorded in the report.
         public var commandLine: String
+        /// Seconds every session stays idle, once every role runs, before its memory is read and
+        /// the plan submitted; then the memory is sampled during the run and read again at its end
+        /// (0: memory is not read, and nothing waits).
+        public var memoryIdleSeconds = 0.0
 
         /// The defaults: 32 tasks of 1 s with 1, 2, 4 and 8 builders, then 500 tasks with 8.
         public init() {
@@ -55,6 +59,8 @@ public struct RunBenchmark: Sendable {
 
     /// How often the benchmark checks the conditions it waits for.
     static let pollInterval: Duration = .milliseconds(5)
+    /// How often the memory of the session's processes is sampled during a run.
+    static let memoryInterval: Duration = .milliseconds(100)
 
     /// What this benchmark runs.
     public let configuration: Configuration
@@ -133,6 +139,14 @@ public struct RunBenchmark: Sendable {
         }
 
         let run = "bench-\(name)"
+        let memory = c.memoryIdleSeconds > 0 ? RoleMemoryProbe(statePath: session.files.state, supervisor: up.pid) : nil
+        if let memory {
+            progress(
+                "  every role running after \(format((running - upStart).seconds * 1000)) ms; idle for "
+                    + "\(format(c.memoryIdleSeconds)) s, then reading every process's memory")
+            try await Task.sleep(for: .milliseconds(Int(c.memoryIdleSeconds * 1000)))
+            memory.recordIdle()
+        }
         progress("  every role running after \(format((running - upStart).seconds * 1000)) ms; submitting")
         let wallStart = Timestamp.now()
         let start = clock.now
@@ -145,7 +159,12 @@ public struct RunBenchmark: Sendable {
         }
         var status = RunStatusFile(path: session.statusPath(run: run))
         var lastProgress = clock.now
+        var lastMemory = clock.now
         let done = await pollUntil(timeout: c.timeout, every: Self.pollInterval) {
+            if let memory, clock.now - lastMemory >= Self.memoryInterval {
+                memory.sample()
+                lastMemory = clock.now
+            }
             let state = status.poll()
             if clock.now - lastProgress >= .seconds(10), let state {
                 progress("  \(state.integrated) of \(state.tasks) integrated")
@@ -155,6 +174,7 @@ public struct RunBenchmark: Sendable {
         }
         let end = clock.now
         let state = status.poll()
+        memory?.recordEnd()
         await session.stop(up, timeout: .seconds(20))
         let cpu = CPUTime.ofReapedChildren() - cpuBefore
 
@@ -165,6 +185,7 @@ public struct RunBenchmark: Sendable {
             startup: (running - upStart).seconds, submit: submitted.duration.seconds, makespan: (end - start).seconds,
             finished: done != nil && state?.finished == true, integrated: state?.integrated ?? 0, timeline: timeline)
         sample.cpuSeconds = cpu
+        sample.memory = memory?.result ?? []
         sample.cpus = MachineInfo(path: session.folder).cpus
         sample.plannerReads = RunPlannerReads(layout: session.bus.layout, run: run)
         if let published = timeline.goalPublished {

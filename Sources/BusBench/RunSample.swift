@@ -33,6 +33,9 @@ public struct RunSample: Sendable {
     public var plannerReads = RunPlannerReads()
     /// Online CPUs.
     public var cpus = 1
+    /// The memory of the supervisor and of every role process, idle and under load (empty unless
+    /// ``RunBenchmark/Configuration/memoryIdleSeconds`` is set).
+    public var memory: [RoleMemory] = []
 
     /// CPU seconds used per second of makespan, over the CPUs: 1 is every CPU busy throughout.
     public var cpuLoad: Double { makespan > 0 ? cpuSeconds / makespan / Double(Swift.max(cpus, 1)) : 0 }
@@ -68,7 +71,7 @@ public struct RunSample: Sendable {
         let t = timeline
         let p = parts
         let growth = t.plannerGrowth()
-        return [
+        var o: [String: JSONValue] = [
             "builders": .number(Double(builders)), "verifiers": .number(Double(verifiers)),
             "tasks": .number(Double(tasks)), "step_seconds": .number(stepSeconds),
             "finished": .bool(finished), "integrated": .number(Double(integrated)),
@@ -98,6 +101,8 @@ public struct RunSample: Sendable {
                 "journal_span_ms": rounded(t.journalSpan * 1000, 1),
             ],
         ]
+        if !memory.isEmpty { o["memory"] = .array(memory.map(\.json)) }
+        return .object(o)
     }
 }
 

@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the bus and its supervision against floors measured in the same run.",
         subcommands: [
             BusBenchmarkCommand.self, SessionBenchmarkCommand.self, RunBenchmarkCommand.self, BusConsumerCommand.self,
-            SessionRoleCommand.self, ChaosBenchmarkCommand.self,
+            SessionRoleCommand.self, ChaosBenchmarkCommand.self, BenchReportCommand.self,
         ]
     )
 
