@@ -52,11 +52,13 @@ public struct BuilderRole: Role {
         let log = folder + "/builder.log"
         let git = Git(directory: request.repository)
 
-        // Work trees of earlier epochs of this envelope belong to dead claims.
-        for stale in (try? FileManager.default.contentsOfDirectory(atPath: trees)) ?? []
-        where stale.hasPrefix(name + ".e") && stale != "\(name).e\(claim.epoch)" {
-            try? await git.removeWorktree(at: trees + "/" + stale)
-        }
+        // Work trees of earlier epochs of this envelope belong to dead claims: those in this
+        // host's trees folder, and those git has on the attempt's branch under any path (a
+        // holder on another host made its work tree under the path the bus has there).
+        var stale = ((try? FileManager.default.contentsOfDirectory(atPath: trees)) ?? [])
+            .filter { $0.hasPrefix(name + ".e") && $0 != "\(name).e\(claim.epoch)" }.map { trees + "/" + $0 }
+        stale += await Self.worktrees(of: git, on: request.branch).filter { $0 != tree && !stale.contains($0) }
+        for path in stale { try? await git.removeWorktree(at: path) }
         // --force also takes over the path and branch of a work tree whose folder was removed.
         try await git.run(["worktree", "add", "--force", "-B", request.branch, tree, request.base])
         do {
@@ -252,6 +254,20 @@ public struct BuilderRole: Role {
         let pump = TranscriptPump(from: output, to: log, redactor: redactor)
         return try await pump.whilePumping { () async throws(RoleError) -> ChildProcess.Exit? in
             await child.wait(timeout: timeout).exit
+        }
+    }
+
+    /// The paths of the work trees git has with `branch` checked out (`git worktree list`).
+    static func worktrees(of git: Git, on branch: String) async -> [String] {
+        guard let listed = try? await git.attempt(["worktree", "list", "--porcelain"]), listed.succeeded else {
+            return []
+        }
+        return listed.stdout.components(separatedBy: "\n\n").compactMap { entry in
+            let lines = entry.split(separator: "\n")
+            guard lines.contains("branch refs/heads/" + branch),
+                let path = lines.first(where: { $0.hasPrefix("worktree ") })?.dropFirst("worktree ".count)
+            else { return nil }
+            return String(path)
         }
     }
 
