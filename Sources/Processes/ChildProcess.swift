@@ -40,8 +40,11 @@ public final class ChildProcess: Sendable {
     private let status = Mutex<Exit?>(nil)
     private let waiters = Mutex<[CheckedContinuation<Exit, Never>]>([])
     private let killsGroupOnExit: Bool
+    /// Whether the child leads a session of its own, which ``reap()`` then sweeps too.
+    private let newSession: Bool
 
-    private init(pid: Int32, killsGroupOnExit: Bool) {
+    private init(pid: Int32, killsGroupOnExit: Bool, newSession: Bool = false) {
+        self.newSession = newSession
         self.pid = pid
         self.killsGroupOnExit = killsGroupOnExit
     }
@@ -62,7 +65,7 @@ public final class ChildProcess: Sendable {
     ///     terminal, so a program that opens `/dev/tty` gets an error rather than being stopped.
     ///   - diesWithParent: the child is killed when this process dies.
     ///   - killsGroupOnExit: when the child exits, SIGKILL what is left of its process group (the
-    ///     processes it started and left behind).
+    ///     processes it started and left behind), and with `newSession`, of its session.
     /// - Throws: ``ProcessError`` `spawnFailed` with the errno.
     public static func spawn(
         _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
@@ -100,7 +103,7 @@ public final class ChildProcess: Sendable {
                 started.finish(.failure(rc))
                 return
             }
-            let child = ChildProcess(pid: pid, killsGroupOnExit: killsGroupOnExit)
+            let child = ChildProcess(pid: pid, killsGroupOnExit: killsGroupOnExit, newSession: newSession)
             started.finish(.success(child))
             child.reap()
         }
@@ -133,7 +136,10 @@ public final class ChildProcess: Sendable {
         while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
         var raw: Int32 = 0
         status.withLock { status in
-            if killsGroupOnExit { kill(-pid, SIGKILL) }
+            if killsGroupOnExit {
+                kill(-pid, SIGKILL)
+                if newSession { SessionSweep.killAll(session: pid) }
+            }
             while waitpid(pid, &raw, 0) < 0 {
                 if errno != EINTR {
                     raw = 0
