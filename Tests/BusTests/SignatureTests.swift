@@ -37,6 +37,15 @@ struct SignatureTests {
         #expect(
             HMACSHA256.hex(SHA256.hash([UInt8](repeating: 0x61, count: 1_000_000)))
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        // Fed in uneven pieces, contiguous or not, the digest is the same.
+        var pieces = SHA256()
+        var offset = 0
+        for (n, size) in [1, 63, 64, 65, 127, 3, 1_000].enumerated() {
+            let chunk = [UInt8](repeating: 0x61, count: size)
+            if n % 2 == 0 { pieces.update(chunk) } else { pieces.update(chunk.lazy.map { $0 }) }
+            offset += size
+        }
+        #expect(pieces.finalize() == SHA256.hash([UInt8](repeating: 0x61, count: offset)))
     }
 
     /// RFC 4231, section 4: test cases 1 to 7 (case 5's output is truncated to 128 bits).

@@ -39,13 +39,33 @@ public struct SHA256: Sendable {
 
     /// Feeds `bytes` to the hash.
     public mutating func update<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
-        for byte in bytes {
-            pending.append(byte)
-            length &+= 1
-            if pending.count == Self.blockCount {
-                compress(pending)
-                pending.removeAll(keepingCapacity: true)
+        let done: Void? = bytes.withContiguousStorageIfAvailable { buffer in
+            var start = 0
+            // Top up a partial block, then hash whole blocks straight from the buffer.
+            while !pending.isEmpty && start < buffer.count {
+                append(buffer[start])
+                start += 1
             }
+            while buffer.count - start >= Self.blockCount {
+                compress(UnsafeBufferPointer(rebasing: buffer[start..<start + Self.blockCount]))
+                length &+= UInt64(Self.blockCount)
+                start += Self.blockCount
+            }
+            while start < buffer.count {
+                append(buffer[start])
+                start += 1
+            }
+        }
+        if done != nil { return }
+        for byte in bytes { append(byte) }
+    }
+
+    private mutating func append(_ byte: UInt8) {
+        pending.append(byte)
+        length &+= 1
+        if pending.count == Self.blockCount {
+            compress(pending)
+            pending.removeAll(keepingCapacity: true)
         }
     }
 
