@@ -53,6 +53,40 @@ struct PermissionTests {
         #expect(wrong.isEmpty, "entries with other modes:\n\(wrong.joined(separator: "\n"))")
     }
 
+    @Test("init keeps an existing bus's sharing, and refuses a bad key file or option before writing anything")
+    func initRefusals() async throws {
+        let folder = FileManager.default.temporaryDirectory.path + "/planbus-perm-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let bus = folder + "/bus"
+        #expect(try await runCommand([Executables.planbus, "init", "--no-config", bus]).code == 0)
+        let before = try String(contentsOfFile: bus + "/bus.json", encoding: .utf8)
+        let regroup = try await runCommand([Executables.planbus, "init", "--no-config", "--group", "staff", bus])
+        #expect(regroup.code == 3, "\(regroup.stderr)")
+        #expect(regroup.stderr.contains("already exists as a private bus"), "\(regroup.stderr)")
+        let key = folder + "/bus.key"
+        try Data("0123456789abcdef0123456789abcdef".utf8).write(to: URL(fileURLWithPath: key))
+        #expect(chmod(key, 0o644) == 0)
+        let open = try await runCommand([Executables.planbus, "init", "--no-config", "--sign-key-file", key, bus])
+        #expect(open.code == 3, "\(open.stderr)")
+        #expect(open.stderr.contains("chmod 0600"), "\(open.stderr)")
+        let idOnly = try await runCommand([Executables.planbus, "init", "--no-config", "--sign-key-id", "k2", bus])
+        #expect(idOnly.code == 64, "\(idOnly.stderr)")
+        #expect(try String(contentsOfFile: bus + "/bus.json", encoding: .utf8) == before)
+        #expect(chmod(key, 0o600) == 0)
+        let on = try await runCommand([Executables.planbus, "init", "--no-config", "--sign-key-file", key, bus])
+        #expect(on.code == 0, "\(on.stderr)")
+        #expect(on.stdout.contains("envelopes signed with key main"), "\(on.stdout)")
+        let settings = try JSONValue.parse(String(contentsOfFile: bus + "/bus.json", encoding: .utf8))
+        #expect(settings["sign_key_file"] == .string(key))
+        #expect(settings["sign_key_id"] == "main")
+        // Once on, what planbus send publishes is signed.
+        let sent = try await runCommand([Executables.planbus, "send", "--bus", bus, "--to", "work", "--kind", "x"])
+        #expect(sent.code == 0, "\(sent.stderr)")
+        let pending = try FileManager.default.contentsOfDirectory(atPath: bus + "/q/work/new")
+        let text = try String(contentsOfFile: bus + "/q/work/new/" + #require(pending.first), encoding: .utf8)
+        #expect(text.contains(",\"sig\":\"hmac-sha256:main:"), "\(text)")
+    }
+
     @Test(
         "an offline plan run under planbus up with umask 000 leaves every folder 0700 and every file 0600; signed, every envelope is",
         arguments: [false, true])
