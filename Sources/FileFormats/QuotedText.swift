@@ -18,4 +18,14 @@ public enum QuotedText {
         }
         return out + "\""
     }
+
+    /// `text` quoted as ``quoted(_:)`` does, cut to its first `limit` characters (with `…` and the
+    /// full length after the quotes) when it is longer, so a message never repeats a huge value.
+    public static func quoted(_ text: some StringProtocol, cutAt limit: Int) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.count > limit else { return quoted(text) }
+        let head = String(String.UnicodeScalarView(scalars.prefix(limit)))
+        let full = quoted(head)
+        return String(full.dropLast()) + "…\" (\(scalars.count) characters)"
+    }
 }

@@ -36,12 +36,20 @@ public struct YAMLText: Sendable {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
+            if let context, context.text.contains("quoted scalar"), problem.contains("end of stream") {
+                // Pointing at the end of the file says little: point at the quote that was never closed.
+                return "\(file):\(context.mark.line):\(context.mark.column): invalid YAML: the quoted text that "
+                    + "starts here is never closed (the file ends before its closing quote)"
+            }
             var message = "\(file):\(mark.line):\(mark.column): invalid YAML: \(problem)"
             if let context {
                 message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
             }
             let about = problem + " " + (context?.text ?? "")
             if let aliasHint, about.contains("alias") || about.contains("anchor") { message += "; " + aliasHint }
+            if Self.indentedWithTab(text, line: mark.line) {
+                message += "; YAML does not allow tabs for indentation: indent with spaces"
+            }
             return message
         case .reader(let problem, let offset, _, _):
             let (line, column) = YAMLMarks.position(ofCharacter: offset ?? 0, in: text)
@@ -51,6 +59,14 @@ public struct YAMLText: Sendable {
         default:
             return "\(file): invalid YAML: \(error)"
         }
+    }
+
+    /// Whether line `line` (from 1) of `text` has a tab in its leading white space.
+    static func indentedWithTab(_ text: String, line: Int) -> Bool {
+        guard line >= 1 else { return false }
+        let lines = text.unicodeScalars.split(separator: "\n", maxSplits: line, omittingEmptySubsequences: false)
+        guard line <= lines.count else { return false }
+        return lines[line - 1].prefix { $0 == " " || $0 == "\t" }.contains("\t")
     }
 
     /// The message for a key written twice in one mapping, pointing at the second occurrence.

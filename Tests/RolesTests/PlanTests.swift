@@ -183,15 +183,15 @@ struct PlanTests {
         #expect(plan.gates[0].protects == [read])
     }
 
-    @Test("a missing file is notFound; a folder in its place is an io error")
+    @Test("a missing file is notFound; a folder in its place is an invalid plan")
     func unreadable() async throws {
         let folder = try await PlanFolder()
         let missing = folder.path + "/none.yaml"
         let error = planError { () throws(RoleError) in _ = try PlanLoader.load(path: missing) }
         #expect(error == RoleError(.notFound, "no plan file at \(missing)"))
-        let io = planError { () throws(RoleError) in _ = try PlanLoader.load(path: folder.repository) }
-        #expect(io?.code == .io)
-        #expect(io?.message.hasPrefix("cannot read \(folder.repository): ") == true)
+        let folderError = planError { () throws(RoleError) in _ = try PlanLoader.load(path: folder.repository) }
+        #expect(folderError?.code == .invalidPlan)
+        #expect(folderError?.message == "\(folder.repository): is a folder, not a file; give the path of a YAML file")
     }
 
     @Test("text that is not UTF-8 is an invalid plan")
@@ -200,7 +200,12 @@ struct PlanTests {
         let file = folder.path + "/plan.yaml"
         try Data([0x6E, 0x61, 0xFF, 0x0A]).write(to: URL(fileURLWithPath: file))
         let error = planError { () throws(RoleError) in _ = try PlanLoader.load(path: file) }
-        #expect(error == RoleError(.invalidPlan, "\(file): not UTF-8 text"))
+        #expect(
+            error
+                == RoleError(
+                    .invalidPlan,
+                    "\(file):1:3: not UTF-8 text: byte 0xFF (at byte 2) is not part of a UTF-8 character; save the file "
+                        + "as UTF-8"))
     }
 
     @Test("parse reads text without a file, naming the file it is given")

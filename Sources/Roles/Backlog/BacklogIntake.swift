@@ -1,4 +1,5 @@
 import Bus
+import FileFormats
 
 #if canImport(Glibc)
     import Glibc
@@ -49,9 +50,8 @@ struct BacklogIntake: Sendable {
         let id = ticket.goalID(run: run)
         let moved = folder.submitted + "/" + run + "." + ticket.name
         if delivered(id) { return try move(taken, to: moved, .submitted(run: run, goal: id, moved: moved)) }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            return try refuse(ticket, "\(file): not UTF-8 text")
-        }
+        let text: String
+        do { text = try TextFile.decode(bytes, file: file) } catch { return try refuse(ticket, error.message) }
         let plan: Plan
         do {
             plan = try PlanLoader.parse(text, file: file)

@@ -1,7 +1,11 @@
 import FileFormats
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The checks across fields of a plan that has been read: unique task ids, known dependencies, no
-/// dependency cycles, and a git repository.
+/// dependency cycles, a git repository, and scopes that stay inside it.
 struct PlanChecks {
     let read: PlanReader.Read
 
@@ -13,6 +17,7 @@ struct PlanChecks {
         try knownDependencies()
         try noCycles()
         try repository()
+        try scopesInRepository()
     }
 
     /// A task id used twice is an error at the second task, naming the first's line.
@@ -38,7 +43,7 @@ struct PlanChecks {
         for (index, task) in tasks.enumerated() {
             for (position, dependency) in task.dependsOn.enumerated() where !known.contains(dependency) {
                 var what =
-                    "task \(QuotedText.quoted(task.id)) depends on \(QuotedText.quoted(dependency)), which is not a task of this plan"
+                    "task \(QuotedText.quoted(task.id)) depends on \(QuotedText.quoted(dependency, cutAt: PlanReader.shownLength)), which is not a task of this plan"
                 if let near = KeySuggestion.closest(to: dependency, in: ids) {
                     what += "; did you mean \(QuotedText.quoted(near))?"
                 }
@@ -111,6 +116,63 @@ struct PlanChecks {
                     "\(path) is not a git repository (it has no .git); run git init there or name another folder")
             }
         }
+    }
+
+    /// A scope glob whose leading folders (the segments before its first wildcard) go through a
+    /// symbolic link of the repository's work tree that leads out of the repository is an error
+    /// at that glob: the glob would name paths outside the repository.
+    func scopesInRepository() throws(RoleError) {
+        guard let root = Self.realPath(read.plan.repository) else { return }
+        for (index, task) in tasks.enumerated() {
+            for (position, glob) in task.scope.enumerated() where position < read.tasks[index].scope.count {
+                guard let (link, target) = Self.linkOut(of: glob, repository: read.plan.repository, root: root)
+                else { continue }
+                throw fail(
+                    read.tasks[index].scope[position],
+                    "\(QuotedText.quoted(glob, cutAt: PlanReader.shownLength)) goes through \(link), a symbolic "
+                        + "link to \(target), outside the repository; name paths inside the repository")
+            }
+        }
+    }
+
+    /// The first symbolic link among the literal leading segments of `glob` in `repository` that
+    /// resolves outside `root` (the repository's real path), and where it leads; `nil` when there
+    /// is none.
+    static func linkOut(of glob: String, repository: String, root: String) -> (String, String)? {
+        var relative = ""
+        for segment in glob.split(separator: "/") {
+            if segment.contains(where: { "*?[\\".contains($0) }) { return nil }
+            relative += (relative.isEmpty ? "" : "/") + segment
+            let path = repository + "/" + relative
+            var st = stat()
+            guard lstat(path, &st) == 0 else { return nil }
+            switch st.st_mode & S_IFMT {
+            case S_IFLNK:
+                // A dangling link is judged by where its text points.
+                let target =
+                    realPath(path)
+                    ?? FilePaths.resolve(linkText(path) ?? "", against: FilePaths.folder(of: path))
+                if target != root && !target.hasPrefix(root == "/" ? "/" : root + "/") { return (relative, target) }
+            case S_IFDIR: continue
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    /// The canonical absolute path of `path` (links resolved), or `nil` when it does not resolve.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// The text of the symbolic link at `path`.
+    static func linkText(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let n = readlink(path, &buffer, 4096)
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     func fail(_ place: PlanReader.Place, _ what: String) -> RoleError {

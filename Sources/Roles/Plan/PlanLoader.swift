@@ -18,21 +18,29 @@ public enum PlanLoader {
     /// - Parameter path: The plan file, absolute or relative to the current directory.
     /// - Returns: The plan, with its repository as an absolute path.
     /// - Throws: ``RoleError`` `notFound` when there is no file at `path`, `io` when it cannot be
-    ///   read, and `invalidPlan` when it is not a valid plan.
+    ///   read, and `invalidPlan` when it is not a valid plan: also when it is a folder or another
+    ///   kind of file, larger than ``maxBytes``, or not UTF-8.
     public static func load(path: String) throws(RoleError) -> Plan {
         let file = FilePaths.absolute(path)
-        let bytes: [UInt8]
+        let text: String
         do {
-            bytes = try FilePaths.contents(of: file)
+            text = try TextFile.read(file, limit: maxBytes)
         } catch {
-            throw error.code == .notFound
-                ? RoleError(.notFound, "no plan file at \(file)") : RoleError(.io, error.description)
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw RoleError(.invalidPlan, "\(file): not UTF-8 text")
+            switch error.code {
+            case .notFound: throw RoleError(.notFound, "no plan file at \(file)")
+            case .invalidValue:
+                let hint =
+                    error.message.contains("over the limit") ? "; a plan travels in one bus envelope: split it" : ""
+                throw RoleError(.invalidPlan, error.message + hint)
+            case .io: throw RoleError(.io, error.description)
+            }
         }
         return try parse(text, file: file)
     }
+
+    /// The largest plan file, in bytes (1 MiB, the default `max_envelope_bytes`): the goal that
+    /// starts a run carries the plan's text.
+    public static let maxBytes = 1_048_576
 
     /// Reads and checks plan text.
     ///

@@ -35,7 +35,7 @@ extension PlanReader {
                 let line = earlier.mark.map { " (first at line \($0.line))" } ?? ""
                 throw RoleError(
                     .invalidPlan,
-                    "\(location(keyNode)): \(keyField): duplicate key \(QuotedText.quoted(key))\(line); write each key once"
+                    "\(location(keyNode)): \(keyField): duplicate key \(QuotedText.quoted(key, cutAt: Self.shownLength))\(line); write each key once"
                 )
             }
             seen[key] = keyNode
@@ -154,12 +154,16 @@ extension PlanReader {
         RoleError(.invalidPlan, "\(location(entry.value)): \(entry.field): \(what)")
     }
 
-    /// How a value reads in a message: strings quoted, other scalars as written.
+    /// The most characters of a value a message repeats; longer values are cut.
+    static let shownLength = 80
+
+    /// How a value reads in a message: strings quoted (and cut at ``shownLength`` characters),
+    /// other scalars as written.
     func describe(_ node: Node) -> String {
         switch node {
         case .scalar(let scalar):
             if hasTag(node, .null) { return scalar.string.isEmpty ? "nothing" : scalar.string }
-            return hasTag(node, .str) ? QuotedText.quoted(scalar.string) : scalar.string
+            return hasTag(node, .str) ? QuotedText.quoted(scalar.string, cutAt: Self.shownLength) : scalar.string
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         case .alias: return "an alias"

@@ -26,6 +26,8 @@ struct PlanReader {
     struct TaskPlaces {
         var id: Place
         var dependsOn: [Place]
+        /// Where each glob of the task's scope was written.
+        var scope: [Place] = []
     }
 
     /// A plan as read, with the places the checks across fields point at.
@@ -132,6 +134,7 @@ struct PlanReader {
             case "prompt": task.prompt = try string(entry)
             case "scope":
                 task.scope = try globs(entry)
+                places.scope = try items(entry, example: "").map { place($0.value, $0.field) }
                 if task.scope.isEmpty {
                     throw fail(entry, "must list at least one path glob the task may change, such as [\"src/**\"]")
                 }
@@ -140,7 +143,9 @@ struct PlanReader {
                 for dependency in try items(entry, example: "[api]") {
                     let id = try string(dependency, oneLine: true)
                     if let line = seen[id] {
-                        throw fail(dependency, "\(QuotedText.quoted(id)) is listed twice (first at line \(line))")
+                        throw fail(
+                            dependency,
+                            "\(QuotedText.quoted(id, cutAt: Self.shownLength)) is listed twice (first at line \(line))")
                     }
                     seen[id] = dependency.value.mark?.line ?? 0
                     task.dependsOn.append(id)
@@ -264,14 +269,14 @@ struct PlanReader {
             if text.hasPrefix("/") {
                 throw fail(
                     item,
-                    "\(QuotedText.quoted(text)) is an absolute path; globs are relative to the repository, such as "
+                    "\(QuotedText.quoted(text, cutAt: Self.shownLength)) is an absolute path; globs are relative to the repository, such as "
                         + "\"src/**\"")
             }
             let parts = text.split(separator: "/", omittingEmptySubsequences: false)
             if parts.contains("..") {
                 throw fail(
                     item,
-                    "\(QuotedText.quoted(text)) has a \"..\" part, which could leave the repository; write globs "
+                    "\(QuotedText.quoted(text, cutAt: Self.shownLength)) has a \"..\" part, which could leave the repository; write globs "
                         + "relative to the repository without \"..\"")
             }
             var kept = parts.filter { $0 != "." && !$0.isEmpty }.map(String.init)
@@ -287,7 +292,8 @@ struct PlanReader {
         guard Self.isName(text) else {
             throw fail(
                 entry,
-                "must be \(what): a letter or digit, then up to 63 letters, digits, _ and -, got \(describe(entry.value))"
+                "must be \(what): an ASCII letter or digit, then up to 63 ASCII letters, digits, _ and - (it names "
+                    + "branches, files and bus fields), got \(describe(entry.value))"
             )
         }
         return text

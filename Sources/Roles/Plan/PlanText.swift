@@ -15,8 +15,11 @@ enum PlanText {
     static let plainShell = Set(
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%".unicodeScalars)
 
-    /// True when `text` is one line: no control characters.
+    /// True when `text` is one line: no control characters (C0, DEL and C1, which holds the next
+    /// line character U+0085) and no Unicode line or paragraph separator (U+2028, U+2029).
     static func isOneLine(_ text: String) -> Bool {
-        text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
+        text.unicodeScalars.allSatisfy { s in
+            s.value >= 0x20 && !(0x7F...0x9F).contains(s.value) && s.value != 0x2028 && s.value != 0x2029
+        }
     }
 }
