@@ -132,6 +132,12 @@ struct GitTests {
         #expect(trees.count == 1, "\(trees)")
         // The next holder's work tree takes the branch again.
         try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t1/1", root + "/trees/t1.1.1.e2", "main"])
+
+        // A `git worktree add` killed while initializing: the tree stays locked, its folder gone.
+        try await git.run(["worktree", "lock", "--reason", "initializing", root + "/trees/t1.1.1.e2"])
+        try FileManager.default.removeItem(atPath: root + "/trees/t1.1.1.e2")
+        try await git.removeWorktree(at: root + "/trees/t1.1.1.e2")
+        try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t1/1", root + "/trees/t1.1.1.e3", "main"])
     }
 
     @Test("a ref lock left by a killed git is removed once stale, and the command runs again")

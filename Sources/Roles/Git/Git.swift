@@ -157,9 +157,11 @@ public struct Git: Sendable {
 
     /// Removes the work tree at `path` (whatever it holds) and forgets it.
     public func removeWorktree(at path: String) async throws(RoleError) {
+        // Also drops a tree whose folder is gone but that git keeps locked: one whose
+        // `git worktree add` was killed while it was still initializing.
+        let removal = try await attempt(["worktree", "remove", "--force", "--force", path])
+        if removal.succeeded { return }
         if FileManager.default.fileExists(atPath: path) {
-            let removal = try await attempt(["worktree", "remove", "--force", "--force", path])
-            if removal.succeeded { return }
             // A removal that was killed midway leaves a folder without its .git file, which git
             // no longer takes for a work tree, while it still records the tree (and its branch as
             // checked out): remove the folder, then prune what git records of it.
