@@ -149,7 +149,7 @@ struct SubmitCommand: AsyncParsableCommand {
             let goal = RunSubmission.goal(
                 planFile: path, text: text, plan: loaded, run: runID, worker: worker,
                 scope: scope.isEmpty ? nil : scope,
-                allowModelScope: allowModelScope)
+                allowModelScope: allowModelScope, keys: agents.keyVariables)
             try Publisher(bus: bus, worker: worker).publish(goal)
             if json {
                 emit(JSONValue.object(["run": .string(runID), "goal": .string(goal.id)]).serialized())
@@ -187,7 +187,8 @@ struct SubmitCommand: AsyncParsableCommand {
         let options = RunSubmission.GoalOptions(
             repository: folder, baseBranch: base, risk: risk.flatMap(PlanRisk.init(rawValue:)), questions: !noQuestions,
             allowModelGates: allowModelGates, scope: scope.isEmpty ? nil : scope, allowModelScope: allowModelScope)
-        let envelope = RunSubmission.goal(text: text, options: options, run: runID, worker: worker)
+        let keys = (try? busOptions.loadConfig())?.keyVariables ?? []
+        let envelope = RunSubmission.goal(text: text, options: options, run: runID, worker: worker, keys: keys)
         try Publisher(bus: bus, worker: worker).publish(envelope)
         if json {
             emit(JSONValue.object(["run": .string(runID), "goal": .string(envelope.id)]).serialized())

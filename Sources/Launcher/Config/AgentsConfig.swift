@@ -49,6 +49,13 @@ extension PlanbusConfig {
             reviewer: role.reviewer.flatMap { profile(agent: $0.agent, model: $0.model) },
             prices: PriceTable.builtIn.merging(agents.prices), maxRunCostUSD: agents.maxRunCostUSD,
             maxRoleCostUSD: costs, limitWait: agents.limitWait, maxQuestions: role.questions,
-            roleAgents: Dictionary(roles.map { ($0.name, $0.agent) }, uniquingKeysWith: { first, _ in first }))
+            roleAgents: Dictionary(roles.map { ($0.name, $0.agent) }, uniquingKeysWith: { first, _ in first }),
+            keyVariables: keyVariables)
+    }
+
+    /// Every `api_key_env` of the `agents:` section, sorted: the variables whose values every role
+    /// hides, whichever agent it drives.
+    public var keyVariables: [String] {
+        Set(agents.endpoints.values.compactMap(\.apiKeyEnv).filter { !$0.isEmpty }).sorted()
     }
 }

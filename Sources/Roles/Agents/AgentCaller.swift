@@ -41,12 +41,16 @@ public struct AgentCaller: Sendable {
     public var isEnabled: Bool { settings.primary != nil }
 
     /// The redactor for what the role's own commands print (build steps, gates): the
-    /// secret-looking values of ``environment`` and the values of the role's agents' key variables.
+    /// secret-looking values of ``environment`` and the values of every configured key variable.
     public var redactor: Redactor { Redactor(environment: environment, keys: keyVariables) }
 
-    /// The variables holding the keys of the role's agents (their `api_key_env`).
+    /// The variables holding API keys: those of the role's agents (their `api_key_env`) and those
+    /// of every other agent of the configuration (``AgentSettings/keyVariables``), so that a role
+    /// hides a key it was given in its environment even when another role's agent uses it.
     public var keyVariables: [String] {
-        [settings.primary, settings.fallback, settings.reviewer].compactMap { $0?.apiKeyEnv }.filter { !$0.isEmpty }
+        var names = [settings.primary, settings.fallback, settings.reviewer].compactMap { $0?.apiKeyEnv }
+        for name in settings.keyVariables where !names.contains(name) { names.append(name) }
+        return names.filter { !$0.isEmpty }
     }
 
     /// One call.
@@ -64,8 +68,8 @@ public struct AgentCaller: Sendable {
             throw RoleError(.invalidRequest, "role \(role) drives no agent")
         }
         // The keys the agents are given are hidden whatever their variables are called.
-        let keyVariables = ([settings.primary, settings.fallback, settings.reviewer, profile] + candidates)
-            .compactMap { $0?.apiKeyEnv }.filter { !$0.isEmpty }
+        let keyVariables =
+            self.keyVariables + ([profile] + candidates).compactMap { $0?.apiKeyEnv }.filter { !$0.isEmpty }
         let redactor = Redactor(environment: environment, keys: keyVariables)
         var limits: [String] = []
         var earliest: Timestamp?

@@ -26,12 +26,18 @@ public struct AgentSettings: Sendable, Equatable {
     /// The agent each role of the configuration drives (`none` offline), so the planner knows
     /// whether a task without a `run` step can be built.
     public var roleAgents: [String: String]
+    /// The variables holding an API key anywhere in the configuration (every agent's
+    /// `api_key_env`, whichever role drives it): every role hides their values in what it writes
+    /// to the bus, whatever the variables are called, even when it drives no agent itself.
+    public var keyVariables: [String]
 
     public init(
         primary: AgentProfile? = nil, fallback: AgentProfile? = nil, reviewer: AgentProfile? = nil,
         prices: PriceTable = .builtIn, maxRunCostUSD: Double? = nil, maxRoleCostUSD: [String: Double] = [:],
-        limitWait: Duration = .seconds(60), maxQuestions: Int = 4, roleAgents: [String: String] = [:]
+        limitWait: Duration = .seconds(60), maxQuestions: Int = 4, roleAgents: [String: String] = [:],
+        keyVariables: [String] = []
     ) {
+        self.keyVariables = keyVariables
         self.primary = primary
         self.fallback = fallback
         self.reviewer = reviewer
@@ -53,6 +59,7 @@ public struct AgentSettings: Sendable, Equatable {
             "limit_wait_ms": .number(Double(CheckText.milliseconds(limitWait))),
             "max_questions": .number(Double(maxQuestions)),
             "role_agents": .object(roleAgents.mapValues(JSONValue.string)),
+            "key_variables": .array(keyVariables.map(JSONValue.string)),
         ]
         if let primary { o["primary"] = primary.json }
         if let fallback { o["fallback"] = fallback.json }
@@ -78,6 +85,7 @@ public struct AgentSettings: Sendable, Equatable {
             maxRunCostUSD: AgentReply.double(json["max_run_cost_usd"]), maxRoleCostUSD: roleCosts,
             limitWait: .milliseconds(json["limit_wait_ms"]?.intValue ?? 60_000),
             maxQuestions: json["max_questions"]?.intValue ?? 4,
-            roleAgents: (json["role_agents"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
+            roleAgents: (json["role_agents"]?.objectValue ?? [:]).compactMapValues(\.stringValue),
+            keyVariables: json["key_variables"]?.arrayValue?.compactMap(\.stringValue) ?? [])
     }
 }

@@ -9,11 +9,14 @@ import Foundation
 ///   Slack, AWS, Google, quoted secret assignments), see `SecretPatterns`;
 /// - whole private key blocks, from the `-----BEGIN … PRIVATE KEY-----` line to its `END` line;
 /// - `.env`-style assignments to a secret-looking name (`API_KEY=…`, `export GH_TOKEN=…`,
-///   `DB_PASSWORD: …`), quoted or not, at the start of a line or after a space, `;`, `,` or `(`;
+///   `DB_PASSWORD: …`), quoted or not, at the start of a line or after a space, `;`, `,`, `(`, a
+///   quote, or an escaped newline or tab (`\n`, as text inside a JSON string of a transcript has
+///   it), and JSON members with a string value (`"db_password": "…"`);
 /// - bearer tokens (`Authorization: Bearer …`, `"Bearer …"`);
 /// - the exact values of the caller's secret-looking environment variables (names containing
-///   `KEY`, `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD` or `CREDENTIAL`, values of 8 characters or
-///   more), wherever they appear.
+///   `KEY`, `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD` or `CREDENTIAL`), and of the variables named
+///   as keys whatever their names (every agent's `api_key_env`), values of 8 characters or more,
+///   wherever they appear, also as a JSON string escapes them.
 public struct Redactor: Sendable {
     /// The text that replaces a credential.
     public static let mark = "[redacted]"
@@ -24,8 +27,18 @@ public struct Redactor: Sendable {
     /// A redactor that also hides the secret-looking values of `environment`, and the values of
     /// the variables named in `keys` whatever their names (the API keys agents are given).
     public init(environment: [String: String] = [:], keys: [String] = []) {
-        secrets = environment.filter { (Self.isSecretName($0.key) || keys.contains($0.key)) && $0.value.count >= 8 }
-            .map(\.value).sorted { $0.count > $1.count }
+        let values = environment.filter { (Self.isSecretName($0.key) || keys.contains($0.key)) && $0.value.count >= 8 }
+            .map(\.value)
+        // A transcript of JSON lines holds a value escaped as a JSON string does.
+        secrets = Array(Set(values + values.flatMap(Self.escapedForms))).sorted { $0.count > $1.count }
+    }
+
+    /// The forms `value` takes inside a JSON string, when they differ from it: `\` and `"`
+    /// escaped, and `/` escaped too, as some encoders write it.
+    static func escapedForms(_ value: String) -> [String] {
+        let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        let slashed = escaped.replacingOccurrences(of: "/", with: "\\/")
+        return [escaped, slashed].filter { $0 != value }
     }
 
     /// `json` with every string in it redacted (keys are kept as they are).
@@ -62,11 +75,13 @@ public struct Redactor: Sendable {
             }
             return Self.mark
         }
-        if line.contains("-----BEGIN"), line.contains("PRIVATE KEY") || line.contains("PGP PRIVATE") {
+        if let begin = line.range(of: "-----BEGIN"), line.contains("PRIVATE KEY") || line.contains("PGP PRIVATE") {
             inPrivateKey = !(line.contains("-----END"))
-            return line.replacingOccurrences(
-                of: #"-----BEGIN[^-]*-----.*"#, with: "-----BEGIN PRIVATE KEY----- " + Self.mark,
-                options: .regularExpression)
+            // What comes before the block on its line (a JSON line holds a whole text) is
+            // redacted like any line; the block and the rest of the line are dropped.
+            var outside = false
+            return redactLine(String(line[..<begin.lowerBound]), inPrivateKey: &outside)
+                + "-----BEGIN PRIVATE KEY----- " + Self.mark
         }
         var text = line
         for secret in secrets where text.contains(secret) {
@@ -89,8 +104,13 @@ public struct Redactor: Sendable {
             of: #"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"#, with: "$1" + Self.mark, options: .regularExpression)
         text = text.replacingOccurrences(
             of:
-                #"(?i)((?:^|[\s;,(])(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*(?:key|token|secret|password|passwd|credential)[A-Za-z0-9_]*\s*[=:]\s*)(["']?)[^\s"']{4,}\2"#,
+                #"(?i)((?:^|[\s;,("'`]|\\[nrt])(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*(?:key|token|secret|password|passwd|credential)[A-Za-z0-9_]*\s*[=:]\s*)(\\?["']?)[^\s"']{4,}\2"#,
             with: "$1$2" + Self.mark + "$2", options: .regularExpression)
+        // The same as a JSON member, quoted or escaped inside a JSON string: `"db_password": "…"`.
+        text = text.replacingOccurrences(
+            of:
+                #"(?i)(\\?["'][A-Za-z0-9_]*(?:key|token|secret|password|passwd|credential)[A-Za-z0-9_]*\\?["']\s*:\s*\\?["'])[^"'\\]{4,}"#,
+            with: "$1" + Self.mark, options: .regularExpression)
         return text
     }
 }

@@ -38,10 +38,20 @@ public struct ScopeLimit: Sendable, Equatable {
         return list
     }
 
-    /// The globs of `scope` that are not inside the limit (none when the run has no limit).
+    /// The globs of `scope` that are not inside the limit (none when the run has no limit). A glob
+    /// that is absolute or has a `..` segment names paths outside the repository, so it is never
+    /// inside a limit.
     public func escaping(_ scope: [String]) -> [String] {
         guard let globs else { return [] }
-        return scope.filter { glob in !globs.contains { Self.contains(Self.tidy($0), Self.tidy(glob)) } }
+        return scope.filter { glob in
+            Self.leavesRepository(glob) || !globs.contains { Self.contains(Self.tidy($0), Self.tidy(glob)) }
+        }
+    }
+
+    /// True for a glob that starts with `/` or has a `..` segment.
+    static func leavesRepository(_ glob: String) -> Bool {
+        glob.hasPrefix("/")
+            || glob.split(separator: "/").contains { $0.unicodeScalars.elementsEqual("..".unicodeScalars) }
     }
 
     /// The limit, for messages: its globs and where they come from.
@@ -60,28 +70,55 @@ public struct ScopeLimit: Sendable, Equatable {
 
     /// True when every path `inner` can match is matched by `outer` (conservatively: false when
     /// it cannot tell).
+    ///
+    /// Segments are compared as ``Glob`` matches paths, by Unicode scalars: `café` spelled with a
+    /// combining accent is another folder than `café` spelled with `é`, though Swift's `==` calls
+    /// the two strings equal.
     static func contains(_ outer: String, _ inner: String) -> Bool {
-        if outer == inner { return true }
+        if same(outer, inner) { return true }
         let o = outer.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         let i = inner.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        return contains(o[...], i[...])
+        var failed = Set<Int>()
+        return contains(o, 0, i, 0, failed: &failed)
     }
 
-    private static func contains(_ outer: ArraySlice<String>, _ inner: ArraySlice<String>) -> Bool {
-        guard let first = outer.first else { return inner.isEmpty }
-        if first == "**" {
+    /// Whether `outer` from segment `o` on contains `inner` from segment `i` on; `failed` remembers
+    /// the positions known not to, so that many `**` stay fast.
+    private static func contains(_ outer: [String], _ o: Int, _ inner: [String], _ i: Int, failed: inout Set<Int>)
+        -> Bool
+    {
+        guard o < outer.count else { return i == inner.count }
+        let key = o * (inner.count + 1) + i
+        if failed.contains(key) { return false }
+        let result: Bool
+        if same(outer[o], "**") {
             // A trailing `**` matches one segment or more; elsewhere none or more.
-            if outer.count == 1 { return !inner.isEmpty }
-            return contains(outer.dropFirst(), inner) || (!inner.isEmpty && contains(outer, inner.dropFirst()))
+            if o == outer.count - 1 {
+                result = i < inner.count
+            } else {
+                result =
+                    contains(outer, o + 1, inner, i, failed: &failed)
+                    || (i < inner.count && contains(outer, o, inner, i + 1, failed: &failed))
+            }
+        } else if i < inner.count, !same(inner[i], "**") {
+            result = segment(outer[o], contains: inner[i]) && contains(outer, o + 1, inner, i + 1, failed: &failed)
+        } else {
+            result = false
         }
-        guard let head = inner.first, head != "**" else { return false }
-        return segment(first, contains: head) && contains(outer.dropFirst(), inner.dropFirst())
+        if !result { failed.insert(key) }
+        return result
     }
 
     /// True when every segment `inner` matches is matched by `outer`.
     private static func segment(_ outer: String, contains inner: String) -> Bool {
-        if outer == inner || outer == "*" { return true }
-        let literal = !inner.contains { "*?[\\".contains($0) }
+        if same(outer, inner) || same(outer, "*") { return true }
+        let special = "*?[\\".unicodeScalars
+        let literal = !inner.unicodeScalars.contains { special.contains($0) }
         return literal && Glob(outer).matches(inner)
+    }
+
+    /// True when `a` and `b` are the same Unicode scalars (not merely canonically equivalent).
+    private static func same(_ a: String, _ b: String) -> Bool {
+        a.unicodeScalars.elementsEqual(b.unicodeScalars)
     }
 }

@@ -22,13 +22,15 @@ public enum RunSubmission {
     ///   - scope: The globs a model-proposed follow-up task must stay inside (body `scope`); `nil`
     ///     for the union of the plan's tasks' scopes.
     ///   - allowModelScope: True to let follow-up tasks have any scope (body `allow_model_scope`).
+    ///   - keys: The variables holding API keys (``AgentSettings/keyVariables``), whose values are
+    ///     redacted from the plan's text whatever their names.
     /// - Returns: The envelope, not yet published.
     public static func goal(
         planFile: String, text: String, plan: Plan, run: String, worker: WorkerID, id: String? = nil,
-        created: Timestamp? = nil, scope: [String]? = nil, allowModelScope: Bool = false
+        created: Timestamp? = nil, scope: [String]? = nil, allowModelScope: Bool = false, keys: [String] = []
     ) -> Envelope {
         var body: [String: JSONValue] = [
-            "plan_file": .string(planFile), "plan_text": .string(redactedPlan(text)),
+            "plan_file": .string(planFile), "plan_text": .string(redactedPlan(text, keys: keys)),
             "summary": .string("plan \(plan.name)"),
         ]
         if let scope, !scope.isEmpty { body["scope"] = .array(scope.map(JSONValue.string)) }
@@ -40,9 +42,10 @@ public enum RunSubmission {
 
     /// `text` with every credential in it replaced (``Redactor``), so that none reaches the bus:
     /// every role reads the plan from the goal. The mark is `(redacted)`, which YAML reads as
-    /// plain text wherever the credential stood.
-    public static func redactedPlan(_ text: String) -> String {
-        let redacted = Redactor(environment: ProcessInfo.processInfo.environment).redact(text)
+    /// plain text wherever the credential stood. The values of the variables `keys` names are
+    /// redacted whatever their names.
+    public static func redactedPlan(_ text: String, keys: [String] = []) -> String {
+        let redacted = Redactor(environment: ProcessInfo.processInfo.environment, keys: keys).redact(text)
         guard redacted != text else { return text }
         return redacted.replacingOccurrences(of: Redactor.mark, with: "(redacted)")
     }
@@ -89,10 +92,13 @@ public enum RunSubmission {
     ///   - run: The run id.
     ///   - worker: Who sends the goal.
     ///   - id: The envelope id; a new one when `nil`.
+    ///   - keys: The variables holding API keys, whose values are redacted from the goal's text
+    ///     whatever their names, as every credential is.
     /// - Returns: The envelope, not yet published.
     public static func goal(
-        text: String, options: GoalOptions, run: String, worker: WorkerID, id: String? = nil
+        text: String, options: GoalOptions, run: String, worker: WorkerID, id: String? = nil, keys: [String] = []
     ) -> Envelope {
+        let text = Redactor(environment: ProcessInfo.processInfo.environment, keys: keys).redact(text)
         let line = text.split(separator: "\n").first.map(String.init) ?? ""
         var envelope = Envelope(
             id: id ?? EnvelopeID.make(), run: run, kind: RunMessages.goal, from: worker, to: "planner",

@@ -69,9 +69,8 @@ extension VerifierRole {
                 "candidate": .number(Double(candidate)), "commit": built.body["commit"] ?? .null,
                 "diff": draft["diff"] ?? .null, "diff_stat": .string(prompt.stat),
                 // The diff's removed and context lines were never scanned for credentials.
-                "diff_excerpt": .string(
-                    Redactor(environment: ProcessInfo.processInfo.environment).redact(
-                        prompt.excerpt.text)), "diff_note": .string(prompt.excerpt.note),
+                "diff_excerpt": .string(context.agents.redactor.redact(prompt.excerpt.text)),
+                "diff_note": .string(prompt.excerpt.note),
                 "gates": .string(prompt.gates), "reviews": .array(reviews.map(\.json)), "verdict": .object(verdict),
                 "summary": .string(
                     "the reviewers of \(task.id) attempt \(attempt) disagree: "
