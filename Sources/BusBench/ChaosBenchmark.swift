@@ -166,9 +166,11 @@ public struct ChaosBenchmark: Sendable {
                 progress("\(state?.integrated ?? 0) of \(c.tasks) integrated; \(report.kills.count) kills")
                 lastProgress = clock.now
                 // The planner does not act on a dead letter: a run missing one may wait forever.
-                if clock.now - lastChange >= Self.stallLimit, hasDeadLetters(session.bus) {
+                // Nor can it go on when every queue is idle and it still is not finished.
+                if clock.now - lastChange >= Self.stallLimit, hasDeadLetters(session.bus) || queuesIdle(session.bus) {
                     progress(
-                        "no change for \(DurationText.format(Self.stallLimit)) with dead letters on the bus: stopping")
+                        "no change for \(DurationText.format(Self.stallLimit)) with dead letters on the bus or "
+                            + "every queue idle: stopping")
                     break
                 }
             }
