@@ -1,6 +1,7 @@
 /// Text quoting for messages about files.
 public enum QuotedText {
-    /// `text` in double quotes, with backslash escapes; valid in messages and as a YAML scalar.
+    /// `text` in double quotes, with backslash escapes (control characters, C1 included, and the
+    /// line and paragraph separators are escaped); valid in messages and as a YAML scalar.
     public static func quoted(_ text: some StringProtocol) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
@@ -10,7 +11,9 @@ public enum QuotedText {
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             case "\r": out += "\\r"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+            case "\u{2028}": out += "\\u2028"
+            case "\u{2029}": out += "\\u2029"
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value):
                 let hex = String(scalar.value, radix: 16, uppercase: true)
                 out += "\\x" + String(repeating: "0", count: 2 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)

@@ -129,18 +129,21 @@ let badPlans: [BadPlan] = [
         error: "7:5: tasks[0]: must be a task: a mapping with id, title, prompt and scope, got \"build it\""),
     BadPlan(
         name: "invalid task id", text: header + "tasks:\n" + taskA.replacingOccurrences(of: "id: a", with: "id: -a"),
-        error: "7:9: tasks[0].id: must be a task id: a letter or digit, then up to 63 letters, digits, _ and -, got "
+        error:
+            "7:9: tasks[0].id: must be a task id: an ASCII letter or digit, then up to 63 ASCII letters, digits, _ and - (it names branches, files and bus fields), got "
             + "\"-a\""),
     BadPlan(
         name: "task id too long",
         text: header + "tasks:\n"
             + taskA.replacingOccurrences(of: "id: a", with: "id: " + String(repeating: "a", count: 65)),
-        error: "7:9: tasks[0].id: must be a task id: a letter or digit, then up to 63 letters, digits, _ and -, got \""
+        error:
+            "7:9: tasks[0].id: must be a task id: an ASCII letter or digit, then up to 63 ASCII letters, digits, _ and - (it names branches, files and bus fields), got \""
             + String(repeating: "a", count: 65) + "\""),
     BadPlan(
         name: "invalid gate name", text: header + "gates:\n  - {name: \"unit tests\", command: x}\ntasks:\n" + taskA,
-        error: "7:12: gates[0].name: must be a gate name: a letter or digit, then up to 63 letters, digits, _ and -, "
-            + "got \"unit tests\""),
+        error:
+            "7:12: gates[0].name: must be a gate name: an ASCII letter or digit, then up to 63 ASCII letters, digits, _ "
+            + "and - (it names branches, files and bus fields), got \"unit tests\""),
     BadPlan(
         name: "title of two lines",
         text: header + "tasks:\n" + taskA.replacingOccurrences(of: "title: A", with: "title: \"A\\nB\""),
@@ -262,6 +265,46 @@ let badPlans: [BadPlan] = [
         name: "bad indentation", text: header + "tasks:\n  - id: a\n   title: A\n",
         error: "8:4: invalid YAML: did not find expected '-' indicator (while parsing a block collection at line 7, "
             + "column 3)"),
+    BadPlan(
+        name: "tab indentation", text: header + "tasks:\n\t- id: a\n",
+        error: "7:1: invalid YAML: found character that cannot start any token (while scanning for the next token at "
+            + "line 7, column 1); YAML does not allow tabs for indentation: indent with spaces"),
+    BadPlan(
+        name: "an unterminated quote", text: "version: 1\nname: \"demo\ngoal: Show.\n",
+        error: "2:7: invalid YAML: the quoted text that starts here is never closed (the file ends before its closing "
+            + "quote)"),
+    BadPlan(
+        name: "a duplicate key in a gate",
+        text: header + "gates:\n  - name: t\n    command: x\n    name: u\ntasks:\n" + taskA,
+        error: "9:5: gates[0].name: duplicate key \"name\" (first at line 7); write each key once"),
+
+    // Unicode: columns count characters, ids are ASCII.
+    BadPlan(
+        name: "a column after wide characters",
+        text: header + "tasks:\n  - {title: \"日本語 🎉 é\", id: a, prompt: p, scope: [a], candidates: 9}\n",
+        error: "7:66: tasks[0].candidates: must be an integer from 1 to 8, got 9"),
+    BadPlan(
+        name: "a task id that is not ASCII", text: header + "tasks:\n" + task("tâche"),
+        error: "7:9: tasks[0].id: must be a task id: an ASCII letter or digit, then up to 63 ASCII letters, digits, _ "
+            + "and - (it names branches, files and bus fields), got \"tâche\""),
+    BadPlan(
+        name: "a title with a C1 control character",
+        text: header + "tasks:\n  - {id: a, title: \"a\\x85b\", prompt: p, scope: [a]}\n",
+        error: "7:20: tasks[0].title: must be one line of text, got \"a\\x85b\""),
+
+    // Values too long to repeat are cut.
+    BadPlan(
+        name: "a task id of 10,000 characters",
+        text: header + "tasks:\n"
+            + taskA.replacingOccurrences(of: "id: a", with: "id: " + String(repeating: "a", count: 10_000)),
+        error: "7:9: tasks[0].id: must be a task id: an ASCII letter or digit, then up to 63 ASCII letters, digits, _ "
+            + "and - (it names branches, files and bus fields), got \"" + String(repeating: "a", count: 80)
+            + "…\" (10000 characters)"),
+    BadPlan(
+        name: "a dependency of 10,000 characters",
+        text: header + "tasks:\n" + task("a", "    depends_on: [" + String(repeating: "b", count: 10_000) + "]\n"),
+        error: "11:18: tasks[0].depends_on[0]: task \"a\" depends on \"" + String(repeating: "b", count: 80)
+            + "…\" (10000 characters), which is not a task of this plan (tasks: a)"),
 ]
 
 @Suite("plan files: validation")
@@ -306,6 +349,36 @@ struct PlanValidationTests {
             error?.message
                 == "\(folder.path)/plan.yaml:5:13: repository: \(folder.path) is not a git repository (it has no .git); "
                 + "run git init there or name another folder")
+    }
+
+    @Test("a scope through a symbolic link out of the repository is refused; a link inside it is fine")
+    func scopeThroughLink() async throws {
+        let folder = try await PlanFolder()
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: folder.repository + "/src", withIntermediateDirectories: true)
+        try fm.createSymbolicLink(atPath: folder.repository + "/out", withDestinationPath: folder.path)
+        try fm.createSymbolicLink(atPath: folder.repository + "/src/up", withDestinationPath: "../..")
+        try fm.createSymbolicLink(atPath: folder.repository + "/in", withDestinationPath: "src")
+        try fm.createSymbolicLink(atPath: folder.repository + "/gone", withDestinationPath: "/nonexistent/x")
+        let scoped = { (scope: String) in
+            header + "tasks:\n" + taskA.replacingOccurrences(of: "[src/a/**]", with: scope)
+        }
+        #expect(try folder.error(loading: scoped("[in/**, \"src/*/x\", \"**/out/**\", missing/**]")) == nil)
+        let cases = [
+            (
+                "[src/**, out/**]",
+                "10:21: tasks[0].scope[1]: \"out/**\" goes through out, a symbolic link to \(folder.path)"
+            ),
+            ("[src/up/x.txt]", "10:13: tasks[0].scope[0]: \"src/up/x.txt\" goes through src/up, a symbolic link to"),
+            ("[gone/**]", "10:13: tasks[0].scope[0]: \"gone/**\" goes through gone, a symbolic link to /nonexistent/x"),
+        ]
+        for (scope, says) in cases {
+            let error = try folder.error(loading: scoped(scope))
+            #expect(error?.code == .invalidPlan)
+            #expect(
+                error?.message.hasPrefix(folder.path + "/plan.yaml:" + says) == true, "\(error?.message ?? "no error")")
+            #expect(error?.message.hasSuffix(", outside the repository; name paths inside the repository") == true)
+        }
     }
 
     @Test("checks across fields come after every field is read: a bad field further down is reported first")
