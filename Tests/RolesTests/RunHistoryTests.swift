@@ -26,7 +26,7 @@ struct RunHistoryTests {
         let planner = try WorkerID.current(role: "planner")
         let killed = try WorkerID(role: "planner", host: planner.host, pid: 1, incarnation: "0123456789abcdef")
         let first = try ack(on: bus, as: planner)
-        // A planner killed between its ack's rename and its journal line: the envelope is in
+        // A planner killed between its ack's rename and its journal lines: the envelope is in
         // done/, and no journal line lists it.
         let unlisted = try ack(on: bus, as: killed)
         try FileManager.default.removeItem(atPath: bus.layout.journal("r1") + "/\(killed).jsonl")
@@ -38,10 +38,37 @@ struct RunHistoryTests {
         let again = try ack(on: bus, as: planner)
         // The order read before is still a prefix of the order read now.
         #expect(history.inputs().map(\.id) == [first, unlisted, later, again])
-        // A process that starts now reads the unlisted input after every listed one.
+        // With no line at all, a process that starts now can only read it after every listed one.
         #expect(
             RunHistory(layout: bus.layout, run: "r1", memory: RunHistory.Memory()).inputs().map(\.id) == [
                 first, later, again, unlisted,
+            ])
+    }
+
+    @Test("an input whose ack line is missing takes the place of its claim line, for every planner process")
+    func missingAckLineTakesItsClaimsPlace() throws {
+        let temporary = try TemporaryBus(roles: ["planner"])
+        let bus = temporary.bus
+        let planner = try WorkerID.current(role: "planner")
+        let killed = try WorkerID(role: "planner", host: planner.host, pid: 1, incarnation: "0123456789abcdef")
+        let first = try ack(on: bus, as: planner)
+        // Killed between the ack's rename and its line: its claim line is there, its ack line is not.
+        let unlisted = try ack(on: bus, as: killed)
+        let file = bus.layout.journal("r1") + "/\(killed).jsonl"
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        let kept = lines.filter { !$0.contains("\"ev\":\"ack\"") }
+        #expect(kept.count == lines.count - 1 && kept.contains { $0.contains("\"ev\":\"claim\"") })
+        try (kept.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+
+        let history = RunHistory(layout: bus.layout, run: "r1", memory: RunHistory.Memory())
+        #expect(history.inputs().map(\.id) == [first, unlisted])
+        let later = try ack(on: bus, as: planner)
+        let again = try ack(on: bus, as: planner)
+        #expect(history.inputs().map(\.id) == [first, unlisted, later, again])
+        // A planner started after the later acks reads the same order: the claim line places it.
+        #expect(
+            RunHistory(layout: bus.layout, run: "r1", memory: RunHistory.Memory()).inputs().map(\.id) == [
+                first, unlisted, later, again,
             ])
     }
 }

@@ -17,8 +17,21 @@ struct RunHistory {
     /// appended to).
     final class Memory: Sendable {
         let done = EnvelopeCache()
-        private let journals = Mutex<[String: (offsets: [String: Int], acks: [String])]>([:])
+        private let journals = Mutex<[String: Journal]>([:])
         private let folds = Mutex<[String: Fold]>([:])
+
+        /// What the planner's journal lines of one run say, as read so far.
+        struct Journal {
+            /// The byte offsets read up to, by journal file.
+            var offsets: [String: Int] = [:]
+            /// The acked envelopes, in the order of their ack times (repeats kept).
+            var acks: [(id: String, time: Int64)] = []
+            /// The time of the latest claim of each envelope.
+            var claims: [String: Int64] = [:]
+            /// Acked envelopes that no journal line lists at all, each with the place it was first
+            /// found at: right after the ack of that time and rank.
+            var unlisted: [(id: String, time: Int64, rank: Int)] = []
+        }
 
         /// A run's state after folding the inputs with these ids, in this order.
         struct Fold {
@@ -36,49 +49,76 @@ struct RunHistory {
             folds.withLock { $0[run] = Fold(ids: ids, fold: fold) }
         }
 
-        /// The ids of the envelopes the planner acked in `run`, in the order of their ack times
-        /// (repeats kept), reading only what was appended since the last call. Each planner
+        /// The planner's `ack` lines of `run` in the order of their times, and its latest `claim`
+        /// time of each envelope, reading only what was appended since the last call. Each planner
         /// process writes its own journal file, so lines are ordered by their time, not by file:
         /// what a restarted planner acked comes after what its predecessor acked.
-        func acks(run: String, layout: BusLayout) -> [String] {
-            var known = journals.withLock { $0[run] } ?? (offsets: [:], acks: [])
-            let fresh = JournalReader(layout: layout).newEvents(run: run, offsets: &known.offsets)
-            let acked = fresh.enumerated().filter { $0.element.event == .ack && $0.element.role == "planner" }
-            known.acks += acked.sorted { a, b in
-                a.element.time.milliseconds != b.element.time.milliseconds
-                    ? a.element.time.milliseconds < b.element.time.milliseconds : a.offset < b.offset
-            }.map(\.element.id)
-            journals.withLock { $0[run] = known }
-            return known.acks
+        func journal(run: String, layout: BusLayout) -> Journal {
+            journals.withLock { journals in
+                var known = journals[run] ?? Journal()
+                let fresh = JournalReader(layout: layout).newEvents(run: run, offsets: &known.offsets)
+                let lines = fresh.enumerated().filter { $0.element.role == "planner" }
+                let acked = lines.filter { $0.element.event == .ack }
+                known.acks += acked.sorted { a, b in
+                    a.element.time.milliseconds != b.element.time.milliseconds
+                        ? a.element.time.milliseconds < b.element.time.milliseconds : a.offset < b.offset
+                }.map { (id: $0.element.id, time: $0.element.time.milliseconds) }
+                for line in lines where line.element.event == .claim {
+                    known.claims[line.element.id] = max(
+                        known.claims[line.element.id] ?? .min, line.element.time.milliseconds)
+                }
+                journals[run] = known
+                return known
+            }
         }
 
-        /// Places acked envelopes that no journal line lists after the acks read so far, where
-        /// ``acks(run:layout:)`` keeps them: one whose holder was killed between the ack's rename
-        /// and its journal line never gets a line, and at the end of every history it would change
-        /// the order of the inputs at each new ack, so the fold could never be resumed.
-        func place(run: String, ids: [String]) {
+        /// Places acked envelopes that no journal line lists at all after every ack read so far,
+        /// where they then stay: at the end of every history they would change the order of the
+        /// inputs at each new ack, so the fold could never be resumed.
+        /// - Returns: every such envelope placed so far.
+        func place(run: String, ids: [String]) -> [(id: String, time: Int64, rank: Int)] {
             journals.withLock { journals in
-                var known = journals[run] ?? (offsets: [:], acks: [])
-                known.acks += ids
+                var known = journals[run] ?? Journal()
+                let last = known.acks.last?.time ?? .min
+                for id in ids where !known.unlisted.contains(where: { $0.id == id }) {
+                    known.unlisted.append((id, last, 2 * known.acks.count - 1))
+                }
                 journals[run] = known
+                return known.unlisted
             }
         }
     }
 
     /// The acked envelopes of the run (its `goal` and every ``RunInput``), oldest first: the goal,
-    /// then in the order of the journal's `ack` lines, with any acked envelope the journal does
-    /// not list (the ack's rename happened, its journal line did not: a crash in between) after
-    /// the lines this process had read when it first found it, in id order. The plan `goal` the planner drafted for a free-text goal (body `from_goal`) is an
-    /// input like the others, in its place.
+    /// then in the order of the journal's `ack` lines. An acked envelope with no `ack` line (its
+    /// holder was killed between the ack's rename and the line) takes the place of its latest
+    /// `claim` line: one planner handles one input at a time, so it was acked after every input
+    /// acked before that claim and before every one acked after it. This is the same order for
+    /// every planner process, the first to find it and one started later alike. One with no line
+    /// at all comes after everything this process had read when it first found it, in id order.
+    /// The plan `goal` the planner drafted for a free-text goal (body `from_goal`) is an input
+    /// like the others, in its place.
     func inputs() -> [Envelope] {
-        var position: [String: Int] = [:]
-        for id in memory.acks(run: run, layout: layout) where position[id] == nil { position[id] = position.count }
+        let journal = memory.journal(run: run, layout: layout)
+        var acked = Set<String>()
+        var order: [(id: String, time: Int64, rank: Int)] = []
+        for (index, ack) in journal.acks.enumerated() where acked.insert(ack.id).inserted {
+            order.append((ack.id, ack.time, 2 * index))
+        }
         let found = RunMessages.taken(
             by: "planner", run: run, kinds: RunInput.kinds.union([RunMessages.goal]), layout: layout,
             cache: memory.done)
-        let unlisted = found.map(\.id).filter { position[$0] == nil }.sorted()
-        memory.place(run: run, ids: unlisted)
-        for id in unlisted { position[id] = position.count }
+        let missing = found.map(\.id).filter { !acked.contains($0) }.sorted()
+        for id in missing {
+            // After every ack at or before its claim's millisecond, before every later one.
+            if let claimed = journal.claims[id] { order.append((id, claimed, Int.max)) }
+        }
+        let lineless = missing.filter { journal.claims[$0] == nil }
+        order += memory.place(run: run, ids: lineless).filter { lineless.contains($0.id) }
+        var position: [String: Int] = [:]
+        for entry in order.sorted(by: { ($0.time, $0.rank, $0.id) < ($1.time, $1.rank, $1.id) }) {
+            position[entry.id] = position.count
+        }
         return found.sorted { a, b in
             let first = (Self.isStart(a), Self.isStart(b))
             if first.0 != first.1 { return first.0 }
