@@ -1,8 +1,10 @@
 import BusTesting
 import Foundation
 import Processes
-import Roles
+import Synchronization
 import Testing
+
+@testable import Roles
 
 /// `Git` against real repositories made by the tests.
 @Suite("Git")
@@ -147,10 +149,38 @@ struct GitTests {
         let head = try await git.commit(of: "main")
         let lock = root + "/repo/.git/refs/heads/side.lock"
         try "\(head)\n".write(toFile: lock, atomically: false, encoding: .utf8)
-        // Without its age, the lock would be waited for: this one was left a minute ago.
-        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-60)], ofItemAtPath: lock)
+        // Its modification time says nothing: a file server's clock may be far ahead of this one.
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(3_600)], ofItemAtPath: lock)
+        let started = ContinuousClock.now
         try await git.run(["update-ref", "refs/heads/side", head])
         #expect(try await git.commit(of: "side") == head)
         #expect(!FileManager.default.fileExists(atPath: lock))
+        // Removed only once seen unchanged for the whole time.
+        #expect(ContinuousClock.now - started >= GitLock.staleAfter)
+    }
+
+    @Test("a lock file that keeps changing is never removed: the command gives up and says why")
+    func liveLock() async throws {
+        let (root, git) = try await repository()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let head = try await git.commit(of: "main")
+        let lock = root + "/repo/.git/refs/heads/side.lock"
+        let stop = Mutex(false)
+        // A live git taking the lock again and again: each time a new file.
+        let holder = Thread {
+            var round = 0
+            while !stop.withLock({ $0 }) {
+                try? "\(round)\n".write(toFile: lock, atomically: true, encoding: .utf8)
+                round += 1
+                usleep(200_000)
+            }
+        }
+        holder.start()
+        defer { stop.withLock { $0 = true } }
+        #expect(await eventually { FileManager.default.fileExists(atPath: lock) })
+        let result = try await git.attempt(["update-ref", "refs/heads/side", head])
+        #expect(!result.succeeded)
+        #expect(result.stderr.contains("side.lock"))
+        #expect(FileManager.default.fileExists(atPath: lock))
     }
 }

@@ -80,7 +80,7 @@ public struct Git: Sendable {
     /// A lock file left by a git that was killed is removed once stale, and the command run again
     /// (``GitLock``).
     public func attempt(_ arguments: [String]) async throws(RoleError) -> ProgramRun {
-        var waited: Duration = .zero
+        var watch = GitLock.Watch()
         while true {
             let result: ProgramRun
             do {
@@ -89,10 +89,9 @@ public struct Git: Sendable {
             } catch {
                 throw RoleError(.git, "cannot run git: \(error)")
             }
-            guard !result.succeeded, let lock = GitLock(stderr: result.stderr), let pause = lock.pause(waited: waited)
+            guard !result.succeeded, let lock = GitLock(stderr: result.stderr), let pause = watch.pause(for: lock)
             else { return result }
-            try? await Task.sleep(for: pause)
-            waited += pause == .zero ? GitLock.interval : pause
+            if pause > .zero { try? await Task.sleep(for: pause) }
         }
     }
 

@@ -11,10 +11,13 @@ import Foundation
 /// process killed in between (SIGKILL reaches the git commands of a role process that is killed,
 /// through their parent-death signal) leaves the lock file behind, and every later git that needs
 /// the same ref or index fails until someone removes it. Git holds a lock for milliseconds, so a
-/// lock file that has not changed for ``staleAfter`` is taken as left by a dead git and removed;
-/// a younger one is waited for.
+/// lock file seen unchanged (the same file, size and modification time) for ``staleAfter`` is
+/// taken as left by a dead git and removed; a younger one is waited for. The age is measured with
+/// this machine's monotonic clock from when the lock file was first seen, never by comparing its
+/// modification time with the wall clock: on a shared filesystem that time comes from the file
+/// server's clock, which may be minutes away from this one's.
 struct GitLock {
-    /// How old a lock file must be to be removed.
+    /// How long a lock file must be seen unchanged to be removed.
     static let staleAfter: Duration = .seconds(5)
     /// How often a young lock file is looked at again.
     static let interval: Duration = .milliseconds(50)
@@ -30,16 +33,48 @@ struct GitLock {
         path = String(stderr[start.upperBound..<end.lowerBound]) + ".lock"
     }
 
-    /// How long to wait before running the command again, after removing the lock file when it is
-    /// stale; `nil` to give up, once `waited` is past ``staleAfter`` and a second.
-    func pause(waited: Duration) -> Duration? {
-        guard waited < Self.staleAfter + .seconds(1) else { return nil }
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-            let modified = attributes[.modificationDate] as? Date
-        else { return .zero }  // Gone already: run again.
-        let age = Date().timeIntervalSince(modified)
-        guard age >= Double(Self.staleAfter.components.seconds) else { return Self.interval }
-        unlink(path)
-        return .zero
+    /// What tells one state of a lock file from another: a lock dropped and taken again is a new
+    /// file, or at least a new modification time.
+    struct Sighting: Equatable {
+        var path: String
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modifiedSeconds: Int
+        var modifiedNanoseconds: Int
+    }
+
+    /// The lock file as it is now; `nil` when it is gone.
+    func sighting() -> Sighting? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return Sighting(
+            path: path, device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modifiedSeconds: info.st_mtim.tv_sec, modifiedNanoseconds: info.st_mtim.tv_nsec)
+    }
+
+    /// The lock files one git command met, watched while the command is run again.
+    struct Watch {
+        /// The lock file last seen, and since when it has been seen unchanged.
+        private var last: (sighting: Sighting, since: ContinuousClock.Instant)?
+        private let started: ContinuousClock.Instant
+
+        init(now: ContinuousClock.Instant = .now) { started = now }
+
+        /// How long to wait before running the command again, after removing `lock` when it has
+        /// been seen unchanged for ``GitLock/staleAfter``; `nil` to give up, once the command has
+        /// been failing on locks for ``GitLock/staleAfter`` and a second.
+        mutating func pause(for lock: GitLock, now: ContinuousClock.Instant = .now) -> Duration? {
+            guard now - started < GitLock.staleAfter + .seconds(1) else { return nil }
+            guard let seen = lock.sighting() else { return .zero }  // Gone already: run again.
+            guard let last, last.sighting == seen else {
+                last = (seen, now)
+                return GitLock.interval
+            }
+            guard now - last.since >= GitLock.staleAfter else { return GitLock.interval }
+            unlink(lock.path)
+            self.last = nil
+            return .zero
+        }
     }
 }
