@@ -162,13 +162,21 @@ struct RunTests {
         #expect(try await session.planbus("tail", "e2e1", "nope").code == 4)
 
         // planbus merge runs the smoke gates again; they pass, so it moves the base branch, checked
-        // out here, with its work tree.
+        // out here, with its work tree. The files it writes there are the user's: made with the
+        // user's umask (022 here), not the private bus's 077.
         let integrationHead = try await git.commit(of: integration)
-        let merged = try await session.planbus("merge", "e2e1", "--json")
+        let merged = try await runCommand(
+            [
+                "/bin/sh", "-c", "umask 022 && exec \"$0\" \"$@\"", Executables.planbus, "merge", "e2e1", "--json",
+                "--config", session.config,
+            ], directory: session.root)
         #expect(merged.code == 0, "\(merged.stderr)")
         #expect(try JSONValue.parse(merged.stdout)["merged"] == .string(integrationHead))
         #expect(try await git.commit(of: "main") == integrationHead)
         #expect(try String(contentsOfFile: session.root + "/repo/r.txt", encoding: .utf8) == "good\n")
+        let mode = try #require(
+            try FileManager.default.attributesOfItem(atPath: session.root + "/repo/r.txt")[.posixPermissions] as? Int)
+        #expect(mode == 0o644)
         #expect(try await session.planbus("merge", "no-such-run").code == 4)
     }
 

@@ -13,6 +13,8 @@ import Synchronization
 /// shared one), so files made by any library in the process follow them too.
 public enum BusPermissions {
     private static let shared = Atomic<Bool>(false)
+    /// The umask the process had before it first adopted a bus's modes (`UInt32.max`: none yet).
+    private static let original = Atomic<UInt32>(.max)
 
     /// True while this process works on a bus shared by a group.
     public static var groupShared: Bool { shared.load(ordering: .relaxed) }
@@ -31,7 +33,22 @@ public enum BusPermissions {
     /// the process umask.
     public static func adopt(_ settings: BusSettings) {
         shared.store(settings.group != nil, ordering: .relaxed)
-        umask(processUmask)
+        let previous = umask(processUmask)
+        _ = original.compareExchange(expected: .max, desired: UInt32(previous), ordering: .relaxed)
+    }
+
+    /// Runs `body` with the umask the process had before it adopted the bus's modes, then goes
+    /// back to the bus's: for the files a command writes into the user's own work tree (`planbus
+    /// merge` moving a checked-out branch), which must not become private because the bus is.
+    /// The umask is the process's: call this only where nothing else writes meanwhile.
+    public static func withUserUmask<T, Failure: Error>(_ body: () async throws(Failure) -> T) async throws(Failure)
+        -> T
+    {
+        let saved = original.load(ordering: .relaxed)
+        guard saved != .max else { return try await body() }
+        umask(mode_t(saved))
+        defer { umask(processUmask) }
+        return try await body()
     }
 
     /// The id of the group `name`.

@@ -59,8 +59,11 @@ public struct RunMerge: Sendable {
         }
         let checkedOut = try? await git.run(["symbolic-ref", "-q", "HEAD"])
         if checkedOut == "refs/heads/" + plan.baseBranch {
-            // Checked out: move it with the work tree, which must not lose local changes.
-            let run = try await git.attempt(["merge", "--ff-only", head])
+            // Checked out: move it with the work tree, which must not lose local changes. The
+            // files it writes are the user's, made with the user's umask, not the bus's.
+            let run = try await BusPermissions.withUserUmask { () async throws(RoleError) -> ProgramRun in
+                try await git.attempt(["merge", "--ff-only", head])
+            }
             guard run.succeeded else {
                 return Outcome(
                     merged: nil, gates: gates,
