@@ -1,6 +1,6 @@
 # planbus: the two set-up commands of the README, and their parts.
 #   make demo   install what is missing, build, run the demonstration
-#   make test   install what is missing (with the two-host tests' sshd and sshfs), build, run
+#   make test   install what is missing (with the test-only sshd, sshfs and redis-server), build, run
 #               the whole test suite
 #   make chaos  the chaos run
 
@@ -15,16 +15,17 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libinotifytools0-dev; \
 	fi
 
-# The two-host tests mount the bus over sshfs from a private sshd on loopback; without these
-# packages they are skipped, each with a note.
-TEST_PACKAGES := openssh-server sshfs
+# The two-host tests mount the bus over sshfs from a private sshd on loopback, and the benchmark
+# report's client is tested against a private redis-server; without these packages those tests are
+# skipped, each with a note.
+TEST_PACKAGES := openssh-server sshfs redis-server
 
 deps-test:
 	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-		echo "installing$$missing (for the two-host tests)"; \
+		echo "installing$$missing (for the two-host and Redis tests)"; \
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; } \
-			|| echo "could not install$$missing: the two-host tests will be skipped"; \
+			|| echo "could not install$$missing: the tests that need them will be skipped"; \
 	fi
 
 build: deps
@@ -47,9 +48,7 @@ demo: build
 
 bench: deps
 	$(SWIFT) build -c release
-	.build/release/planbus bench bus
-	.build/release/planbus bench session
-	.build/release/planbus bench run
+	.build/release/planbus bench report
 
 lint:
 	$(SWIFT) format lint --strict -r Sources Tests
