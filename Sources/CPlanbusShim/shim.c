@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 long planbus_fs_type(const char *path) {
@@ -84,7 +85,15 @@ int planbus_spawn(const char *path, const char *const argv[], const char *const 
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(path, (char *const *)argv, (char *const *)envp);
+        // ETXTBSY: the program is still open for writing somewhere, typically in a process that
+        // another thread forked while the program was being written and that has not reached its
+        // own exec (and so its close-on-exec) yet. Wait for that a little, up to a second.
+        for (int tries = 0; tries < 100; tries++) {
+            execve(path, (char *const *)argv, (char *const *)envp);
+            if (errno != ETXTBSY) break;
+            struct timespec pause = {0, 10 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
         child_fail(report[1], errno);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -36,6 +36,25 @@ struct ChildProcessTests {
         #expect(target == leaky)
     }
 
+    @Test("a program still open for writing for a moment is started once it is closed, not refused as busy")
+    func textFileBusy() async throws {
+        let script = temporaryFile()
+        defer { unlink(script) }
+        let fd = open(script, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        #expect(fd > 2)
+        let text = "#!/bin/sh\nexit 7\n"
+        #expect(write(fd, text, text.utf8.count) == text.utf8.count)
+        // The writer lets go a moment after the spawn began, as a process forked by another thread
+        // lets go of an inherited descriptor when it reaches its own exec.
+        let closer = Thread {
+            usleep(200_000)
+            close(fd)
+        }
+        closer.start()
+        let child = try ChildProcess.spawn([script], stdout: .null, stderr: .null)
+        #expect(await child.wait(timeout: testProcessTimeout).exit == .exited(7))
+    }
+
     @Test("a child leads its own process group, or its own session")
     func groupsAndSessions() async throws {
         let group = try ChildProcess.spawn(["/bin/sleep", "30"], stdout: .null, stderr: .null)

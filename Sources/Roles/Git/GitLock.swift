@@ -62,12 +62,13 @@ struct GitLock {
         init(now: ContinuousClock.Instant = .now) { started = now }
 
         /// How long to wait before running the command again, after removing `lock` when it has
-        /// been seen unchanged for ``GitLock/staleAfter``; `nil` to give up, once the command has
-        /// been failing on locks for ``GitLock/staleAfter`` and a second.
+        /// been seen unchanged for ``GitLock/staleAfter``; `nil` to give up, when lock files keep
+        /// changing (a live git) for longer than ``GitLock/staleAfter`` and a second. One that
+        /// stays unchanged is always waited out, however slow each run of the command is.
         mutating func pause(for lock: GitLock, now: ContinuousClock.Instant = .now) -> Duration? {
-            guard now - started < GitLock.staleAfter + .seconds(1) else { return nil }
             guard let seen = lock.sighting() else { return .zero }  // Gone already: run again.
             guard let last, last.sighting == seen else {
+                guard now - started < GitLock.staleAfter + .seconds(1) else { return nil }
                 last = (seen, now)
                 return GitLock.interval
             }
