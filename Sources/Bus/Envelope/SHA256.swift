@@ -37,6 +37,11 @@ public struct SHA256: Sendable {
         return hasher.finalize()
     }
 
+    /// The digest of `bytes` in lower-case hexadecimal (64 digits).
+    public static func hex<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+        HMACSHA256.hex(hash(bytes))
+    }
+
     /// Feeds `bytes` to the hash.
     public mutating func update<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
         let done: Void? = bytes.withContiguousStorageIfAvailable { buffer in
