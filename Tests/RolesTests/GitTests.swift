@@ -142,6 +142,31 @@ struct GitTests {
         try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t1/1", root + "/trees/t1.1.1.e3", "main"])
     }
 
+    @Test(
+        "a work tree's administrative folder half made by a killed git is removed once stale, so work trees can be added"
+    )
+    func halfMadeWorktree() async throws {
+        let (root, git) = try await repository()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t1/1", root + "/trees/t1.1.1.e1", "main"])
+        // A `git worktree add` killed after creating commondir and before writing it.
+        let admin = root + "/repo/.git/worktrees/t1.1.1.e1"
+        #expect(truncate(admin + "/commondir", 0) == 0)
+        // Resetting a branch makes git read every work tree's folder (is the branch checked out?).
+        try await git.run(["branch", "planbus/r1/t2/1", "main"])
+        let next = ["worktree", "add", "--force", "-B", "planbus/r1/t2/1", root + "/trees/t2.1.1.e1", "main"]
+        let plain = try await ProgramRun.run(["git", "-C", git.directory] + next)
+        #expect(!plain.succeeded)
+        #expect(plain.stderr.contains("worktrees/t1.1.1.e1/commondir"))
+
+        let started = ContinuousClock.now
+        let result = try await git.attempt(next)
+        #expect(result.succeeded, "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: admin))
+        #expect(ContinuousClock.now - started >= GitLock.staleAfter)
+        #expect(FileManager.default.fileExists(atPath: root + "/trees/t2.1.1.e1/.git"))
+    }
+
     @Test("a ref lock left by a killed git is removed once stale, and the command runs again")
     func staleLock() async throws {
         let (root, git) = try await repository()

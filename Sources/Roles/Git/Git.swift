@@ -77,8 +77,8 @@ public struct Git: Sendable {
 
     /// Runs git and returns the whole result, whatever its exit status.
     /// - Throws: ``RoleError`` `git` only when git cannot be started.
-    /// A lock file left by a git that was killed is removed once stale, and the command run again
-    /// (``GitLock``).
+    /// A lock file, or a work tree's half-made administrative folder, left by a git that was
+    /// killed is removed once stale, and the command run again (``GitLock``).
     public func attempt(_ arguments: [String]) async throws(RoleError) -> ProgramRun {
         var watch = GitLock.Watch()
         while true {
@@ -89,7 +89,8 @@ public struct Git: Sendable {
             } catch {
                 throw RoleError(.git, "cannot run git: \(error)")
             }
-            guard !result.succeeded, let lock = GitLock(stderr: result.stderr), let pause = watch.pause(for: lock)
+            guard !result.succeeded, let lock = GitLock(stderr: result.stderr, directory: directory),
+                let pause = watch.pause(for: lock)
             else { return result }
             if pause > .zero { try? await Task.sleep(for: pause) }
         }
