@@ -121,7 +121,10 @@ struct SharedBusTests {
             let mode = st.st_mode & 0o7777
             let isFolder = (st.st_mode & S_IFMT) == S_IFDIR
             if st.st_gid != gid { wrong.append("\(path) group \(st.st_gid)") }
-            if mode != (isFolder ? 0o2770 : 0o660) { wrong.append("\(path) mode 0\(String(mode, radix: 8))") }
+            let expected: mode_t =
+                path == bus
+                ? 0o3770 : ([bus + "/bus.json", bus + "/VERSION"].contains(path) ? 0o640 : (isFolder ? 0o2770 : 0o660))
+            if mode != expected { wrong.append("\(path) mode 0\(String(mode, radix: 8))") }
             if isFolder {
                 for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
                     walk(path + "/" + name)
@@ -130,6 +133,24 @@ struct SharedBusTests {
         }
         walk(bus)
         #expect(wrong.isEmpty, "entries with another group or mode:\n\(wrong.joined(separator: "\n"))")
+
+        // Only the bus's owner can change what the bus is: B can neither rewrite bus.json (to turn
+        // signing off) nor rename another file over it.
+        let settingsBefore = try String(contentsOfFile: bus + "/bus.json", encoding: .utf8)
+        let rewrite = try await runCommand(
+            Self.asUser(Self.userB, ["/bin/sh", "-c", "echo '{}' > \"$0\"", bus + "/bus.json"]),
+            environment: environment, directory: shared)
+        #expect(rewrite.code != 0)
+        let replace = try await runCommand(
+            Self.asUser(
+                Self.userB,
+                [
+                    "/bin/sh", "-c",
+                    "echo '{}' > \"$0/q/work/mine.json\" && mv -f \"$0/q/work/mine.json\" \"$0/bus.json\"", bus,
+                ]),
+            environment: environment, directory: shared)
+        #expect(replace.code != 0)
+        #expect(try String(contentsOfFile: bus + "/bus.json", encoding: .utf8) == settingsBefore)
         #expect(owners.isSuperset(of: [Self.id(of: Self.userA), Self.id(of: Self.userB)]), "owners \(owners)")
         for role in ["work", "back"] {
             let dead = (try? FileManager.default.contentsOfDirectory(atPath: bus + "/q/\(role)/dead")) ?? []

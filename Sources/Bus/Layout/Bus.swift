@@ -124,12 +124,12 @@ public struct Bus: Sendable {
         // means the layout is complete).
         try FileOps.writeAtomically(
             Array((settings.json.prettyPrinted() + "\n").utf8), to: layout.settingsFile, stagingDirectory: layout.tmp,
-            mode: fileMode, durable: true)
+            mode: BusPermissions.settingsFileMode, durable: true)
         let bus = try Bus(layout: layout, settings: settings)
         try bus.makeFolders(roles: roles)
         try FileOps.writeAtomically(
-            Array(versionText.utf8), to: layout.versionFile, stagingDirectory: layout.tmp, mode: fileMode,
-            durable: true)
+            Array(versionText.utf8), to: layout.versionFile, stagingDirectory: layout.tmp,
+            mode: BusPermissions.settingsFileMode, durable: true)
         var opened = bus
         try opened.settings.applyEnvironment()
         return (opened, true)
@@ -152,7 +152,7 @@ public struct Bus: Sendable {
         _ = try BusSettings(json: new.json, file: "the new settings for \(layout.settingsFile)")
         try FileOps.writeAtomically(
             Array((new.json.prettyPrinted() + "\n").utf8), to: layout.settingsFile, stagingDirectory: layout.tmp,
-            mode: fileMode, durable: true)
+            mode: BusPermissions.settingsFileMode, durable: true)
         return (old, new)
     }
 

@@ -79,8 +79,8 @@ public enum BusPermissions {
             .invalidArgument, "you are not a member of the group \"\(name)\" (see `id`; usermod -aG \(name) USER)")
     }
 
-    /// Gives the bus folder at `path` to `group` with mode 02770, so that everything made in it
-    /// afterwards belongs to the group.
+    /// Gives the bus folder at `path` to `group` with mode 03770 (``rootMode``), so that
+    /// everything made in it afterwards belongs to the group.
     /// - Throws: ``BusError`` `invalidBus` for an unknown group, `io` when the folder cannot be changed
     ///   (only its owner, and only for a group the owner is in, can).
     public static func shareFolder(_ path: String, group name: String) throws(BusError) {
@@ -89,10 +89,19 @@ public enum BusPermissions {
             throw BusError(
                 .io, "cannot give \(path) to group \"\(name)\" (the owner must be a member of the group)", errno: errno)
         }
-        if chmod(path, 0o2770) != 0 {
-            throw BusError(.io, "cannot set mode 02770 on \(path)", errno: errno)
+        // Sticky: a member may add entries to the bus root, but only their owner may rename or
+        // remove one, so nobody but the bus's owner can replace bus.json (and turn signing off).
+        if chmod(path, rootMode) != 0 {
+            throw BusError(.io, "cannot set mode 03770 on \(path)", errno: errno)
         }
     }
+
+    /// Mode of the root folder of a bus shared by a group: 03770 (set-group-id and sticky).
+    public static let rootMode: mode_t = 0o3770
+
+    /// Mode of the files that say what the bus is (`bus.json`, `VERSION`): 0640 on a bus shared
+    /// by a group (the members read them, only the bus's owner changes them), else 0600.
+    public static var settingsFileMode: mode_t { groupShared ? 0o640 : 0o600 }
 
     /// True for a group name of 1 to 64 characters of `[A-Za-z0-9._-]`, not starting with `-`.
     public static func isValidGroupName(_ name: String) -> Bool {

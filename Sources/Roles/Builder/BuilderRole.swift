@@ -54,13 +54,29 @@ public struct BuilderRole: Role {
 
         // Work trees of earlier epochs of this envelope belong to dead claims: those in this
         // host's trees folder, and those git has on the attempt's branch under any path (a
-        // holder on another host made its work tree under the path the bus has there).
-        var stale = ((try? FileManager.default.contentsOfDirectory(atPath: trees)) ?? [])
-            .filter { $0.hasPrefix(name + ".e") && $0 != "\(name).e\(claim.epoch)" }.map { trees + "/" + $0 }
-        stale += await Self.worktrees(of: git, on: request.branch).filter { $0 != tree && !stale.contains($0) }
-        for path in stale { try? await git.removeWorktree(at: path) }
+        // holder on another host made its work tree under the path the bus has there). They are
+        // looked for again once this build is done: a git the dead holder started may have gone
+        // on making its tree for a moment after it died.
+        func removeStaleTrees() async {
+            var stale = ((try? FileManager.default.contentsOfDirectory(atPath: trees)) ?? [])
+                .filter { $0.hasPrefix(name + ".e") && $0 != "\(name).e\(claim.epoch)" }.map { trees + "/" + $0 }
+            stale += await Self.worktrees(of: git, on: request.branch).filter { $0 != tree && !stale.contains($0) }
+            for path in stale { try? await git.removeWorktree(at: path) }
+        }
+        await removeStaleTrees()
         // --force also takes over the path and branch of a work tree whose folder was removed.
         try await git.run(["worktree", "add", "--force", "-B", request.branch, tree, request.base])
+        let disposition = try await buildInTree(
+            request, agents: agents, tree: tree, git: git, folder: folder, log: log, claim: claim, context: context)
+        await removeStaleTrees()
+        return disposition
+    }
+
+    /// Builds in the work tree just added, removing it when the build throws.
+    private func buildInTree(
+        _ request: BuildRequest, agents: Bool, tree: String, git: Git, folder: String, log: String, claim: Claim,
+        context: RoleContext
+    ) async throws -> Disposition {
         do {
             if !agents, request.step == nil {
                 return try await failedSetup(
