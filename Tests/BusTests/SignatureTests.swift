@@ -87,8 +87,8 @@ struct SignatureTests {
         let vector = Self.rfc4231[index]
         let mac = HMACSHA256.hex(
             HMACSHA256.authenticationCode(key: Self.bytes(hex: vector.key), message: Self.bytes(hex: vector.data)))
-        #expect(mac.hasPrefix(vector.mac), "test case \(index + 1)")
-        #expect(vector.mac.count == 64 || index == 4)
+        // Test case 5 gives the MAC truncated to 128 bits; every other case the whole MAC.
+        #expect(index == 4 ? String(mac.prefix(32)) == vector.mac : mac == vector.mac, "test case \(index + 1)")
     }
 
     static let key = Array("0123456789abcdef0123456789abcdef".utf8)

@@ -167,6 +167,20 @@ struct GitTests {
         #expect(FileManager.default.fileExists(atPath: root + "/trees/t2.1.1.e1/.git"))
     }
 
+    @Test("a work tree folder whose record git no longer has is removed like a work tree")
+    func unrecordedWorktree() async throws {
+        let (root, git) = try await repository()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let tree = root + "/trees/t1.1.1.e1"
+        try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t1/1", tree, "main"])
+        // Its administrative folder removed (half made, then cleaned up): git no longer knows it.
+        try FileManager.default.removeItem(atPath: root + "/repo/.git/worktrees/t1.1.1.e1")
+        #expect(FileManager.default.fileExists(atPath: tree + "/.git"))
+        #expect(try await !git.attempt(["worktree", "remove", "--force", "--force", tree]).succeeded)
+        try await git.removeWorktree(at: tree)
+        #expect(!FileManager.default.fileExists(atPath: tree))
+    }
+
     @Test("a ref lock left by a killed git is removed once stale, and the command runs again")
     func staleLock() async throws {
         let (root, git) = try await repository()

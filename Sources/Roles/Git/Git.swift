@@ -164,8 +164,13 @@ public struct Git: Sendable {
         if FileManager.default.fileExists(atPath: path) {
             // A removal that was killed midway leaves a folder without its .git file, which git
             // no longer takes for a work tree, while it still records the tree (and its branch as
-            // checked out): remove the folder, then prune what git records of it.
-            guard FileManager.default.fileExists(atPath: path + "/.git") == false,
+            // checked out); a folder whose record git no longer has (its administrative folder
+            // was removed, half made) is not a work tree either: remove the folder, then prune
+            // what git records of it.
+            let listed =
+                (try? await run(["worktree", "list", "--porcelain"]))?.split(separator: "\n")
+                .contains { $0 == "worktree " + path } ?? true
+            guard !FileManager.default.fileExists(atPath: path + "/.git") || !listed,
                 (try? FileManager.default.removeItem(atPath: path)) != nil
             else {
                 throw RoleError(.git, "git worktree remove \(path) in \(directory) failed: \(removal.stderr)")
