@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bus
+import Roles
 
 struct JanitorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,7 +9,9 @@ struct JanitorCommand: AsyncParsableCommand {
         discussion: """
             Every worker runs the janitor for its own queue; this command runs it for all of them. \
             Holders on this host whose process is gone are found at once. Other holders can only be \
-            judged dead after watching their heartbeat not change for a lease: --watch does that.
+            judged dead after watching their heartbeat not change for a lease: --watch does that. \
+            Then it removes the builders' work trees (runs/<run>/trees/) that no claim owns any more: \
+            those a killed builder's git went on making after the envelope was taken over.
             """
     )
 
@@ -32,8 +35,14 @@ struct JanitorCommand: AsyncParsableCommand {
                     report.merge(janitor.pass())
                 }
             }
+            let trees = await StaleWorkTrees(layout: bus.layout).sweep()
             if json {
-                emit(report.json.serialized())
+                var object = report.json
+                if case .object(var fields) = object {
+                    fields["stale_work_trees_removed"] = .array(trees.map { .string($0) })
+                    object = .object(fields)
+                }
+                emit(object.serialized())
             } else {
                 emit(
                     "expired claims released: \(report.expired), retries requeued: \(report.requeued), "
@@ -41,6 +50,7 @@ struct JanitorCommand: AsyncParsableCommand {
                         + "stale staging files removed: \(report.staleTmp), markers pruned: \(report.prunedMarkers), "
                         + "dead-lettered: \(report.deadLettered), old heartbeats removed: \(report.removedHeartbeats)")
                 for note in report.notes { emit("note: \(note)") }
+                for tree in trees { emit("stale work tree removed: \(tree)") }
             }
         }
     }

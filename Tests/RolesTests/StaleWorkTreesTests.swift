@@ -1,0 +1,96 @@
+import Bus
+import BusTesting
+import Foundation
+import Testing
+
+@testable import Roles
+
+/// `planbus janitor` removing the builders' work trees that no claim owns.
+@Suite("Stale work trees")
+struct StaleWorkTreesTests {
+    @Test("the janitor removes the work trees and bare folders no claim owns, and keeps the one a claim owns")
+    func janitorSweepsTrees() async throws {
+        let temporary = try TemporaryBus(roles: ["builder", "planner"])
+        let bus = temporary.bus
+        let root = temporary.path + "-repo"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let git = Git(directory: root)
+        try await git.run(["init", "-q", "-b", "main"])
+        try "one\n".write(toFile: root + "/a.txt", atomically: true, encoding: .utf8)
+        _ = try await git.commitAll(message: "start", trailers: [])
+        let base = try await git.commit(of: "main")
+
+        // The run's goal, as the planner took it: it names the repository.
+        let sender = try WorkerID.current(role: "planner")
+        let plan = """
+            version: 1
+            name: p
+            goal: g
+            risk: low
+            repository: \(root)
+            base_branch: main
+            tasks:
+              - id: t1
+                title: t
+                prompt: p
+                scope: [a.txt]
+                run: "true"
+            """
+        try Publisher(bus: bus, worker: sender).publish(
+            Envelope(
+                run: "r1", kind: RunMessages.goal, from: sender, to: "planner",
+                body: ["plan_text": .string(plan), "plan_file": .string(root + "/plan.yaml")]))
+        let planner = try RoleQueue(bus: bus, role: "planner", worker: sender)
+        try planner.ack(try #require(try planner.claimNext()))
+        #expect(try RunMessages.plan(of: "r1", layout: bus.layout).repository == root)
+
+        // A build of t1, taken over: its claim is at epoch 2 now.
+        let build = Envelope(
+            run: "r1", task: "t1", kind: RunMessages.build, from: sender, to: "builder",
+            body: ["repository": .string(root), "base": .string(base), "attempt": 1, "step": "true"])
+        try Publisher(bus: bus, worker: sender).publish(build)
+        let queue = try RoleQueue(bus: bus, role: "builder", worker: try WorkerID.current(role: "builder"))
+        let first = try #require(try queue.claimNext())
+        try queue.release(first, reason: "taken over")
+        let claim = try #require(try queue.claimNext())
+        #expect(claim.epoch == 2)
+
+        let trees = bus.layout.run("r1") + "/trees"
+        let owned = trees + "/t1.1.1.e2"
+        let stale = trees + "/t1.1.1.e1"
+        let bare = trees + "/t2.1.1.e1"
+        try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t1/1", owned, base])
+        try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t1/stale", stale, base])
+        try FileManager.default.createDirectory(atPath: bare + "/sub", withIntermediateDirectories: true)
+        // A tree whose folder is gone while git still records it.
+        let recorded = trees + "/t3.1.1.e1"
+        try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t3/1", recorded, base])
+        try FileManager.default.removeItem(atPath: recorded)
+
+        let result = try await planbus("janitor", "--bus", temporary.path, "--json")
+        #expect(result.code == 0, "\(result.stderr)")
+        let removed = try JSONValue.parse(result.stdout)["stale_work_trees_removed"]?.arrayValue ?? []
+        #expect(Set(removed.compactMap(\.stringValue)) == [stale, bare, recorded])
+        #expect(FileManager.default.fileExists(atPath: owned + "/a.txt"))
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(!FileManager.default.fileExists(atPath: bare))
+        let listed = try await git.run(["worktree", "list", "--porcelain"])
+        #expect(listed.contains("worktree \(owned)"))
+        #expect(!listed.contains("worktree \(stale)"))
+        #expect(!listed.contains("worktree \(recorded)"))
+    }
+
+    @Test("a claim that cannot be read could own any tree: nothing is removed")
+    func unreadableClaimKeepsEverything() async throws {
+        let temporary = try TemporaryBus(roles: ["builder"])
+        let layout = temporary.bus.layout
+        let tree = layout.run("r1") + "/trees/t1.1.1.e1"
+        try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+        let worker = try WorkerID.current(role: "builder")
+        let claimName = QueueNames.claim(id: "1795316645678-000001-hostA-4242", epoch: 1, worker: worker)
+        try "not an envelope".write(toFile: layout.cur("builder") + "/" + claimName, atomically: true, encoding: .utf8)
+        #expect(await StaleWorkTrees(layout: layout).sweep().isEmpty)
+        #expect(FileManager.default.fileExists(atPath: tree))
+    }
+}
