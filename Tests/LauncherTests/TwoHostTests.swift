@@ -303,7 +303,7 @@ final class TwoHosts: Sendable {
         #expect(names.sorted() == tasks, "\(merged)")
     }
 
-    /// Host B's claim `held` was expired by a worker of host A, which then built it at the next
+    /// Host B's claim `held` was expired by a worker of host A, which then built it at a later
     /// epoch. Returns the `expire` event.
     @discardableResult
     func expectTakenOver(_ held: JournalEvent) throws -> JournalEvent {
@@ -313,7 +313,9 @@ final class TwoHosts: Sendable {
         #expect(expire.previous == held.worker)
         #expect((expire.reason ?? "").contains("heartbeat unchanged for"), "\(expire.reason ?? "")")
         let ack = try #require(history.first { $0.event == .ack }, "\(diagnostics)")
-        #expect(ack.epoch == (held.epoch ?? 0) + 1)
+        // At the next epoch, or a later one when a loaded machine made host A's own holder look
+        // stale in between: never at host B's.
+        #expect((ack.epoch ?? 0) > (held.epoch ?? 0), "\(diagnostics)")
         #expect(host(of: ack) == hostA)
         return expire
     }
