@@ -158,10 +158,9 @@ struct ChaosChecks: Sendable {
         }
         let git = Git(directory: repository)
         do {
-            let list = try await git.run(["worktree", "list", "--porcelain"])
-            let trees = list.split(separator: "\n").filter { $0.hasPrefix("worktree ") }.map { $0.dropFirst(9) }
+            let trees = try await git.worktrees().map(\.path)
             let main = URL(fileURLWithPath: repository).resolvingSymlinksInPath().path
-            for tree in trees where String(tree) != main && String(tree) != repository {
+            for tree in trees where tree != main && tree != repository {
                 problems.append("git work tree \(tree)")
             }
         } catch {

@@ -60,7 +60,8 @@ public struct BuilderRole: Role {
         func removeStaleTrees() async {
             var stale = ((try? FileManager.default.contentsOfDirectory(atPath: trees)) ?? [])
                 .filter { $0.hasPrefix(name + ".e") && $0 != "\(name).e\(claim.epoch)" }.map { trees + "/" + $0 }
-            stale += await Self.worktrees(of: git, on: request.branch).filter { $0 != tree && !stale.contains($0) }
+            stale += ((try? await git.worktrees()) ?? []).filter { $0.branch == request.branch }.map(\.path)
+                .filter { $0 != tree && !stale.contains($0) }
             for path in stale { try? await git.removeWorktree(at: path) }
         }
         await removeStaleTrees()
@@ -270,20 +271,6 @@ public struct BuilderRole: Role {
         let pump = TranscriptPump(from: output, to: log, redactor: redactor)
         return try await pump.whilePumping { () async throws(RoleError) -> ChildProcess.Exit? in
             await child.wait(timeout: timeout).exit
-        }
-    }
-
-    /// The paths of the work trees git has with `branch` checked out (`git worktree list`).
-    static func worktrees(of git: Git, on branch: String) async -> [String] {
-        guard let listed = try? await git.attempt(["worktree", "list", "--porcelain"]), listed.succeeded else {
-            return []
-        }
-        return listed.stdout.components(separatedBy: "\n\n").compactMap { entry in
-            let lines = entry.split(separator: "\n")
-            guard lines.contains("branch refs/heads/" + branch),
-                let path = lines.first(where: { $0.hasPrefix("worktree ") })?.dropFirst("worktree ".count)
-            else { return nil }
-            return String(path)
         }
     }
 

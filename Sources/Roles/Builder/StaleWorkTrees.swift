@@ -51,12 +51,9 @@ public struct StaleWorkTrees: Sendable {
 
     /// The names of the work trees `repository` records under the folder `prefix`.
     static func recorded(in repository: String, under prefix: String) async -> [String] {
-        guard let listed = try? await Git(directory: repository).run(["worktree", "list", "--porcelain"]) else {
-            return []
-        }
-        return listed.split(separator: "\n").compactMap { line in
-            guard line.hasPrefix("worktree " + prefix) else { return nil }
-            let name = line.dropFirst(("worktree " + prefix).count)
+        ((try? await Git(directory: repository).worktrees()) ?? []).compactMap { tree in
+            guard tree.path.hasPrefix(prefix) else { return nil }
+            let name = tree.path.dropFirst(prefix.count)
             return name.isEmpty || name.contains("/") ? nil : String(name)
         }
     }

@@ -167,9 +167,7 @@ public struct Git: Sendable {
             // checked out); a folder whose record git no longer has (its administrative folder
             // was removed, half made) is not a work tree either: remove the folder, then prune
             // what git records of it.
-            let listed =
-                (try? await run(["worktree", "list", "--porcelain"]))?.split(separator: "\n")
-                .contains { $0 == "worktree " + path } ?? true
+            let listed = (try? await worktrees())?.contains { $0.path == path } ?? true
             guard !FileManager.default.fileExists(atPath: path + "/.git") || !listed,
                 (try? FileManager.default.removeItem(atPath: path)) != nil
             else {
