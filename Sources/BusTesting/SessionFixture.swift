@@ -100,6 +100,14 @@ public final class SessionFixture: Sendable {
         return child
     }
 
+    /// The planner's `runs/<run>/status.json`, once written and while it parses.
+    public func runStatus(_ run: String) -> JSONValue? {
+        guard let data = FileManager.default.contents(atPath: bus.layout.run(run) + "/status.json") else {
+            return nil
+        }
+        return try? JSONValue.parse(Array(data))
+    }
+
     /// Runs a `planbus` command with this configuration.
     public func planbus(_ arguments: String...) async throws -> CommandResult {
         try await runCommand([Executables.planbus] + arguments + ["--config", config], directory: root)

@@ -85,13 +85,6 @@ struct GoalRunTests {
         return (session, git, folder)
     }
 
-    func status(_ session: SessionFixture, _ run: String) -> JSONValue? {
-        guard let data = FileManager.default.contents(atPath: session.bus.layout.run(run) + "/status.json") else {
-            return nil
-        }
-        return try? JSONValue.parse(Array(data))
-    }
-
     func submit(_ session: SessionFixture, _ goal: String, run: String, _ extra: String...) async throws
         -> CommandResult
     {
@@ -126,8 +119,8 @@ struct GoalRunTests {
             let answered = try await session.planbus("answer", id, answer)
             #expect(answered.code == 0, "\(answered.stderr)")
         }
-        #expect(await eventually { self.status(session, "g1")?["finished"] == .bool(true) })
-        let final = status(session, "g1")
+        #expect(await eventually { session.runStatus("g1")?["finished"] == .bool(true) })
+        let final = session.runStatus("g1")
         #expect(final?["halted"] == .null, "\(String(describing: final))")
         #expect(final?["tasks"]?.arrayValue?.first?["state"] == "integrated")
         #expect(final?["cost_usd_by_role"]?["planner"] == .number(0.03))
@@ -165,26 +158,26 @@ struct GoalRunTests {
         let runs = ["t1", "n1", "x1", "c1"]
         #expect(
             await eventually(timeout: .seconds(90)) {
-                runs.allSatisfy { self.status(session, $0)?["finished"] == .bool(true) }
+                runs.allSatisfy { session.runStatus($0)?["finished"] == .bool(true) }
             })
-        let twice = status(session, "t1")
+        let twice = session.runStatus("t1")
         #expect(twice?["halted"] == .null, "\(String(describing: twice))")
         #expect(twice?["tasks"]?.arrayValue?.first?["state"] == "integrated")
         #expect(try String(contentsOfFile: model + "/twice.plans", encoding: .utf8) == "3")
 
-        let never = status(session, "n1")
+        let never = session.runStatus("n1")
         let reason = never?["halted"]?.stringValue ?? ""
         #expect(reason.hasPrefix("the model's plan was not usable after 3 tries: "), "\(reason)")
         #expect(reason.contains("plan.yaml:11:5: tasks[0].depend_on: unknown key"), "\(reason)")
         let waited = try await session.planbus("submit", "--wait", "--goal", "x", "--repo", session.root + "/nope")
         #expect(waited.code == 3)
 
-        let gates = status(session, "x1")?["halted"]?.stringValue ?? ""
+        let gates = session.runStatus("x1")?["halted"]?.stringValue ?? ""
         #expect(gates.contains("the plan proposes gates (gates: test)") && gates.contains("--allow-model-gates"))
 
-        let costly = status(session, "c1")?["halted"]?.stringValue
+        let costly = session.runStatus("c1")?["halted"]?.stringValue
         #expect(costly == "run cost $12.00 exceeds max_cost_usd $10.00 (planner $12.00)")
-        #expect(status(session, "c1")?["cost_usd"] == .number(12))
+        #expect(session.runStatus("c1")?["cost_usd"] == .number(12))
     }
 
     @Test("a planner without an agent dead-letters a free-text goal, and submit --wait says why")
@@ -258,7 +251,7 @@ struct GoalRunTests {
                 RunMessages.pending(kind: RunMessages.built, role: "verifier", run: "f1", layout: layout)
                     .contains { $0.task == "a-f1" }
             })
-        let status = try #require(self.status(session, "f1"))
+        let status = try #require(session.runStatus("f1"))
         let followup = status["tasks"]?.arrayValue?.first { $0["id"] == "a-f1" }
         #expect(followup?["followup_of"] == "a")
         #expect(followup?["state"] == "building")

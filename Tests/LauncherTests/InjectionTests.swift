@@ -66,13 +66,6 @@ struct InjectionTests {
         }
     }
 
-    static func status(_ session: SessionFixture, _ run: String) -> JSONValue? {
-        guard let data = FileManager.default.contents(atPath: session.bus.layout.run(run) + "/status.json") else {
-            return nil
-        }
-        return try? JSONValue.parse(Array(data))
-    }
-
     /// The hostile plan: its name, goal, titles, prompts, scopes and gate arguments carry every
     /// payload; `pick` is a design competition (the judge), `approve` needs a person's approval,
     /// and `ask` asks a question whose text (from `question`) and answer carry payloads too.
@@ -179,7 +172,7 @@ struct InjectionTests {
                 return asked != nil
                     && !RunMessages.pending(kind: "approval", role: RunMessages.human, run: "inj1", layout: layout)
                         .isEmpty
-            }, "\(String(describing: Self.status(session, "inj1")))")
+            }, "\(String(describing: session.runStatus("inj1")))")
         let hostile = Self.payloads(canary, from: 80)
         let answered = try await session.planbus(
             "answer", try #require(asked), hostile.joined(separator: "\n"), "--by", hostile[0])
@@ -188,8 +181,8 @@ struct InjectionTests {
             "approve", "inj1", "approve", "--reason", hostile.joined(separator: " "), "--by", hostile[1])
         #expect(approved.code == 0, "\(approved.stderr)")
 
-        #expect(await eventually(timeout: .seconds(120)) { Self.status(session, "inj1")?["finished"] == .bool(true) })
-        let final = Self.status(session, "inj1")
+        #expect(await eventually(timeout: .seconds(120)) { session.runStatus("inj1")?["finished"] == .bool(true) })
+        let final = session.runStatus("inj1")
         for task in final?["tasks"]?.arrayValue ?? [] {
             #expect(task["state"] == "integrated", "\(task)")
         }

@@ -92,17 +92,10 @@ struct ModelScopeTests {
         return (session, git, folder)
     }
 
-    func status(_ session: SessionFixture, _ run: String) -> JSONValue? {
-        guard let data = FileManager.default.contents(atPath: session.bus.layout.run(run) + "/status.json") else {
-            return nil
-        }
-        return try? JSONValue.parse(Array(data))
-    }
-
     /// The state of each task of `run`'s status, by id.
     func states(_ session: SessionFixture, _ run: String) -> [String: String] {
         var states: [String: String] = [:]
-        for task in status(session, run)?["tasks"]?.arrayValue ?? [] {
+        for task in session.runStatus(run)?["tasks"]?.arrayValue ?? [] {
             if let id = task["id"]?.stringValue { states[id] = task["state"]?.stringValue ?? "" }
         }
         return states
@@ -145,11 +138,11 @@ struct ModelScopeTests {
         let runs = ["limited", "allowed", "widened"]
         #expect(
             await eventually(timeout: .seconds(300)) {
-                runs.allSatisfy { self.status(session, $0)?["finished"] == .bool(true) }
+                runs.allSatisfy { session.runStatus($0)?["finished"] == .bool(true) }
             })
 
         // Limited by the plan's own scopes: the narrower follow-up is built, the other is not.
-        let limited = status(session, "limited")
+        let limited = session.runStatus("limited")
         #expect(states(session, "limited") == ["a": "integrated", "a-f1": "integrated"], "\(limited ?? .null)")
         let dropped = limited?["followups_dropped"]?.arrayValue?.compactMap(\.stringValue)
         #expect(
@@ -164,7 +157,7 @@ struct ModelScopeTests {
 
         // --allow-model-scope, or a --scope that covers it, lets it in.
         for run in ["allowed", "widened"] {
-            let final = status(session, run)
+            let final = session.runStatus(run)
             #expect(
                 states(session, run) == ["a": "integrated", "a-f1": "integrated", "a-f2": "integrated"],
                 "\(run): \(final ?? .null)")
@@ -191,14 +184,14 @@ struct ModelScopeTests {
         }
         #expect(
             await eventually(timeout: .seconds(300)) {
-                ["learns", "stubborn"].allSatisfy { self.status(session, $0)?["finished"] == .bool(true) }
+                ["learns", "stubborn"].allSatisfy { session.runStatus($0)?["finished"] == .bool(true) }
             })
         let error =
             "tasks[0].scope: src/guide.md is outside the goal's scope docs/** (--scope): keep every task's "
             + "scope inside it"
 
         // Told why, the model kept its second plan inside the scope, and the run went on.
-        let learns = status(session, "learns")
+        let learns = session.runStatus("learns")
         #expect(learns?["halted"] == .null, "\(learns ?? .null)")
         #expect(states(session, "learns") == ["guide": "integrated"], "\(learns ?? .null)")
         #expect(try String(contentsOfFile: folder + "/learns.plans", encoding: .utf8) == "2")
@@ -214,7 +207,7 @@ struct ModelScopeTests {
             try RunMessages.plan(of: "learns", layout: session.bus.layout).tasks.map(\.scope) == [["docs/guide.md"]])
 
         // Three plans outside the scope halt the run, with the error; nothing is built.
-        let stubborn = status(session, "stubborn")
+        let stubborn = session.runStatus("stubborn")
         let halted = stubborn?["halted"]?.stringValue ?? ""
         #expect(halted.hasPrefix("the model's plan was not usable after 3 tries: "), "\(halted)")
         #expect(halted.contains(error), "\(halted)")

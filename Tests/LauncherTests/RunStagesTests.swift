@@ -15,13 +15,6 @@ import Testing
 /// breaker, and merges refused by smoke gates.
 @Suite("Run stages", .serialized)
 struct RunStagesTests {
-    /// The run's status.json, once it exists.
-    func status(_ session: SessionFixture, _ run: String) -> JSONValue? {
-        guard let data = FileManager.default.contents(atPath: session.bus.layout.run(run) + "/status.json") else {
-            return nil
-        }
-        return try? JSONValue.parse(Array(data))
-    }
 
     func task(_ status: JSONValue?, _ id: String) -> JSONValue? {
         status?["tasks"]?.arrayValue?.first { $0["id"]?.stringValue == id }
@@ -92,7 +85,7 @@ struct RunStagesTests {
             directory: session.root)
         #expect(waited.code == 2, "\(waited.stdout)\n\(waited.stderr)")
         #expect(waited.stderr.contains("waiting on a person"), "\(waited.stderr)")
-        let paused = status(session, "st1")
+        let paused = session.runStatus("st1")
         #expect(paused?["stage"] == "build")
         #expect(paused?["preflight"]?["passed"] == .bool(true))
         #expect(task(paused, "asks")?["state"] == "asking")
@@ -125,7 +118,7 @@ struct RunStagesTests {
         // The rejection is the next attempt's feedback; that attempt waits for approval again.
         #expect(
             await eventually {
-                let t = self.task(self.status(session, "st1"), "gated")
+                let t = self.task(session.runStatus("st1"), "gated")
                 return t?["state"] == "awaiting_approval" && t?["attempt"] == 2
             })
         let feedback = try String(contentsOfFile: folder + "/gated/2/feedback.txt", encoding: .utf8)
@@ -134,8 +127,8 @@ struct RunStagesTests {
         #expect(pending.map { $0["attempt"] } == [2])
         #expect(try await session.planbus("approve", "st1", "gated").code == 0)
 
-        #expect(await eventually { self.status(session, "st1")?["finished"] == .bool(true) })
-        let final = status(session, "st1")
+        #expect(await eventually { session.runStatus("st1")?["finished"] == .bool(true) })
+        let final = session.runStatus("st1")
         #expect(final?["halted"] == .null)
         #expect(final?["smoke"]?["passed"] == .bool(true))
         for id in ["plain", "duel", "gated", "asks"] {
@@ -213,14 +206,14 @@ struct RunStagesTests {
             stdout: .file(session.root + "/submit.out"), stderr: .file(session.root + "/submit.err"))
         #expect(
             await eventually {
-                self.status(session, "cb")?["halted"] == "circuit breaker: 3 task failures in a row"
+                session.runStatus("cb")?["halted"] == "circuit breaker: 3 task failures in a row"
             })
-        #expect(task(status(session, "cb"), "slow")?["state"] == "building")
+        #expect(task(session.runStatus("cb"), "slow")?["state"] == "building")
         _ = FileManager.default.createFile(atPath: gate, contents: Data())
         // submit --wait on a halted run says 2 once the build in flight has come back.
         #expect(await submit.wait(timeout: testProcessTimeout).exit == .exited(2))
         #expect(try String(contentsOfFile: session.root + "/submit.err", encoding: .utf8).contains("circuit breaker"))
-        let final = status(session, "cb")
+        let final = session.runStatus("cb")
         #expect(final?["finished"] == .bool(true))
         #expect(task(final, "slow")?["state"] == "integrated")
         #expect(task(final, "later")?["state"] == "not_started")
@@ -257,7 +250,7 @@ struct RunStagesTests {
             directory: session.root)
         #expect(waited.code == 1, "\(waited.stdout)\n\(waited.stderr)")
         #expect(waited.stderr.contains("smoke"))
-        let final = status(session, "sm")
+        let final = session.runStatus("sm")
         #expect(final?["smoke"]?["passed"] == .bool(false))
         #expect(task(final, "a")?["state"] == "integrated")
         let folder = session.bus.layout.run("sm")

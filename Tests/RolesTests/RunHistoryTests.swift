@@ -19,16 +19,25 @@ struct RunHistoryTests {
         return envelope.id
     }
 
-    @Test("an input acked without its journal line keeps its place as later inputs are acked, so the fold can resume")
-    func unlistedInputKeepsItsPlace() throws {
+    /// A bus where a planner acked one input, then a planner `killed` acked a second one
+    /// (`unlisted`), whose journal lines the tests then take away.
+    func killedAfterAck() throws -> (
+        temporary: TemporaryBus, planner: WorkerID, killed: WorkerID, first: String, unlisted: String
+    ) {
         let temporary = try TemporaryBus(roles: ["planner"])
-        let bus = temporary.bus
         let planner = try WorkerID.current(role: "planner")
         let killed = try WorkerID(role: "planner", host: planner.host, pid: 1, incarnation: "0123456789abcdef")
-        let first = try ack(on: bus, as: planner)
+        let first = try ack(on: temporary.bus, as: planner)
+        let unlisted = try ack(on: temporary.bus, as: killed)
+        return (temporary, planner, killed, first, unlisted)
+    }
+
+    @Test("an input acked without its journal line keeps its place as later inputs are acked, so the fold can resume")
+    func unlistedInputKeepsItsPlace() throws {
+        let (temporary, planner, killed, first, unlisted) = try killedAfterAck()
+        let bus = temporary.bus
         // A planner killed between its ack's rename and its journal lines: the envelope is in
         // done/, and no journal line lists it.
-        let unlisted = try ack(on: bus, as: killed)
         try FileManager.default.removeItem(atPath: bus.layout.journal("r1") + "/\(killed).jsonl")
 
         let memory = RunHistory.Memory()
@@ -47,13 +56,9 @@ struct RunHistoryTests {
 
     @Test("an input whose ack line is missing takes the place of its claim line, for every planner process")
     func missingAckLineTakesItsClaimsPlace() throws {
-        let temporary = try TemporaryBus(roles: ["planner"])
+        let (temporary, planner, killed, first, unlisted) = try killedAfterAck()
         let bus = temporary.bus
-        let planner = try WorkerID.current(role: "planner")
-        let killed = try WorkerID(role: "planner", host: planner.host, pid: 1, incarnation: "0123456789abcdef")
-        let first = try ack(on: bus, as: planner)
         // Killed between the ack's rename and its line: its claim line is there, its ack line is not.
-        let unlisted = try ack(on: bus, as: killed)
         let file = bus.layout.journal("r1") + "/\(killed).jsonl"
         let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
         let kept = lines.filter { !$0.contains("\"ev\":\"ack\"") }
