@@ -265,7 +265,7 @@ struct PlanInputTests {
     func backlogRefuses() async throws {
         let folder = try await Folder()
         let bus = folder.path + "/bus"
-        let created = try await runCommand([Executables.planbus, "init", bus])
+        let created = try await runCommand([Executables.planbus, "init", "--no-config", bus])
         try #require(created.code == 0, "\(created.stderr)")
         let inbox = folder.path + "/inbox"
         let picked = Self.bads.filter {
