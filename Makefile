@@ -15,15 +15,16 @@ deps:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libinotifytools0-dev; \
 	fi
 
-# The two-host tests mount the bus over sshfs from a private sshd on loopback, and the benchmark
-# report's client is tested against a private redis-server; without these packages those tests are
-# skipped, each with a note.
-TEST_PACKAGES := openssh-server sshfs redis-server
+# The two-host tests mount the bus over sshfs from a private sshd on loopback, the benchmark
+# report's client is tested against a private redis-server, and the durability tests watch the
+# fsyncs of real workers with strace; without these packages those tests are skipped, each with a
+# note.
+TEST_PACKAGES := openssh-server sshfs redis-server strace
 
 deps-test:
 	@missing=""; for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-		echo "installing$$missing (for the two-host and Redis tests)"; \
+		echo "installing$$missing (for the two-host, Redis and durability tests)"; \
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; } \
 			|| echo "could not install$$missing: the tests that need them will be skipped"; \
 	fi

@@ -1,0 +1,118 @@
+import Bus
+import BusTesting
+import Foundation
+import Processes
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// strace, which the suite needs to see the system calls of the processes it starts.
+private let straceProgram = ["/usr/bin/strace", "/bin/strace"].first { (path: String) in access(path, X_OK) == 0 }
+
+/// What a durable bus fsyncs (PROTOCOL 7.10, 7.11), seen from outside: real worker processes run
+/// under `strace`, which records every `fsync` and `fdatasync` with the path of its descriptor.
+///
+/// A publish fsyncs the envelope's staging file and `new/`. A claim, its duplicate marker and the
+/// commit of an ack fsync nothing: the commit of an ack with results is made durable by the
+/// publish of its results, which fsyncs their queue's `new/`.
+@Suite("Durable mode: what is fsynced", .enabled(if: straceProgram != nil, "needs strace (Debian package strace)"))
+struct DurabilityTests {
+
+    /// One traced `fsync`/`fdatasync`: the traced process and the path of the descriptor.
+    struct Sync: Equatable {
+        var pid: String
+        var path: String
+    }
+
+    /// The syncs recorded in an `strace -f -y -o FILE` log (`PID fsync(FD</path>) = 0`).
+    static func syncs(in log: String) -> [Sync] {
+        lines(of: log).compactMap { line in
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { return nil }
+            let call = parts[1]
+            guard call.hasPrefix("fsync(") || call.hasPrefix("fdatasync("),
+                let open = call.firstIndex(of: "<"), let close = call[open...].firstIndex(of: ">")
+            else { return nil }
+            return Sync(pid: String(parts[0]), path: String(call[call.index(after: open)..<close]))
+        }
+    }
+
+    /// `command` run under strace, writing its log to `log`.
+    static func traced(_ command: [String], log: String) -> [String] {
+        [straceProgram!, "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync", "-e", "signal=none", "-o", log] + command
+    }
+
+    @Test("a durable delivery fsyncs the publish and the results, never a claim, a marker or a commit")
+    func durableDelivery() async throws {
+        var settings = BusSettings.testing
+        settings.durable = true
+        let bus = try TemporaryBus(settings: settings, roles: ["first", "second"])
+        let root = try #require(
+            realpath(bus.path, nil).map { p in
+                defer { free(p) }
+                return String(cString: p)
+            })
+        let q = root + "/q/"
+
+        // Three envelopes published by a real process.
+        let publishLog = bus.root + "/publish.strace"
+        let published = try await runCommand(
+            Self.traced(
+                [
+                    Executables.testWorker, "publish", "--bus", bus.path, "--role", "first", "--run", "durable",
+                    "--count", "3", "--durable",
+                ], log: publishLog))
+        #expect(published.code == 0, "\(published.stderr)")
+        let publishSyncs = Self.syncs(in: publishLog)
+        #expect(publishSyncs.filter { $0.path == q + "first/new" }.count == 3, "\(publishSyncs)")
+        #expect(publishSyncs.filter { $0.path.hasPrefix(root + "/tmp/") }.count == 3, "\(publishSyncs)")
+
+        // "first" acks each with a result to "second"; "second" acks without results.
+        func worker(_ role: String, emit: String?) throws -> (ChildProcess, out: String, log: String) {
+            let out = bus.root + "/\(role).out"
+            let log = bus.root + "/\(role).strace"
+            var args = [Executables.testWorker, "work", "--bus", bus.path, "--role", role, "--out", out]
+            if let emit { args += ["--emit", emit] }
+            let child = try ChildProcess.spawn(
+                Self.traced(args, log: log), stdout: .file(out + ".log"), stderr: .file(out + ".log"))
+            return (child, out, log)
+        }
+        let first = try worker("first", emit: "second")
+        let second = try worker("second", emit: nil)
+        defer {
+            first.0.sendToGroup(SIGKILL)
+            second.0.sendToGroup(SIGKILL)
+        }
+        func processed(_ out: String) -> Int { lines(of: out).filter { $0.hasPrefix("processed ") }.count }
+        #expect(await eventually { processed(second.out) == 3 }, "second processed \(processed(second.out))")
+        #expect(processed(first.out) == 3)
+        try StopFiles(layout: bus.bus.layout).requestStop()
+        for child in [first.0, second.0] {
+            let exit = await child.wait(timeout: testProcessTimeout).exit
+            #expect(exit == .exited(0), "a traced worker did not stop: \(String(describing: exit))")
+        }
+
+        let firstSyncs = Self.syncs(in: first.log)
+        let secondSyncs = Self.syncs(in: second.log)
+        // The results are published durably, each fsyncing "second"'s new/ after its commit.
+        #expect(firstSyncs.filter { $0.path == q + "second/new" }.count == 3, "\(firstSyncs)")
+        // No claim, marker or commit fsync in either consumer.
+        for (role, syncs) in [("first", firstSyncs), ("second", secondSyncs)] {
+            let forbidden = syncs.filter { sync in
+                sync.path == q + role + "/new" || sync.path == q + role + "/cur" || sync.path == q + role + "/seen"
+                    || sync.path.hasPrefix(q + role + "/done/")
+            }
+            #expect(forbidden.isEmpty, "\(role) fsynced \(forbidden.map(\.path))")
+        }
+        // Every envelope is committed: three in each queue's done/.
+        let doneFirst = try FileManager.default.subpathsOfDirectory(atPath: q + "first/done").filter {
+            $0.hasSuffix(".json")
+        }
+        let doneSecond = try FileManager.default.subpathsOfDirectory(atPath: q + "second/done").filter {
+            $0.hasSuffix(".json")
+        }
+        #expect(doneFirst.count == 3 && doneSecond.count == 3, "\(doneFirst) \(doneSecond)")
+    }
+}
