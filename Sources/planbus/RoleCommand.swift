@@ -129,6 +129,9 @@ struct RoleCommand: AsyncParsableCommand {
                         + "planbus up removes it, or remove it by hand")
             }
             var services: [any Service] = []
+            if role == RoleName.planner.rawValue {
+                services.append(DeadLetterWatch(bus: bus, worker: runtime.worker, logger: logger))
+            }
             if role == RoleName.planner.rawValue, let folder = backlog ?? config?.backlog {
                 do throws(RoleError) {
                     services.append(

@@ -11,8 +11,8 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: """
             Reads the planner's runs/RUN/status.json (the run's state, folded from the bus) and the \
             claims in the builder and verifier queues. Without RUN, the most recently updated run. \
-            An envelope of the run that was dead-lettered is shown (JSON: dead_letters), since the \
-            run cannot finish without it.
+            An envelope of the run that was dead-lettered is shown (JSON: dead_letters) with what \
+            the planner made of it: a failed attempt of its task, or the end of the run.
             """
     )
 
@@ -68,19 +68,30 @@ struct StatusCommand: AsyncParsableCommand {
                             } ?? .null
                         return .object(t)
                     })
-                // An envelope of the run that was dead-lettered means the run cannot finish by itself.
+                // Every envelope of the run that was dead-lettered, with what the planner made of
+                // it (`effect`, `outcome`) once it took it.
+                var taken: [String: JSONValue] = [:]
+                for letter in o["dead_letters"]?.arrayValue ?? [] {
+                    taken["\(letter["id"]?.stringValue ?? "")@\(letter["role"]?.stringValue ?? "")"] = letter
+                }
                 let dead = JournalReader(layout: bus.layout).events(run: runID).filter {
                     $0.event == .dead && !$0.duplicate
                 }
-                if !dead.isEmpty {
-                    o["dead_letters"] = .array(
-                        dead.map { event in
-                            [
+                if !dead.isEmpty || !taken.isEmpty {
+                    var listed: Set<String> = []
+                    var letters: [JSONValue] = dead.map { event in
+                        let key = "\(event.id)@\(event.role)"
+                        listed.insert(key)
+                        return taken[key]
+                            ?? [
                                 "id": .string(event.id), "role": .string(event.role),
                                 "kind": event.kind.map(JSONValue.string) ?? .null,
-                                "reason": event.reason.map(JSONValue.string) ?? .null,
+                                "reason": event.reason.map(JSONValue.string) ?? .null, "effect": .null,
+                                "outcome": .null,
                             ]
-                        })
+                    }
+                    letters += taken.filter { !listed.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
+                    o["dead_letters"] = .array(letters)
                 }
                 status = .object(o)
             }
@@ -95,10 +106,13 @@ struct StatusCommand: AsyncParsableCommand {
                     + (status["halted"]?.stringValue.map { "HALTED: \($0)" } ?? (finished ? "finished" : "running")))
             if let waiting = status["waiting"]?.stringValue { emit(waiting) }
             for dead in status["dead_letters"]?.arrayValue ?? [] {
+                let outcome =
+                    dead["outcome"]?.stringValue
+                    ?? (finished ? "it came after the run finished" : "the planner has not taken it yet")
                 emit(
                     "DEAD LETTER: \(dead["kind"]?.stringValue ?? "envelope") \(dead["id"]?.stringValue ?? "?") to "
                         + "\(dead["role"]?.stringValue ?? "?"): \(dead["reason"]?.stringValue ?? "no reason recorded"); "
-                        + "the run cannot finish without it (planbus show ID)")
+                        + "\(outcome) (planbus show ID)")
             }
             for stage in ["preflight", "smoke"] {
                 if let summary = status[stage]?["summary"]?.stringValue {

@@ -23,10 +23,12 @@ struct SubmitCommand: AsyncParsableCommand {
             With --wait the command follows the run until it ends, or until it can only go on \
             with a person (a question to answer, a task to approve). Exit codes: 0 every task \
             integrated (and the smoke gates passed); 1 the run ended with failed or blocked tasks, \
-            or failing smoke gates; 2 the run was halted (preflight gates, circuit breaker, budget) \
-            or waits on a person (planbus questions); 3 invalid plan or configuration (or the goal \
-            was dead-lettered); 4 the bus is unavailable; 130 interrupted. An envelope of the run \
-            dead-lettered on the way means the run cannot finish: --wait says which, and exits 1.
+            or failing smoke gates, or a dead-lettered envelope ended it; 2 the run was halted \
+            (preflight gates, circuit breaker, budget) or waits on a person (planbus questions); 3 \
+            invalid plan or configuration (or the goal was dead-lettered); 4 the bus is \
+            unavailable; 130 interrupted. An envelope of the run dead-lettered on the way counts as \
+            a failed attempt of its task (retried while attempts remain), or, belonging to no task, \
+            ends the run: --wait says which (exit 1).
 
             With --goal TEXT instead of a plan file, the goal goes to the planner as words: a \
             planner with an agent (roles: planner: agent:) first asks people up to 4 questions \
@@ -220,8 +222,10 @@ struct SubmitCommand: AsyncParsableCommand {
         }
     }
 
-    /// Waits for the run's status to say it finished, printing task changes as they come; stops
-    /// with exit 1 when an envelope of the run was dead-lettered, since the run cannot finish then.
+    /// Waits for the run's status to say it finished, printing task changes as they come. The
+    /// planner takes the other dead letters of the run (a retry, a failed task, a halted run); it
+    /// stops at once when the goal was dead-lettered (exit 3), or the planner's own notice of a
+    /// dead letter (exit 1), since the run cannot finish then.
     private func follow(bus: Bus, run: String, goal: String) async throws {
         let file = bus.layout.run(run) + "/status.json"
         var last: [String: String] = [:]
@@ -232,7 +236,7 @@ struct SubmitCommand: AsyncParsableCommand {
             if polls % 10 == 1 { reportBackoffs(bus: bus, seen: &backoffs) }
             if polls % 10 == 1,
                 let dead = JournalReader(layout: bus.layout).events(run: run).first(where: {
-                    $0.event == .dead && !$0.duplicate
+                    $0.event == .dead && !$0.duplicate && ($0.id == goal || $0.kind == DeadLetterNotice.kind)
                 })
             {
                 FileOps.standardErrorLine(
@@ -264,8 +268,10 @@ struct SubmitCommand: AsyncParsableCommand {
                     let states = (status["tasks"]?.arrayValue ?? []).compactMap { $0["state"]?.stringValue }
                     if json { emit(status.serialized()) }
                     if let halted = status["halted"]?.stringValue {
-                        FileOps.standardErrorLine("run \(run) was halted: \(halted)")
-                        throw ExitCode(2)
+                        // A run a dead letter halted has failed: it did not stop for a limit.
+                        let dead = (status["dead_letters"]?.arrayValue ?? []).contains { $0["effect"] == "run_halted" }
+                        FileOps.standardErrorLine("run \(run) \(dead ? "failed" : "was halted"): \(halted)")
+                        throw ExitCode(dead ? 1 : 2)
                     }
                     let unfinished = states.filter { $0 != "integrated" }.count
                     if unfinished > 0 {

@@ -52,6 +52,8 @@ public struct GoalDraft: Sendable, Equatable {
     /// The plan text accepted, once a draft of it is valid.
     public internal(set) var planText: String?
     public internal(set) var halted: String?
+    /// The dead letter that halted the draft, if one did.
+    public internal(set) var deadLetter: DeadLetterOutcome?
     public internal(set) var cost = RunCost()
     public var costLimits = CostLimits()
     /// The tries of the stage in progress so far.
@@ -103,11 +105,20 @@ public struct GoalDraft: Sendable, Equatable {
         return [.call(.questions, attempt: 1, feedback: nil)]
     }
 
-    /// Applies one input the planner took for the run: a `draft` of its model, or an `answer`.
+    /// Applies one input the planner took for the run: a `draft` of its model, an `answer`, or a
+    /// `dead_letter` notice (which halts the draft).
     mutating func apply(_ input: Envelope) -> [DraftAction] {
         cost.add(input.body["usage"])
         if halted == nil, stage != .planned, let why = cost.exceeded(costLimits) {
             halted = why
+            return []
+        }
+        if input.kind == DeadLetterNotice.kind {
+            // A dead letter of the draft (one of its model calls, or the plan goal it made) ends it.
+            if halted == nil, let notice = DeadLetterNotice(input) {
+                halted = notice.description
+                deadLetter = DeadLetterOutcome(notice: notice, effect: .runHalted, outcome: "the draft halted")
+            }
             return []
         }
         guard halted == nil, stage != .planned else { return [] }
@@ -206,7 +217,8 @@ public struct GoalDraft: Sendable, Equatable {
 
     /// The draft as `runs/<run>/status.json` holds it until the plan exists: `run`, `plan` (`null`),
     /// `goal`, `risk`, `stage` (`intent`, `spec`, `plan`), `finished` (true once halted),
-    /// `halted`, `waiting`, `questions`, `tries`, `last_error`, `tasks` (empty), and the cost.
+    /// `halted`, `waiting`, `questions`, `tries`, `last_error`, `tasks` (empty), the cost, and
+    /// `dead_letters` when a dead letter halted it.
     public var json: JSONValue {
         var o: [String: JSONValue] = [
             "run": .string(run), "plan": .null, "goal": .string(text),
@@ -222,6 +234,7 @@ public struct GoalDraft: Sendable, Equatable {
                     ]
                 }),
         ]
+        if let deadLetter { o["dead_letters"] = .array([deadLetter.json]) }
         let open = waiting
         o["waiting"] =
             open.isEmpty || halted != nil

@@ -49,6 +49,11 @@ public struct PlannerRole: Role {
             }
         } else if fold.draft != nil {
             step.draft = fold.draft!.apply(envelope)
+        } else if envelope.kind == DeadLetterNotice.kind {
+            // A dead letter of a run with no goal taken: nothing to end (dead-lettering the notice
+            // would only leave a second dead letter).
+            memory.remember(run: envelope.run, ids: ids + [envelope.id], fold: fold)
+            return .ack([])
         } else {
             return .dead("run \(envelope.run) has no goal: a \(envelope.kind) cannot be placed")
         }

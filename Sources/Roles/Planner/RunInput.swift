@@ -22,6 +22,9 @@ public enum RunInput: Sendable, Equatable {
     /// A stage's document could not be written (the model's tech spec kept lacking sections): the
     /// run halts with the reason.
     case stageFailed(RunStage, reason: String)
+    /// An envelope of the run was dead-lettered in some queue (the planner's `dead_letter` notice,
+    /// ``DeadLetterNotice``).
+    case deadLetter(DeadLetterNotice)
 
     /// A verifier's verdict.
     public struct Verdict: Sendable, Equatable {
@@ -65,6 +68,7 @@ public enum RunInput: Sendable, Equatable {
     public static let kinds: Set<String> = [
         RunMessages.verdict, RunMessages.discover, RunMessages.spec, RunMessages.checked, RunMessages.judgment,
         RunMessages.decision, RunMessages.question, RunMessages.answer, RunMessages.documented, GoalDraft.kind,
+        DeadLetterNotice.kind,
     ]
 
     /// Reads an envelope the planner took; `nil` for a kind that is not an input of a run, or an
@@ -128,6 +132,9 @@ public enum RunInput: Sendable, Equatable {
         case RunMessages.documented:
             guard let task else { return nil }
             self = .documented(task: task)
+        case DeadLetterNotice.kind:
+            guard let notice = DeadLetterNotice(envelope) else { return nil }
+            self = .deadLetter(notice)
         default:
             return nil
         }

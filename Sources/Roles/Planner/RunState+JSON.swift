@@ -9,7 +9,8 @@ extension RunState {
     /// person shows the state `asking`; a task still waiting when the run finished shows
     /// `not_started`. With agents: `cost_usd` and `cost_usd_by_role` once a usage record was folded,
     /// `intent` and `spec` (the files written before the plan), each follow-up task's
-    /// `followup_of`, and `followups_dropped`.
+    /// `followup_of`, and `followups_dropped`. Once the planner took a dead letter of the run:
+    /// `dead_letters`, each ``DeadLetterOutcome``.
     public var json: JSONValue {
         func check(_ result: CheckResult?) -> JSONValue {
             guard let result else { return .null }
@@ -30,6 +31,7 @@ extension RunState {
         if cost.records > 0 { o.merge(cost.json) { _, new in new } }
         if let intent { o["intent"] = .string(intent) }
         if let writtenSpec { o["spec"] = .string(writtenSpec) }
+        if !deadLetters.isEmpty { o["dead_letters"] = .array(deadLetters.map(\.json)) }
         if !droppedFollowups.isEmpty { o["followups_dropped"] = .array(droppedFollowups.map(JSONValue.string)) }
         return .object(o)
     }

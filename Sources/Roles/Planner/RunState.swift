@@ -71,6 +71,11 @@ public struct RunState: Sendable, Equatable {
     public internal(set) var followupOf: [String: String] = [:]
     /// The follow-ups that were not added, and why.
     public internal(set) var droppedFollowups: [String] = []
+    /// The dead letters of the run the planner took, oldest first, with what each did.
+    public internal(set) var deadLetters: [DeadLetterOutcome] = []
+    /// The integrated tasks whose changelog envelope was dead-lettered: the run does not wait
+    /// for their entry.
+    public internal(set) var lostChangelogs: Set<String> = []
     /// The paths a follow-up task may be given (``ScopeLimit``): a follow-up whose scope escapes
     /// it is not added.
     public var scopeLimit = ScopeLimit.none
@@ -131,6 +136,7 @@ public struct RunState: Sendable, Equatable {
         case .stageFailed(let failed, let reason):
             guard stage == failed else { return [] }
             halt(reason)
+        case .deadLetter(let notice): out = deadLettered(notice)
         }
         return out + release() + wrapUp()
     }
@@ -193,7 +199,9 @@ public struct RunState: Sendable, Equatable {
         case .build:
             guard tasks.values.allSatisfy(\.isFinal) || (halted != nil && !hasWorkInFlight) else { return [] }
             let integrated = plan.tasks.filter { if case .integrated = tasks[$0.id] { true } else { false } }
-            guard integrated.allSatisfy({ documented.contains($0.id) }) else { return [] }
+            guard integrated.allSatisfy({ documented.contains($0.id) || lostChangelogs.contains($0.id) }) else {
+                return []
+            }
             if halted == nil, !plan.smoke.isEmpty, !integrated.isEmpty {
                 stage = .smoke
                 return [.check(.smoke)]
