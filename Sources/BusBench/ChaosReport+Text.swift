@@ -1,3 +1,6 @@
+import Bus
+import Foundation
+
 extension ChaosReport {
     /// The report for people.
     public var text: String {
@@ -18,6 +21,10 @@ extension ChaosReport {
             lines.append(
                 "never recovered: "
                     + recovery.unrecovered.map { "\($0.role) \($0.id) e\($0.epoch)" }.joined(separator: ", "))
+        }
+        if let trees = janitor["stale_work_trees_removed"]?.arrayValue, !trees.isEmpty {
+            let names = trees.compactMap(\.stringValue).map { ($0 as NSString).lastPathComponent }
+            lines.append("janitor: \(trees.count) stale work tree(s) removed: " + names.joined(separator: ", "))
         }
         lines += [
             "run: \(format(runSeconds)) s from submit to finished; total \(format(totalSeconds)) s", "", "checks:",

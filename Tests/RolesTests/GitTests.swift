@@ -167,6 +167,85 @@ struct GitTests {
         #expect(FileManager.default.fileExists(atPath: root + "/trees/t2.1.1.e1/.git"))
     }
 
+    /// Leaves at `tree` what a `git worktree add` of `git`'s repository killed while writing the
+    /// tree's `.git` file leaves: the administrative folder holds only `locked` ("initializing")
+    /// and `gitdir` (no `HEAD`, `commondir` or index), the folder only an empty `.git` file. Git
+    /// lists such a tree, detached at no commit and locked, and `git worktree remove` refuses it.
+    static func leaveAddKilledWritingGitFile(_ git: Git, at tree: String) async throws {
+        try await git.run(["worktree", "add", "--detach", tree, "main"])
+        let admin = try #require(Worktree.administrativeFolder(of: tree))
+        for name in try FileManager.default.contentsOfDirectory(atPath: admin) where name != "gitdir" {
+            try FileManager.default.removeItem(atPath: admin + "/" + name)
+        }
+        try "initializing\n".write(toFile: admin + "/locked", atomically: false, encoding: .utf8)
+        for name in try FileManager.default.contentsOfDirectory(atPath: tree) where name != ".git" {
+            try FileManager.default.removeItem(atPath: tree + "/" + name)
+        }
+        #expect(truncate(tree + "/.git", 0) == 0)
+        let listed = try await git.run(["worktree", "list", "--porcelain"])
+        #expect(
+            listed.contains(
+                "worktree \(tree)\nHEAD \(String(repeating: "0", count: 40))\ndetached\nlocked initializing"))
+        let plain = try await git.attempt(["worktree", "remove", "--force", "--force", tree])
+        #expect(!plain.succeeded)
+        #expect(plain.stderr.contains("is not a .git file"), "\(plain.stderr)")
+    }
+
+    @Test("a work tree whose add was killed while writing its .git file is removed, and git's locked record with it")
+    func addKilledWritingGitFile() async throws {
+        let (root, git) = try await repository()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let tree = root + "/trees/t1.1.1.e1"
+        try await Self.leaveAddKilledWritingGitFile(git, at: tree)
+        let admin = root + "/repo/.git/worktrees/t1.1.1.e1"
+        #expect(FileManager.default.fileExists(atPath: admin + "/locked"))
+
+        try await git.removeWorktree(at: tree)
+        #expect(!FileManager.default.fileExists(atPath: tree))
+        // `git worktree prune` keeps a locked record whatever its folder: it is gone too.
+        #expect(!FileManager.default.fileExists(atPath: admin))
+        let trees = try await git.worktrees()
+        #expect(trees.map(\.path) == [git.directory], "\(trees)")
+        // The next holder's work tree is added under the same name.
+        try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t1/1", root + "/trees/t1.1.1.e2", "main"])
+        #expect(FileManager.default.fileExists(atPath: root + "/repo/.git/worktrees/t1.1.1.e2/commondir"))
+        // The repository itself is never taken for a dead work tree.
+        await #expect(throws: RoleError.self) { try await git.removeWorktree(at: git.directory) }
+        #expect(FileManager.default.fileExists(atPath: git.directory + "/a.txt"))
+    }
+
+    @Test("the roles' commits start no automatic maintenance, whose lock a killed role would leave for good")
+    func noAutomaticMaintenance() async throws {
+        let (root, git) = try await repository()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let trace = root + "/trace"
+        var environment = Foundation.ProcessInfo.processInfo.environment
+        environment["GIT_TRACE"] = trace
+        // A configuration already passed through the environment is kept.
+        environment["GIT_CONFIG_COUNT"] = "1"
+        environment["GIT_CONFIG_KEY_0"] = "planbus.probe"
+        environment["GIT_CONFIG_VALUE_0"] = "kept"
+        let traced = Git(directory: git.directory, environment: environment)
+        #expect(Git.withoutAutomaticMaintenance(traced.environment) == traced.environment)
+        #expect(try await traced.run(["config", "--get", "planbus.probe"]) == "kept")
+
+        // Plain git, as a control: a commit starts `git maintenance run --auto`.
+        try "three\n".write(toFile: git.directory + "/b.txt", atomically: true, encoding: .utf8)
+        try await git.run(["add", "b.txt"])
+        let plain = try await ProgramRun.run(
+            ["git", "-C", git.directory, "-c", "user.name=x", "-c", "user.email=x@localhost", "commit", "-qm", "b"],
+            environment: environment.merging(["GIT_CONFIG_COUNT": "0"]) { $1 })
+        #expect(plain.succeeded, "\(plain.stderr)")
+        #expect(try String(contentsOfFile: trace, encoding: .utf8).contains("maintenance run --auto"))
+
+        try FileManager.default.removeItem(atPath: trace)
+        try "four\n".write(toFile: git.directory + "/c.txt", atomically: true, encoding: .utf8)
+        #expect(try await traced.commitAll(message: "c", trailers: []) != nil)
+        let log = try String(contentsOfFile: trace, encoding: .utf8)
+        #expect(log.contains("commit"))
+        #expect(!log.contains("maintenance"), "\(log)")
+    }
+
     @Test("a work tree folder whose record git no longer has is removed like a work tree")
     func unrecordedWorktree() async throws {
         let (root, git) = try await repository()

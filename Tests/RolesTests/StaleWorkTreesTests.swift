@@ -67,11 +67,17 @@ struct StaleWorkTreesTests {
         let recorded = trees + "/t3.1.1.e1"
         try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t3/1", recorded, base])
         try FileManager.default.removeItem(atPath: recorded)
+        // A tree whose `git worktree add` was killed while writing its .git file: git keeps its
+        // record locked, and refuses to remove it while its folder is there.
+        let killed = trees + "/t4.1.1.e1"
+        try await GitTests.leaveAddKilledWritingGitFile(git, at: killed)
 
         let result = try await planbus("janitor", "--bus", temporary.path, "--json")
         #expect(result.code == 0, "\(result.stderr)")
         let removed = try JSONValue.parse(result.stdout)["stale_work_trees_removed"]?.arrayValue ?? []
-        #expect(Set(removed.compactMap(\.stringValue)) == [stale, bare, recorded])
+        #expect(Set(removed.compactMap(\.stringValue)) == [stale, bare, recorded, killed])
+        #expect(!FileManager.default.fileExists(atPath: killed))
+        #expect(!FileManager.default.fileExists(atPath: root + "/.git/worktrees/t4.1.1.e1"))
         #expect(FileManager.default.fileExists(atPath: owned + "/a.txt"))
         #expect(!FileManager.default.fileExists(atPath: stale))
         #expect(!FileManager.default.fileExists(atPath: bare))
@@ -79,6 +85,7 @@ struct StaleWorkTreesTests {
         #expect(listed.contains("worktree \(owned)"))
         #expect(!listed.contains("worktree \(stale)"))
         #expect(!listed.contains("worktree \(recorded)"))
+        #expect(!listed.contains("worktree \(killed)"))
     }
 
     @Test("a claim that cannot be read could own any tree: nothing is removed")

@@ -60,7 +60,10 @@ public struct BuilderRole: Role {
         func removeStaleTrees() async {
             var stale = ((try? FileManager.default.contentsOfDirectory(atPath: trees)) ?? [])
                 .filter { $0.hasPrefix(name + ".e") && $0 != "\(name).e\(claim.epoch)" }.map { trees + "/" + $0 }
-            stale += ((try? await git.worktrees()) ?? []).filter { $0.branch == request.branch }.map(\.path)
+            // A tree whose add was killed before it took the branch is on none: it is found by
+            // its path in this host's trees folder.
+            stale += ((try? await git.worktrees()) ?? [])
+                .filter { $0.branch == request.branch || $0.path.hasPrefix(trees + "/" + name + ".e") }.map(\.path)
                 .filter { $0 != tree && !stale.contains($0) }
             for path in stale { try? await git.removeWorktree(at: path) }
         }

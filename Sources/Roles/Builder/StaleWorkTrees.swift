@@ -39,12 +39,19 @@ public struct StaleWorkTrees: Sendable {
         guard !found.isEmpty, let owned = ownedTrees() else { return [] }
         var removed: [String] = []
         for (run, name, planned) in found where !owned.contains(run + "/" + name) {
-            let path = layout.run(run) + "/trees/" + name
-            if let repository = Self.repository(of: path) ?? planned {
-                try? await Git(directory: repository).removeWorktree(at: path)
-            }
+            let trees = layout.run(run) + "/trees/"
+            let path = trees + name
+            let repository = Self.repository(of: path) ?? planned
+            if let repository { try? await Git(directory: repository).removeWorktree(at: path) }
             if FileOps.exists(path) { try? FileManager.default.removeItem(atPath: path) }
-            if !FileOps.exists(path) { removed.append(path) }
+            // A record git kept while the folder was there (its removal failed) goes now that the
+            // folder is gone; a tree is removed only once git no longer records it either.
+            var recorded = false
+            if let repository, await Self.recorded(in: repository, under: trees).contains(name) {
+                try? await Git(directory: repository).removeWorktree(at: path)
+                recorded = await Self.recorded(in: repository, under: trees).contains(name)
+            }
+            if !FileOps.exists(path), !recorded { removed.append(path) }
         }
         return removed
     }

@@ -10,7 +10,8 @@ import Processes
 public struct Git: Sendable {
     /// The work tree git runs in (`git -C`).
     public let directory: String
-    /// The environment of every git process.
+    /// The environment of every git process: the one given, with no terminal prompt, the C
+    /// locale, and `maintenance.auto` off (``withoutAutomaticMaintenance(_:)``).
     public let environment: [String: String]
     /// The name and email commits are made with, when git has none configured.
     public let identity: (name: String, email: String)
@@ -25,9 +26,27 @@ public struct Git: Sendable {
         env["GIT_TERMINAL_PROMPT"] = "0"
         env["LC_ALL"] = "C"
         self.directory = directory
+        env = Self.withoutAutomaticMaintenance(env)
         self.environment = env
         self.identity = identity
         self.timeout = timeout
+    }
+
+    /// `environment` with `maintenance.auto` set to false for the git processes it is given to
+    /// (through `GIT_CONFIG_COUNT`, after any configuration already passed so).
+    ///
+    /// A commit or a merge otherwise starts `git maintenance run --auto`, which holds
+    /// `objects/maintenance.lock` while it runs: killed with its role, it leaves the lock behind,
+    /// and git's automatic maintenance of the repository then never runs again (it skips a locked
+    /// repository without a word). The repository's own git commands still run it.
+    static func withoutAutomaticMaintenance(_ environment: [String: String]) -> [String: String] {
+        var env = environment
+        let count = Int(env["GIT_CONFIG_COUNT"] ?? "") ?? 0
+        guard count == 0 || env["GIT_CONFIG_KEY_\(count - 1)"] != "maintenance.auto" else { return env }
+        env["GIT_CONFIG_KEY_\(count)"] = "maintenance.auto"
+        env["GIT_CONFIG_VALUE_\(count)"] = "false"
+        env["GIT_CONFIG_COUNT"] = "\(count + 1)"
+        return env
     }
 
     /// Makes a repository at `path` (created if missing) whose branch `branch` has one commit
@@ -156,23 +175,36 @@ public struct Git: Sendable {
     }
 
     /// Removes the work tree at `path` (whatever it holds) and forgets it.
+    ///
+    /// Also removes what a killed git left of a work tree: a folder whose `.git` file is gone
+    /// (a removal killed midway), empty or cut short (a `git worktree add` killed while writing
+    /// it), or names an administrative folder that is gone; and a record git keeps locked
+    /// (`initializing`) after such an add, which `git worktree prune` never drops.
     public func removeWorktree(at path: String) async throws(RoleError) {
         // Also drops a tree whose folder is gone but that git keeps locked: one whose
         // `git worktree add` was killed while it was still initializing.
         let removal = try await attempt(["worktree", "remove", "--force", "--force", path])
         if removal.succeeded { return }
         if FileManager.default.fileExists(atPath: path) {
-            // A removal that was killed midway leaves a folder without its .git file, which git
-            // no longer takes for a work tree, while it still records the tree (and its branch as
-            // checked out); a folder whose record git no longer has (its administrative folder
-            // was removed, half made) is not a work tree either: remove the folder, then prune
-            // what git records of it.
+            // Git removes no folder it cannot validate as a work tree: one whose .git file is
+            // missing (a removal killed midway), empty or cut short (an add killed while writing
+            // it), or names no administrative folder (removed, half made). None of these is a
+            // work tree git can use: remove the folder, then what git records of it. A folder git
+            // still records with a usable .git file is left, and the failure said; so is a
+            // repository (a .git folder).
+            var isDirectory: ObjCBool = false
+            let repository =
+                FileManager.default.fileExists(atPath: path + "/.git", isDirectory: &isDirectory)
+                && isDirectory.boolValue
             let listed = (try? await worktrees())?.contains { $0.path == path } ?? true
-            guard !FileManager.default.fileExists(atPath: path + "/.git") || !listed,
+            guard !repository, Worktree.administrativeFolder(of: path) == nil || !listed,
                 (try? FileManager.default.removeItem(atPath: path)) != nil
             else {
                 throw RoleError(.git, "git worktree remove \(path) in \(directory) failed: \(removal.stderr)")
             }
+            // Its folder gone, git drops its record even when it is locked (an add killed while
+            // initializing leaves it so, and `git worktree prune` keeps a locked record for good).
+            _ = try await attempt(["worktree", "remove", "--force", "--force", path])
         }
         // The folder is gone: drop what git still records of it.
         try await run(["worktree", "prune"])

@@ -7,6 +7,24 @@ public struct Worktree: Sendable, Equatable {
     /// The branch checked out there, without `refs/heads/`; `nil` when detached.
     public var branch: String?
 
+    /// The administrative folder a work tree's `.git` file names (`gitdir: <folder>`), when that
+    /// file reads so and the folder exists; `nil` otherwise: no `.git` file, an empty or cut-short
+    /// one (a `git worktree add` killed while writing it), a `.git` folder (a repository's own
+    /// work tree, not a linked one), or one naming a folder that is gone.
+    static func administrativeFolder(of tree: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: tree + "/.git"),
+            let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+            text.hasPrefix("gitdir: ")
+        else { return nil }
+        var folder = String(text.dropFirst("gitdir: ".count))
+        if !folder.hasPrefix("/") { folder = tree + "/" + folder }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return nil
+        }
+        return folder
+    }
+
     /// Reads the records of `git worktree list --porcelain`: one block per tree, blocks separated
     /// by an empty line, each starting `worktree <path>`.
     static func parse(porcelain text: String) -> [Worktree] {
