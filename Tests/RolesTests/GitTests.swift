@@ -209,6 +209,20 @@ struct GitTests {
         // The next holder's work tree is added under the same name.
         try await git.run(["worktree", "add", "--force", "-B", "planbus/r1/t1/1", root + "/trees/t1.1.1.e2", "main"])
         #expect(FileManager.default.fileExists(atPath: root + "/repo/.git/worktrees/t1.1.1.e2/commondir"))
+        // An add killed once it wrote the .git file, before `HEAD` and `commondir`: git refuses
+        // that folder too.
+        let later = root + "/trees/t2.1.1.e1"
+        try await git.run(["worktree", "add", "--detach", later, "main"])
+        let laterAdmin = root + "/repo/.git/worktrees/t2.1.1.e1"
+        for name in try FileManager.default.contentsOfDirectory(atPath: laterAdmin) where name != "gitdir" {
+            try FileManager.default.removeItem(atPath: laterAdmin + "/" + name)
+        }
+        try "initializing\n".write(toFile: laterAdmin + "/locked", atomically: false, encoding: .utf8)
+        #expect(try await !git.attempt(["worktree", "remove", "--force", "--force", later]).succeeded)
+        try await git.removeWorktree(at: later)
+        #expect(!FileManager.default.fileExists(atPath: later))
+        #expect(!FileManager.default.fileExists(atPath: laterAdmin))
+        #expect(try await git.worktrees().map(\.path) == [git.directory, root + "/trees/t1.1.1.e2"])
         // The repository itself is never taken for a dead work tree.
         await #expect(throws: RoleError.self) { try await git.removeWorktree(at: git.directory) }
         #expect(FileManager.default.fileExists(atPath: git.directory + "/a.txt"))

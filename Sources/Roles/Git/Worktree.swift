@@ -8,9 +8,12 @@ public struct Worktree: Sendable, Equatable {
     public var branch: String?
 
     /// The administrative folder a work tree's `.git` file names (`gitdir: <folder>`), when that
-    /// file reads so and the folder exists; `nil` otherwise: no `.git` file, an empty or cut-short
-    /// one (a `git worktree add` killed while writing it), a `.git` folder (a repository's own
-    /// work tree, not a linked one), or one naming a folder that is gone.
+    /// file reads so and the folder holds what git needs to take it for a repository (`HEAD` and
+    /// `commondir`, neither empty); `nil` otherwise: no `.git` file, an empty or cut-short one (a
+    /// `git worktree add` killed while writing it), a `.git` folder (a repository's own work
+    /// tree, not a linked one), or one naming a folder that is gone or half made (an add killed
+    /// before it wrote `HEAD` or `commondir`). Git refuses to remove a work tree in any of these
+    /// states while its folder exists.
     static func administrativeFolder(of tree: String) -> String? {
         guard let data = FileManager.default.contents(atPath: tree + "/.git"),
             let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
@@ -18,9 +21,10 @@ public struct Worktree: Sendable, Equatable {
         else { return nil }
         var folder = String(text.dropFirst("gitdir: ".count))
         if !folder.hasPrefix("/") { folder = tree + "/" + folder }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            return nil
+        for file in ["HEAD", "commondir"] {
+            guard let contents = FileManager.default.contents(atPath: folder + "/" + file), !contents.isEmpty else {
+                return nil
+            }
         }
         return folder
     }
