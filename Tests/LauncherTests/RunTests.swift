@@ -107,7 +107,7 @@ struct RunTests {
         #expect(retryTask?["held_by"] == .null)
         #expect(shownJSON["dead_letters"] == nil)
         // An envelope of the run that a role dead-letters (the verifier handles no such kind) is
-        // shown: the run cannot finish by itself then.
+        // shown; the run has finished, so the planner leaves it alone.
         let bogus = try await session.planbus(
             "send", "--to", "verifier", "--kind", "bogus", "--run", "e2e1", "--body", "{\"summary\":\"odd\"}")
         #expect(bogus.code == 0, "\(bogus.stderr)")
@@ -122,6 +122,7 @@ struct RunTests {
         #expect(deadJSON["dead_letters"]?.arrayValue?.first?["role"] == "verifier")
         let deadShown = try await session.planbus("status", "e2e1")
         #expect(deadShown.stdout.contains("DEAD LETTER: bogus "), "\(deadShown.stdout)")
+        #expect(deadShown.stdout.contains("it came after the run finished"), "\(deadShown.stdout)")
 
         // The handoff: what shipped with its proof, what did not and why, and a next plan that
         // submit accepts as it is.
