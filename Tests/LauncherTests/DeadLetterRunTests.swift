@@ -13,8 +13,11 @@ import Testing
 /// forever: real role processes under `planbus up`, a real bus and a real git repository.
 @Suite("Dead letters of runs", .serialized)
 struct DeadLetterRunTests {
-    /// Writes a one-task plan (`max_attempts`, and `extra` lines after `repository`) to the session.
-    func plan(_ session: SessionFixture, maxAttempts: Int, extra: String = "") throws -> String {
+    /// Writes a one-task plan (`max_attempts`, `extra` lines after it, the task's `step`) to the
+    /// session.
+    func plan(_ session: SessionFixture, maxAttempts: Int, extra: String = "", step: String = "echo one > one.txt")
+        throws -> String
+    {
         let file = session.root + "/plan.yaml"
         try """
         version: 1
@@ -29,7 +32,7 @@ struct DeadLetterRunTests {
             title: write one.txt
             prompt: write one.txt
             scope: [one.txt]
-            run: echo one > one.txt
+            run: \(step)
         """.write(toFile: file, atomically: true, encoding: .utf8)
         return file
     }
@@ -78,6 +81,53 @@ struct DeadLetterRunTests {
         let json = try JSONValue.parse(try await session.planbus("status", "dl1", "--json").stdout)
         #expect(json["dead_letters"]?.arrayValue?.last?["effect"] == "task_failed")
         #expect(json["dead_letters"]?.arrayValue?.last?["outcome"] == "task one failed")
+    }
+
+    @Test("a build whose holders are SIGKILLed max_attempts times is dead-lettered by the bus; the task fails")
+    func killedHolders() async throws {
+        let session = try await SessionFixture(
+            roles: """
+                  planner:
+                  builder:
+                  docs:
+                """, supervisor: "  restart_intensity: 100")
+        _ = try await Git.create(at: session.root + "/repo", files: [("README", "start\n")], message: "start")
+        let plan = try plan(session, maxAttempts: 1, step: "sleep 120")
+        let layout = session.bus.layout
+        let up = try session.up()
+        defer { up.send(SIGTERM) }
+        let submit = Task {
+            try await runCommand(
+                [Executables.planbus, "submit", plan, "--wait", "--run", "dl4", "--config", session.config],
+                directory: session.root)
+        }
+        // Each holder of the build is killed while its step runs; the janitor hands the build to
+        // the next builder at a higher epoch, and dead-letters it at the bus's max_attempts (5).
+        var killed: Set<Int32> = []
+        for _ in 0..<5 {
+            var holder: Int32?
+            #expect(
+                await eventually {
+                    let claims = (try? FileManager.default.contentsOfDirectory(atPath: layout.cur("builder"))) ?? []
+                    holder = claims.compactMap { QueueNames.parseClaim($0)?.worker.pid }.first {
+                        !killed.contains($0)
+                    }
+                    return holder != nil
+                })
+            guard let pid = holder else { break }
+            kill(pid, SIGKILL)
+            killed.insert(pid)
+        }
+        #expect(await eventually { !DeadLetters.items(layout: layout, role: "builder").isEmpty })
+        let letter = try #require(DeadLetters.items(layout: layout, role: "builder").first)
+        #expect(letter.reason["reason"]?.stringValue?.contains("max_attempts 5") == true, "\(letter.reason)")
+
+        let submitted = try await submit.value
+        #expect(submitted.code == 1, "\(submitted.stdout)\n\(submitted.stderr)")
+        let one = task(session.runStatus("dl4"), "one")
+        #expect(one?["state"] == "failed")
+        #expect(one?["reason"]?.stringValue?.contains("was dead-lettered in the builder queue: holder") == true)
+        #expect(session.runStatus("dl4")?["dead_letters"]?.arrayValue?.first?["effect"] == "task_failed")
     }
 
     @Test("a dead preflight check halts the run with the dead letter as the reason; submit --wait exits 1")

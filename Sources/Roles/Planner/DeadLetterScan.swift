@@ -48,9 +48,12 @@ public final class DeadLetterScan: Sendable {
         var sent: [String] = []
         var active: [String: Bool] = [:]
         for role in try bus.roles() {
-            for item in DeadLetters.items(layout: bus.layout, role: role) {
-                let key = role + "/" + item.file
-                guard let (run, notice) = candidate(item, key: key) else { continue }
+            let names = (try? FileOps.list(bus.layout.dead(role))) ?? []
+            let settled = memory.withLock { $0.settled }
+            for file in names.sorted() where !file.hasSuffix(".reason.json") && !file.hasPrefix(".") {
+                let key = role + "/" + file
+                if settled.contains(key) { continue }
+                guard let (run, notice) = candidate(role: role, file: file, key: key) else { continue }
                 let isActive: Bool
                 if let known = active[run] {
                     isActive = known
@@ -70,15 +73,11 @@ public final class DeadLetterScan: Sendable {
         return sent
     }
 
-    /// The run and notice of a dead letter still to look at; `nil` when it is settled, left
-    /// alone, or waits for its reason record.
-    private func candidate(_ item: DeadLetters.Item, key: String) -> (String, DeadLetterNotice)? {
-        let known = memory.withLock { memory -> (settled: Bool, waiting: (run: String, notice: DeadLetterNotice)?) in
-            (memory.settled.contains(key), memory.waiting[key])
-        }
-        if known.settled { return nil }
-        if let waiting = known.waiting { return (waiting.run, waiting.notice) }
-        var reason = item.reason["reason"]?.stringValue
+    /// The run and notice of the dead letter `file` of `role` (not settled yet); `nil` when it is
+    /// left alone, or waits for its reason record.
+    private func candidate(role: String, file: String, key: String) -> (String, DeadLetterNotice)? {
+        if let waiting = memory.withLock({ $0.waiting[key] }) { return (waiting.run, waiting.notice) }
+        var reason = DeadLetters.reason(layout: bus.layout, role: role, file: file)?["reason"]?.stringValue
         if reason == nil {
             let now = ContinuousClock.now
             let first = memory.withLock { memory in
@@ -89,7 +88,7 @@ public final class DeadLetterScan: Sendable {
             guard now - first >= .milliseconds(bus.settings.leaseMs) else { return nil }
             reason = "no reason recorded"
         }
-        guard let found = Self.letter(item, reason: reason!, layout: bus.layout, bus: bus) else {
+        guard let found = Self.letter(role: role, file: file, reason: reason!, bus: bus) else {
             memory.withLock {
                 $0.settled.insert(key)
                 $0.firstSeen[key] = nil
@@ -100,20 +99,21 @@ public final class DeadLetterScan: Sendable {
         return found
     }
 
-    /// The run and notice of a dead letter, or `nil` for one the planner leaves alone.
-    static func letter(_ item: DeadLetters.Item, reason: String, layout: BusLayout, bus: Bus) -> (
+    /// The run and notice of the dead letter `file` of `role`, or `nil` for one the planner leaves
+    /// alone.
+    static func letter(role: String, file: String, reason: String, bus: Bus) -> (
         run: String, notice: DeadLetterNotice
     )? {
         if reason.hasPrefix("duplicate id") { return nil }
         let limits = bus.settings.limits
         guard
             case .bytes(let bytes) = FileOps.readRegular(
-                layout.dead(item.role) + "/" + item.file, limit: limits.maxEnvelopeBytes),
+                bus.layout.dead(role) + "/" + file, limit: limits.maxEnvelopeBytes),
             let envelope = try? Envelope(decoding: bytes, limits: limits), bus.signatureProblem(bytes) == nil
         else { return nil }
         if envelope.kind == DeadLetterNotice.kind { return nil }
         if envelope.kind == RunMessages.goal, envelope.body["from_goal"] == nil { return nil }
-        return (envelope.run, DeadLetterNotice(dead: envelope, role: item.role, file: item.file, reason: reason))
+        return (envelope.run, DeadLetterNotice(dead: envelope, role: role, file: file, reason: reason))
     }
 
     /// True while `run` has a status that does not say it finished; a run with no status yet is
