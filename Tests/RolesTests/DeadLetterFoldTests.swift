@@ -95,6 +95,21 @@ struct DeadLetterFoldTests {
         #expect(retry.count == 2)
         #expect(state.tasks["a"] == .building(attempt: 2))
         #expect(state.feedback["a"]?.contains("candidate 2: the build envelope") == true)
+        // A judge hears of the dead candidate as a rejected one of its own number.
+        var judged = RunState(run: "r", plan: plan([task("a", candidates: 2)]))
+        _ = judged.start()
+        _ = judged.apply(.deadLetter(deadBuild("a", attempt: 1, candidate: 1)))
+        var approved = verdict
+        approved.candidate = 2
+        approved.approved = true
+        approved.commit = "c2"
+        approved.body = ["candidate": 2, "approved": true, "commit": "c2"]
+        guard case .judge(_, _, let candidates)? = judged.apply(.verdict(approved)).first else {
+            Issue.record("no judge: \(judged.tasks)")
+            return
+        }
+        #expect(candidates.map { $0.body["candidate"]?.intValue } == [1, 2])
+        #expect(candidates.first?.body["approved"] == .bool(false))
     }
 
     @Test("a dead envelope of no task halts the run with its reason; after the run finished, nothing happens")

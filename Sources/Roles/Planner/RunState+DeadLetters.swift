@@ -90,7 +90,12 @@ extension RunState {
             out = apply(
                 RunInput.Verdict(
                     task: id, attempt: current, candidate: candidate, approved: false, integrated: nil,
-                    feedback: text))
+                    feedback: text,
+                    body: [
+                        "attempt": .number(Double(current)), "candidate": .number(Double(candidate)),
+                        "approved": false, "verdict": "rejected", "commit": .null, "feedback": .string(text),
+                        "dead_letter": .string(notice.id),
+                    ]))
         } else {
             out = reject(id, attempt: current, feedback: text)
         }
