@@ -14,15 +14,13 @@ import Bus
 /// ```
 /// publish  open(tmp, O_CREAT|O_EXCL) write [fsync] close rename(tmp → new/) [fsync new/]
 ///          write(journal)
-/// claim    lstat(cur/…) rename(new/ → cur/)
+/// claim    lstat(cur/…) rename(new/ → cur/) [fsync cur/, fsync new/]
 ///          open(cur/…) fstat read read close          (the envelope read)
-///          open(seen/<id>, O_CREAT|O_EXCL) close      (the duplicate marker)
+///          open(seen/<id>, O_CREAT|O_EXCL) close [fsync seen/]   (the duplicate marker)
 ///          write(journal)
-/// ack      lstat(done/…) rename(cur/ → done/<day>/)
+/// ack      lstat(done/…) rename(cur/ → done/<day>/) [fsync done/<day>/, fsync cur/]
 ///          write(journal)
 /// ```
-///
-/// A claim and an ack without results make no fsync in durable mode either (PROTOCOL 7.11).
 ///
 /// (The `lstat` before a claim's or an ack's rename is `FileOps.moveIfPresent` checking that its
 /// unique destination does not exist yet.)
@@ -85,13 +83,22 @@ struct SyscallFloor: Sendable {
             // claim
             try absent(cur[i])
             try check(Glibc.rename(new[i], cur[i]), "rename", new[i])
+            if durable {
+                try syncDirectory(curDir)
+                try syncDirectory(newDir)
+            }
             try readWhole(cur[i], into: &buffer)
             let marker = try create(seen[i])
             try check(close(marker), "close", seen[i])
+            if durable { try syncDirectory(seenDir) }
             try writeAll(consumerJournal, journalLines[1], "journal")
             // ack
             try absent(done[i])
             try check(Glibc.rename(cur[i], done[i]), "rename", cur[i])
+            if durable {
+                try syncDirectory(doneDir)
+                try syncDirectory(curDir)
+            }
             try writeAll(consumerJournal, journalLines[2], "journal")
         }
         return Rate(count: n, seconds: (clock.now - start).seconds)

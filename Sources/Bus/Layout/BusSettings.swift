@@ -3,9 +3,7 @@
 /// Durations are milliseconds. Unknown keys are errors, so a typo never silently falls back to a
 /// default.
 public struct BusSettings: Sendable, Equatable {
-    /// fsync payloads and directories where a crash must not undo a step: a publish, the results
-    /// of an ack, a nack, a dead-letter, a release and the janitor's moves. Claims and ack commits
-    /// are made durable by the next fsync (PROTOCOL 7.11).
+    /// fsync payloads and directories on publish, claim, ack and nack.
     public var durable = true
     /// Deliveries (claims) an envelope may have before it is dead-lettered.
     public var maxAttempts = 5

@@ -97,8 +97,10 @@ public final class RoleQueue: Sendable {
         -> ClaimResult
     {
         let epoch = previous + 1
-        // A claim is not fsynced, in durable mode either: a crash that undoes it puts the envelope
-        // back where it was, to be delivered again (PROTOCOL 7.11).
+        if bus.settings.durable {
+            try FileOps.syncDirectory(layout.cur(role))
+            try FileOps.syncDirectory(layout.new(role))
+        }
         func dead(_ envelope: Envelope?, _ reason: String, duplicate: Bool = false) throws(BusError) -> ClaimResult {
             try deadLetterClaimed(
                 path: path, id: id, epoch: epoch, envelope: envelope, reason: reason, original: name,
@@ -141,6 +143,7 @@ public final class RoleQueue: Sendable {
         let marker = layout.seen(role) + "/" + id
         if let fd = try FileOps.createExclusive(marker, mode: Bus.fileMode) {
             close(fd)
+            if bus.settings.durable { try? FileOps.syncDirectory(layout.seen(role)) }
         } else if previous == 0 {
             return try dead(
                 envelope, "duplicate id: an envelope with this id was already delivered to \(role)", duplicate: true)
@@ -191,9 +194,10 @@ public final class RoleQueue: Sendable {
             FileOps.removeTree(staged)
             throw fenced(claim, step: "ack")
         }
-        // The commit is not fsynced: publishing a result fsyncs its queue's `new/`, which makes
-        // every earlier directory change durable with it, and a commit with no results that a
-        // crash undoes only delivers the envelope again (PROTOCOL 7.11).
+        if bus.settings.durable {
+            try? FileOps.syncDirectory(doneDir)
+            try? FileOps.syncDirectory(layout.cur(role))
+        }
         journal.record(
             JournalEvent(
                 event: .ack, id: claim.envelope.id, role: role, epoch: claim.epoch, worker: worker.description,
