@@ -11,12 +11,13 @@ import Testing
 /// strace, which the suite needs to see the system calls of the processes it starts.
 private let straceProgram = ["/usr/bin/strace", "/bin/strace"].first { (path: String) in access(path, X_OK) == 0 }
 
-/// What a durable bus fsyncs (PROTOCOL 7.10, 7.11), seen from outside: real worker processes run
-/// under `strace`, which records every `fsync` and `fdatasync` with the path of its descriptor.
+/// What a durable bus fsyncs (PROTOCOL 7.10), seen from outside: real worker processes run under
+/// `strace`, which records every `fsync` and `fdatasync` with the path of its descriptor.
 ///
-/// A publish fsyncs the envelope's staging file and `new/`. A claim, its duplicate marker and the
-/// commit of an ack fsync nothing: the commit of an ack with results is made durable by the
-/// publish of its results, which fsyncs their queue's `new/`.
+/// Every step is made durable on its own, whatever order the filesystem writes folders in: a
+/// publish fsyncs the envelope's staging file and `new/`; a claim `cur/` and `new/`, then `seen/`
+/// for its new duplicate marker; an ack commit `done/<day>/` and `cur/`, before any result is
+/// published.
 @Suite("Durable mode: what is fsynced", .enabled(if: straceProgram != nil, "needs strace (Debian package strace)"))
 struct DurabilityTests {
 
@@ -29,9 +30,10 @@ struct DurabilityTests {
     /// The syncs recorded in an `strace -f -y -o FILE` log (`PID fsync(FD</path>) = 0`).
     static func syncs(in log: String) -> [Sync] {
         lines(of: log).compactMap { line in
+            // strace pads the pid column: "PID  fsync(…" as well as "PID fsync(…".
             let parts = line.split(separator: " ", maxSplits: 1)
             guard parts.count == 2 else { return nil }
-            let call = parts[1]
+            let call = parts[1].drop { $0 == " " }
             guard call.hasPrefix("fsync(") || call.hasPrefix("fdatasync("),
                 let open = call.firstIndex(of: "<"), let close = call[open...].firstIndex(of: ">")
             else { return nil }
@@ -44,7 +46,8 @@ struct DurabilityTests {
         [straceProgram!, "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync", "-e", "signal=none", "-o", log] + command
     }
 
-    @Test("a durable delivery fsyncs the publish and the results, never a claim, a marker or a commit")
+    @Test(
+        "a durable delivery fsyncs each publish, claim, duplicate marker and commit, and the commit before its results")
     func durableDelivery() async throws {
         var settings = BusSettings.testing
         settings.durable = true
@@ -96,15 +99,27 @@ struct DurabilityTests {
 
         let firstSyncs = Self.syncs(in: first.log)
         let secondSyncs = Self.syncs(in: second.log)
-        // The results are published durably, each fsyncing "second"'s new/ after its commit.
-        #expect(firstSyncs.filter { $0.path == q + "second/new" }.count == 3, "\(firstSyncs)")
-        // No claim, marker or commit fsync in either consumer.
+        // Each consumer: per envelope, the claim (cur/, new/), the new marker (seen/) and the
+        // commit (done/<day>/, cur/).
         for (role, syncs) in [("first", firstSyncs), ("second", secondSyncs)] {
-            let forbidden = syncs.filter { sync in
-                sync.path == q + role + "/new" || sync.path == q + role + "/cur" || sync.path == q + role + "/seen"
-                    || sync.path.hasPrefix(q + role + "/done/")
+            func count(_ path: String) -> Int { syncs.filter { $0.path == path }.count }
+            #expect(count(q + role + "/cur") == 6, "\(role): \(syncs.map(\.path))")
+            #expect(count(q + role + "/new") == 3, "\(role): \(syncs.map(\.path))")
+            #expect(count(q + role + "/seen") == 3, "\(role): \(syncs.map(\.path))")
+            #expect(syncs.filter { $0.path.hasPrefix(q + role + "/done/") }.count == 3, "\(role): \(syncs.map(\.path))")
+        }
+        // The results are published durably, each fsyncing "second"'s new/, and only after the
+        // commit of the envelope that made it was fsynced.
+        let firstPaths = firstSyncs.map(\.path)
+        #expect(firstPaths.filter { $0 == q + "second/new" }.count == 3, "\(firstPaths)")
+        var committed = 0
+        var results = 0
+        for path in firstPaths {
+            if path.hasPrefix(q + "first/done/") { committed += 1 }
+            if path == q + "second/new" {
+                results += 1
+                #expect(results <= committed, "a result was published before its commit was fsynced: \(firstPaths)")
             }
-            #expect(forbidden.isEmpty, "\(role) fsynced \(forbidden.map(\.path))")
         }
         // Every envelope is committed: three in each queue's done/.
         let doneFirst = try FileManager.default.subpathsOfDirectory(atPath: q + "first/done").filter {
