@@ -14,11 +14,11 @@ import Bus
 /// ```
 /// publish  open(tmp, O_CREAT|O_EXCL) write [fsync] close rename(tmp → new/) [fsync new/]
 ///          write(journal)
-/// claim    lstat(cur/…) rename(new/ → cur/) [fsync cur/, fsync new/]
+/// claim    lstat(cur/…) rename(new/ → cur/) [fsync cur/]
 ///          open(cur/…) fstat read read close          (the envelope read)
-///          open(seen/<id>, O_CREAT|O_EXCL) close [fsync seen/]   (the duplicate marker)
+///          open(seen/<id>, O_CREAT|O_EXCL) close      (the duplicate marker)
 ///          write(journal)
-/// ack      lstat(done/…) rename(cur/ → done/<day>/) [fsync done/<day>/, fsync cur/]
+/// ack      lstat(done/…) rename(cur/ → done/<day>/) [fsync done/<day>/]   (an ack without results)
 ///          write(journal)
 /// ```
 ///
@@ -83,22 +83,15 @@ struct SyscallFloor: Sendable {
             // claim
             try absent(cur[i])
             try check(Glibc.rename(new[i], cur[i]), "rename", new[i])
-            if durable {
-                try syncDirectory(curDir)
-                try syncDirectory(newDir)
-            }
+            if durable { try syncDirectory(curDir) }
             try readWhole(cur[i], into: &buffer)
             let marker = try create(seen[i])
             try check(close(marker), "close", seen[i])
-            if durable { try syncDirectory(seenDir) }
             try writeAll(consumerJournal, journalLines[1], "journal")
             // ack
             try absent(done[i])
             try check(Glibc.rename(cur[i], done[i]), "rename", cur[i])
-            if durable {
-                try syncDirectory(doneDir)
-                try syncDirectory(curDir)
-            }
+            if durable { try syncDirectory(doneDir) }
             try writeAll(consumerJournal, journalLines[2], "journal")
         }
         return Rate(count: n, seconds: (clock.now - start).seconds)

@@ -11,13 +11,13 @@ import Testing
 /// strace, which the suite needs to see the system calls of the processes it starts.
 private let straceProgram = ["/usr/bin/strace", "/bin/strace"].first { (path: String) in access(path, X_OK) == 0 }
 
-/// What a durable bus fsyncs (PROTOCOL 7.10), seen from outside: real worker processes run under
-/// `strace`, which records every `fsync` and `fdatasync` with the path of its descriptor.
+/// What a durable bus fsyncs (PROTOCOL 7.10, 7.11), seen from outside: real worker processes run
+/// under `strace`, which records every `fsync` and `fdatasync` with the path of its descriptor.
 ///
-/// Every step is made durable on its own, whatever order the filesystem writes folders in: a
-/// publish fsyncs the envelope's staging file and `new/`; a claim `cur/` and `new/`, then `seen/`
-/// for its new duplicate marker; an ack commit `done/<day>/` and `cur/`, before any result is
-/// published.
+/// A publish fsyncs the envelope's staging file and `new/`; a claim `cur/`, the folder it enters;
+/// an ack `done/<day>/`, and when it has results also `cur/` and `new/`, before any result is
+/// published. Nothing else: not the folder a claim or an ack without results leaves, nor the
+/// duplicate marker's `seen/`.
 @Suite("Durable mode: what is fsynced", .enabled(if: straceProgram != nil, "needs strace (Debian package strace)"))
 struct DurabilityTests {
 
@@ -46,8 +46,7 @@ struct DurabilityTests {
         [straceProgram!, "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync", "-e", "signal=none", "-o", log] + command
     }
 
-    @Test(
-        "a durable delivery fsyncs each publish, claim, duplicate marker and commit, and the commit before its results")
+    @Test("a durable delivery fsyncs each folder an envelope enters, and everything before its results are published")
     func durableDelivery() async throws {
         var settings = BusSettings.testing
         settings.durable = true
@@ -99,26 +98,32 @@ struct DurabilityTests {
 
         let firstSyncs = Self.syncs(in: first.log)
         let secondSyncs = Self.syncs(in: second.log)
-        // Each consumer: per envelope, the claim (cur/, new/), the new marker (seen/) and the
-        // commit (done/<day>/, cur/).
-        for (role, syncs) in [("first", firstSyncs), ("second", secondSyncs)] {
-            func count(_ path: String) -> Int { syncs.filter { $0.path == path }.count }
-            #expect(count(q + role + "/cur") == 6, "\(role): \(syncs.map(\.path))")
-            #expect(count(q + role + "/new") == 3, "\(role): \(syncs.map(\.path))")
-            #expect(count(q + role + "/seen") == 3, "\(role): \(syncs.map(\.path))")
-            #expect(syncs.filter { $0.path.hasPrefix(q + role + "/done/") }.count == 3, "\(role): \(syncs.map(\.path))")
+        // Per envelope: the claim syncs cur/, the commit done/<day>/; an ack with results (those
+        // of "first") also cur/ and new/. No consumer syncs seen/.
+        let expected = [("first", 6, 3, 3), ("second", 3, 0, 3)]
+        for ((role, syncs), want) in zip([("first", firstSyncs), ("second", secondSyncs)], expected) {
+            let paths = syncs.map(\.path)
+            func count(_ path: String) -> Int { paths.filter { $0 == path }.count }
+            #expect(count(q + role + "/cur") == want.1, "\(role): \(paths)")
+            #expect(count(q + role + "/new") == want.2, "\(role): \(paths)")
+            #expect(count(q + role + "/seen") == 0, "\(role): \(paths)")
+            #expect(paths.filter { $0.hasPrefix(q + role + "/done/") }.count == want.3, "\(role): \(paths)")
         }
         // The results are published durably, each fsyncing "second"'s new/, and only after the
-        // commit of the envelope that made it was fsynced.
+        // commit of the envelope that made it, and its removal from cur/ and new/, were fsynced.
         let firstPaths = firstSyncs.map(\.path)
         #expect(firstPaths.filter { $0 == q + "second/new" }.count == 3, "\(firstPaths)")
         var committed = 0
+        var leftNew = 0
         var results = 0
         for path in firstPaths {
             if path.hasPrefix(q + "first/done/") { committed += 1 }
+            if path == q + "first/new" { leftNew += 1 }
             if path == q + "second/new" {
                 results += 1
-                #expect(results <= committed, "a result was published before its commit was fsynced: \(firstPaths)")
+                #expect(
+                    results <= committed && results <= leftNew,
+                    "a result was published before its commit was durable: \(firstPaths)")
             }
         }
         // Every envelope is committed: three in each queue's done/.

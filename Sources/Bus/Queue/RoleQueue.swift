@@ -97,10 +97,10 @@ public final class RoleQueue: Sendable {
         -> ClaimResult
     {
         let epoch = previous + 1
-        if bus.settings.durable {
-            try FileOps.syncDirectory(layout.cur(role))
-            try FileOps.syncDirectory(layout.new(role))
-        }
+        // The claim's new name is made durable; its removal from new/ is not waited for: a crash
+        // before the kernel writes new/ back can only bring the envelope back, to be delivered
+        // again (PROTOCOL 7.11).
+        if bus.settings.durable { try FileOps.syncDirectory(layout.cur(role)) }
         func dead(_ envelope: Envelope?, _ reason: String, duplicate: Bool = false) throws(BusError) -> ClaimResult {
             try deadLetterClaimed(
                 path: path, id: id, epoch: epoch, envelope: envelope, reason: reason, original: name,
@@ -143,7 +143,6 @@ public final class RoleQueue: Sendable {
         let marker = layout.seen(role) + "/" + id
         if let fd = try FileOps.createExclusive(marker, mode: Bus.fileMode) {
             close(fd)
-            if bus.settings.durable { try? FileOps.syncDirectory(layout.seen(role)) }
         } else if previous == 0 {
             return try dead(
                 envelope, "duplicate id: an envelope with this id was already delivered to \(role)", duplicate: true)
@@ -195,8 +194,15 @@ public final class RoleQueue: Sendable {
             throw fenced(claim, step: "ack")
         }
         if bus.settings.durable {
+            // The commit is durable once done/<day>/ is. Before results are published, so is the
+            // claim's removal from cur/ and from new/: a crash must never bring back an envelope
+            // whose results are out. Without results, a crash that brings it back only delivers it
+            // again (PROTOCOL 7.11).
             try? FileOps.syncDirectory(doneDir)
-            try? FileOps.syncDirectory(layout.cur(role))
+            if !outputs.isEmpty {
+                try? FileOps.syncDirectory(layout.cur(role))
+                try? FileOps.syncDirectory(layout.new(role))
+            }
         }
         journal.record(
             JournalEvent(
