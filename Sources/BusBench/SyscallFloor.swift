@@ -14,7 +14,7 @@ import Bus
 /// ```
 /// publish  open(tmp, O_CREAT|O_EXCL) write [fsync] close rename(tmp → new/) [fsync new/]
 ///          write(journal)
-/// claim    lstat(cur/…) rename(new/ → cur/) [fsync cur/]
+/// claim    lstat(cur/…) rename(new/ → cur/) [fsync cur/, fsync new/]
 ///          open(cur/…) fstat read read close          (the envelope read)
 ///          open(seen/<id>, O_CREAT|O_EXCL) close      (the duplicate marker)
 ///          write(journal)
@@ -83,7 +83,10 @@ struct SyscallFloor: Sendable {
             // claim
             try absent(cur[i])
             try check(Glibc.rename(new[i], cur[i]), "rename", new[i])
-            if durable { try syncDirectory(curDir) }
+            if durable {
+                try syncDirectory(curDir)
+                try syncDirectory(newDir)
+            }
             try readWhole(cur[i], into: &buffer)
             let marker = try create(seen[i])
             try check(close(marker), "close", seen[i])

@@ -226,6 +226,13 @@ struct GitTests {
         // The repository itself is never taken for a dead work tree.
         await #expect(throws: RoleError.self) { try await git.removeWorktree(at: git.directory) }
         #expect(FileManager.default.fileExists(atPath: git.directory + "/a.txt"))
+        // Nor is a repository whose .git is a file naming its own git folder (a submodule, or
+        // one made with --separate-git-dir).
+        let separate = root + "/separate"
+        try await git.run(["init", "-q", "--separate-git-dir", root + "/separate.git", separate])
+        try Data("kept\n".utf8).write(to: URL(fileURLWithPath: separate + "/kept.txt"))
+        await #expect(throws: RoleError.self) { try await git.removeWorktree(at: separate) }
+        #expect(FileManager.default.fileExists(atPath: separate + "/kept.txt"))
     }
 
     @Test("the roles' commits start no automatic maintenance, whose lock a killed role would leave for good")
@@ -241,6 +248,11 @@ struct GitTests {
         environment["GIT_CONFIG_VALUE_0"] = "kept"
         let traced = Git(directory: git.directory, environment: environment)
         #expect(Git.withoutAutomaticMaintenance(traced.environment) == traced.environment)
+        // A configuration that turns automatic maintenance on last is overridden, not kept.
+        let on = ["GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "maintenance.auto", "GIT_CONFIG_VALUE_0": "true"]
+        let off = Git.withoutAutomaticMaintenance(on)
+        #expect(off["GIT_CONFIG_COUNT"] == "2" && off["GIT_CONFIG_VALUE_1"] == "false", "\(off)")
+        #expect(Git.withoutAutomaticMaintenance(off) == off)
         #expect(try await traced.run(["config", "--get", "planbus.probe"]) == "kept")
 
         // Plain git, as a control: a commit starts `git maintenance run --auto`.

@@ -216,6 +216,12 @@ public final class Janitor: Sendable {
             let dir = base + "/" + name
             let done = layout.done(role, day: QueueNames.day(of: id)) + "/" + QueueNames.settled(id: id, epoch: epoch)
             if FileOps.exists(done) {
+                // The holder may have died between its commit and the commit's fsyncs: make the
+                // commit durable before its results can be seen (PROTOCOL 7.11).
+                if bus.settings.durable {
+                    try? FileOps.syncDirectory(FileOps.parentPath(done))
+                    try? FileOps.syncDirectory(layout.cur(role))
+                }
                 if let queue = queue(role), let published = try? queue.publishStaged(dir, known: []) {
                     report.republished += published
                 }

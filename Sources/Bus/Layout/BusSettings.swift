@@ -3,8 +3,8 @@
 /// Durations are milliseconds. Unknown keys are errors, so a typo never silently falls back to a
 /// default.
 public struct BusSettings: Sendable, Equatable {
-    /// fsync payloads and the folders envelopes move into, so that no envelope is lost and no
-    /// result is published twice; a crash may still deliver an envelope again (PROTOCOL 7.11).
+    /// fsync payloads and folders so that a crash loses no published envelope and publishes no
+    /// result twice; it may still deliver an envelope again (PROTOCOL 7.11).
     public var durable = true
     /// Deliveries (claims) an envelope may have before it is dead-lettered.
     public var maxAttempts = 5

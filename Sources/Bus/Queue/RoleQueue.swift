@@ -97,10 +97,12 @@ public final class RoleQueue: Sendable {
         -> ClaimResult
     {
         let epoch = previous + 1
-        // The claim's new name is made durable; its removal from new/ is not waited for: a crash
-        // before the kernel writes new/ back can only bring the envelope back, to be delivered
-        // again (PROTOCOL 7.11).
-        if bus.settings.durable { try FileOps.syncDirectory(layout.cur(role)) }
+        // Both names are made durable: a crash must never bring back a copy in new/ beside the
+        // claim, which could be handled twice. The duplicate marker is not fsynced (PROTOCOL 7.11).
+        if bus.settings.durable {
+            try FileOps.syncDirectory(layout.cur(role))
+            try FileOps.syncDirectory(layout.new(role))
+        }
         func dead(_ envelope: Envelope?, _ reason: String, duplicate: Bool = false) throws(BusError) -> ClaimResult {
             try deadLetterClaimed(
                 path: path, id: id, epoch: epoch, envelope: envelope, reason: reason, original: name,
@@ -195,14 +197,11 @@ public final class RoleQueue: Sendable {
         }
         if bus.settings.durable {
             // The commit is durable once done/<day>/ is. Before results are published, so is the
-            // claim's removal from cur/ and from new/: a crash must never bring back an envelope
-            // whose results are out. Without results, a crash that brings it back only delivers it
-            // again (PROTOCOL 7.11).
+            // claim's removal from cur/: a crash must never bring back an envelope whose results
+            // are out. Without results, a crash that brings it back only delivers it again
+            // (PROTOCOL 7.11).
             try? FileOps.syncDirectory(doneDir)
-            if !outputs.isEmpty {
-                try? FileOps.syncDirectory(layout.cur(role))
-                try? FileOps.syncDirectory(layout.new(role))
-            }
+            if !outputs.isEmpty { try? FileOps.syncDirectory(layout.cur(role)) }
         }
         journal.record(
             JournalEvent(

@@ -42,7 +42,10 @@ public struct Git: Sendable {
     static func withoutAutomaticMaintenance(_ environment: [String: String]) -> [String: String] {
         var env = environment
         let count = Int(env["GIT_CONFIG_COUNT"] ?? "") ?? 0
-        guard count == 0 || env["GIT_CONFIG_KEY_\(count - 1)"] != "maintenance.auto" else { return env }
+        let last = count - 1
+        if count > 0, env["GIT_CONFIG_KEY_\(last)"] == "maintenance.auto", env["GIT_CONFIG_VALUE_\(last)"] == "false" {
+            return env
+        }
         env["GIT_CONFIG_KEY_\(count)"] = "maintenance.auto"
         env["GIT_CONFIG_VALUE_\(count)"] = "false"
         env["GIT_CONFIG_COUNT"] = "\(count + 1)"
@@ -191,11 +194,11 @@ public struct Git: Sendable {
             // it), or names no administrative folder (removed, half made). None of these is a
             // work tree git can use: remove the folder, then what git records of it. A folder git
             // still records with a usable .git file is left, and the failure said; so is a
-            // repository (a .git folder).
+            // repository (a .git folder, or a .git file naming a repository's own git folder).
             var isDirectory: ObjCBool = false
             let repository =
                 FileManager.default.fileExists(atPath: path + "/.git", isDirectory: &isDirectory)
-                && isDirectory.boolValue
+                && (isDirectory.boolValue || Worktree.namesRepository(path))
             let listed = (try? await worktrees())?.contains { $0.path == path } ?? true
             guard !repository, Worktree.administrativeFolder(of: path) == nil || !listed,
                 (try? FileManager.default.removeItem(atPath: path)) != nil

@@ -29,6 +29,21 @@ public struct Worktree: Sendable, Equatable {
         return folder
     }
 
+    /// True when the `.git` file of `tree` names a repository's own git folder (one with `HEAD`
+    /// and `objects/` but no `commondir`: a submodule, or a repository made with
+    /// `--separate-git-dir`), which no work-tree clean-up may remove.
+    static func namesRepository(_ tree: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: tree + "/.git"),
+            let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+            text.hasPrefix("gitdir: ")
+        else { return false }
+        var folder = String(text.dropFirst("gitdir: ".count))
+        if !folder.hasPrefix("/") { folder = tree + "/" + folder }
+        let files = FileManager.default
+        return files.fileExists(atPath: folder + "/HEAD") && files.fileExists(atPath: folder + "/objects")
+            && !files.fileExists(atPath: folder + "/commondir")
+    }
+
     /// Reads the records of `git worktree list --porcelain`: one block per tree, blocks separated
     /// by an empty line, each starting `worktree <path>`.
     static func parse(porcelain text: String) -> [Worktree] {
