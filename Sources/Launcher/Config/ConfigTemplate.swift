@@ -36,7 +36,7 @@ public enum ConfigTemplate {
             "# Bus tunables. `planbus init` and `planbus up` write the ones set here into the bus's",
             "# bus.json, since every process on the bus must agree on them. Remove the # to set one.",
             "bus_settings:",
-            line("  # durable: \(settings.durable)", "fsync files and folders on every bus operation"),
+            line("  # durable: \(settings.durable)", "fsync so that a crash loses no envelope"),
             line("  # max_attempts: \(settings.maxAttempts)", "deliveries before an envelope is dead-lettered"),
             line("  # heartbeat: \(ms(settings.heartbeatMs))", "how often a worker shows it is alive"),
             line("  # lease: \(ms(settings.leaseMs))", "silence before a worker's claims are taken over"),

@@ -47,7 +47,8 @@ public struct PlanbusConfig: Sendable, Equatable {
 
 /// Bus tunables set in `planbus.yaml`'s `bus_settings`; `nil` leaves the bus's value alone.
 public struct BusSettingsOverrides: Sendable, Equatable {
-    /// `durable`: fsync payloads and directories on publish, claim, ack and nack.
+    /// `durable`: fsync payloads and folders so that a crash loses no published envelope and
+    /// publishes no result twice (PROTOCOL 7.11).
     public var durable: Bool?
     /// `max_attempts`: deliveries before an envelope is dead-lettered (1 to 1000).
     public var maxAttempts: Int?
