@@ -94,9 +94,7 @@ struct AgentRunTests {
 
         let up = try session.up()
         defer { up.send(SIGTERM) }
-        let submitted = try await runCommand(
-            [Executables.planbus, "submit", plan, "--wait", "--json", "--run", "ag1", "--config", session.config],
-            directory: session.root)
+        let submitted = try await session.planbus("submit", plan, "--wait", "--json", "--run", "ag1")
         #expect(submitted.code == 0, "\(submitted.stdout)\n\(submitted.stderr)")
         // While the builder waited, submit --wait said so.
         #expect(

@@ -55,9 +55,7 @@ struct DeadLetterRunTests {
         let plan = try plan(session, maxAttempts: 2)
         let up = try session.up()
         defer { up.send(SIGTERM) }
-        let submitted = try await runCommand(
-            [Executables.planbus, "submit", plan, "--wait", "--run", "dl1", "--config", session.config],
-            directory: session.root)
+        let submitted = try await session.planbus("submit", plan, "--wait", "--run", "dl1")
         #expect(submitted.code == 1, "\(submitted.stdout)\n\(submitted.stderr)")
         #expect(submitted.stderr.contains("not integrated"), "\(submitted.stderr)")
 
@@ -97,9 +95,7 @@ struct DeadLetterRunTests {
         let up = try session.up()
         defer { up.send(SIGTERM) }
         let submit = Task {
-            try await runCommand(
-                [Executables.planbus, "submit", plan, "--wait", "--run", "dl4", "--config", session.config],
-                directory: session.root)
+            try await session.planbus("submit", plan, "--wait", "--run", "dl4")
         }
         // Each holder of the build is killed while its step runs; the janitor hands the build to
         // the next builder at a higher epoch, and dead-letters it at the bus's max_attempts (5).
@@ -148,9 +144,7 @@ struct DeadLetterRunTests {
                 """)
         let up = try session.up()
         defer { up.send(SIGTERM) }
-        let submitted = try await runCommand(
-            [Executables.planbus, "submit", plan, "--wait", "--json", "--run", "dl3", "--config", session.config],
-            directory: session.root)
+        let submitted = try await session.planbus("submit", plan, "--wait", "--json", "--run", "dl3")
         #expect(submitted.code == 1, "\(submitted.stdout)\n\(submitted.stderr)")
         #expect(
             submitted.stderr.contains("run dl3 failed: preflight failed: the check envelope"), "\(submitted.stderr)")

@@ -279,9 +279,7 @@ struct GoalRunTests {
             scope: [hello.txt]
             run: echo hello > hello.txt
         """.write(toFile: plan, atomically: true, encoding: .utf8)
-        let result = try await runCommand(
-            [Executables.planbus, "submit", plan, "--wait", "--run", "m1", "--config", session.config],
-            directory: session.root)
+        let result = try await session.planbus("submit", plan, "--wait", "--run", "m1")
         #expect(result.code == 0, "\(result.stdout)\n\(result.stderr)")
         let spec = try String(contentsOfFile: session.bus.layout.run("m1") + "/SPEC.md", encoding: .utf8)
         for section in Self.sections { #expect(spec.contains("## \(section)"), "\(section)") }

@@ -80,9 +80,7 @@ struct RunStagesTests {
         defer { up.send(SIGTERM) }
 
         // submit --wait stops, with exit 2, once the run can only go on with a person.
-        let waited = try await runCommand(
-            [Executables.planbus, "submit", plan, "--wait", "--run", "st1", "--config", session.config],
-            directory: session.root)
+        let waited = try await session.planbus("submit", plan, "--wait", "--run", "st1")
         #expect(waited.code == 2, "\(waited.stdout)\n\(waited.stderr)")
         #expect(waited.stderr.contains("waiting on a person"), "\(waited.stderr)")
         let paused = session.runStatus("st1")
@@ -245,9 +243,7 @@ struct RunStagesTests {
         let base = try await git.commit(of: "main")
         let up = try session.up()
         defer { up.send(SIGTERM) }
-        let waited = try await runCommand(
-            [Executables.planbus, "submit", plan, "--wait", "--run", "sm", "--config", session.config],
-            directory: session.root)
+        let waited = try await session.planbus("submit", plan, "--wait", "--run", "sm")
         #expect(waited.code == 1, "\(waited.stdout)\n\(waited.stderr)")
         #expect(waited.stderr.contains("smoke"))
         let final = session.runStatus("sm")

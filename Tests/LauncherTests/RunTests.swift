@@ -58,9 +58,7 @@ struct RunTests {
         let base = try await git.commit(of: "main")
         let up = try session.up()
         defer { up.send(SIGTERM) }
-        let submitted = try await runCommand(
-            [Executables.planbus, "submit", plan, "--wait", "--json", "--run", "e2e1", "--config", session.config],
-            directory: session.root)
+        let submitted = try await session.planbus("submit", plan, "--wait", "--json", "--run", "e2e1")
         #expect(submitted.code == 1, "\(submitted.stdout)\n\(submitted.stderr)")
 
         let status = try JSONValue.parse(

@@ -15,12 +15,7 @@ public struct Worktree: Sendable, Equatable {
     /// before it wrote `HEAD` or `commondir`). Git refuses to remove a work tree in any of these
     /// states while its folder exists.
     static func administrativeFolder(of tree: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: tree + "/.git"),
-            let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
-            text.hasPrefix("gitdir: ")
-        else { return nil }
-        var folder = String(text.dropFirst("gitdir: ".count))
-        if !folder.hasPrefix("/") { folder = tree + "/" + folder }
+        guard let folder = gitFileTarget(of: tree) else { return nil }
         for file in ["HEAD", "commondir"] {
             guard let contents = FileManager.default.contents(atPath: folder + "/" + file), !contents.isEmpty else {
                 return nil
@@ -33,15 +28,21 @@ public struct Worktree: Sendable, Equatable {
     /// and `objects/` but no `commondir`: a submodule, or a repository made with
     /// `--separate-git-dir`), which no work-tree clean-up may remove.
     static func namesRepository(_ tree: String) -> Bool {
-        guard let data = FileManager.default.contents(atPath: tree + "/.git"),
-            let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
-            text.hasPrefix("gitdir: ")
-        else { return false }
-        var folder = String(text.dropFirst("gitdir: ".count))
-        if !folder.hasPrefix("/") { folder = tree + "/" + folder }
+        guard let folder = gitFileTarget(of: tree) else { return false }
         let files = FileManager.default
         return files.fileExists(atPath: folder + "/HEAD") && files.fileExists(atPath: folder + "/objects")
             && !files.fileExists(atPath: folder + "/commondir")
+    }
+
+    /// The folder a `.git` file names (`gitdir: <folder>`, relative to `tree` when not absolute);
+    /// `nil` when `tree/.git` is not such a file.
+    private static func gitFileTarget(of tree: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: tree + "/.git"),
+            let text = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines),
+            text.hasPrefix("gitdir: ")
+        else { return nil }
+        let folder = String(text.dropFirst("gitdir: ".count))
+        return folder.hasPrefix("/") ? folder : tree + "/" + folder
     }
 
     /// Reads the records of `git worktree list --porcelain`: one block per tree, blocks separated
