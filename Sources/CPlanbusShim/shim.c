@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -22,13 +24,6 @@ long planbus_fs_type(const char *path) {
     return (long)s.f_type;
 }
 
-// Only async-signal-safe calls between fork and exec: the parent has many threads.
-static void child_fail(int report_fd, int err) {
-    ssize_t ignored = write(report_fd, &err, sizeof err);
-    (void)ignored;
-    _exit(127);
-}
-
 // Closes every descriptor from `low` to `high` (inclusive), without close_range when it is missing
 // (ENOSYS before Linux 5.9, or EPERM under some seccomp filters).
 static void close_between(int low, int high) {
@@ -43,73 +38,94 @@ static void close_between(int low, int high) {
     for (int fd = low; fd <= top; fd++) close(fd);
 }
 
+// What the child of planbus_spawn needs, and where it leaves the errno of a failure.
+struct spawn_request {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    int flags;
+    int death_signal;
+    int fds[3];
+    pid_t parent;
+    int error;
+};
+
+// The child, running on its own stack in the parent's memory (clone with CLONE_VM | CLONE_VFORK,
+// as posix_spawn does) until it execs: no page table is copied, however large the parent. The
+// parent thread is suspended meanwhile and every signal is blocked, so only system calls run
+// here, and a failure is reported by writing the request's `error` before exiting.
+static int spawn_child(void *argument) {
+    struct spawn_request *request = argument;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    }
+    if (request->flags & PLANBUS_SPAWN_NEW_SESSION) {
+        if (setsid() < 0) goto fail;
+    } else if (request->flags & PLANBUS_SPAWN_NEW_GROUP) {
+        if (setpgid(0, 0) != 0) goto fail;
+    }
+    if (request->death_signal != 0) {
+        if (prctl(PR_SET_PDEATHSIG, request->death_signal) != 0) goto fail;
+        // The parent thread may have ended before prctl: then no signal would ever come.
+        if (getppid() != request->parent) _exit(127);
+    }
+    for (int fd = 0; fd < 3; fd++) {
+        if (request->fds[fd] >= 0 && dup2(request->fds[fd], fd) < 0) goto fail;
+    }
+    close_between(3, 0x7fffffff);
+    if (request->cwd != NULL && chdir(request->cwd) != 0) goto fail;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    // ETXTBSY: the program is still open for writing somewhere, typically in a process that
+    // another thread started while the program was being written and that has not reached its
+    // own exec (and so its close-on-exec) yet. Wait for that a little, up to a second.
+    for (int tries = 0; tries < 100; tries++) {
+        execve(request->path, request->argv, request->envp);
+        if (errno != ETXTBSY) break;
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+fail:
+    request->error = errno != 0 ? errno : EINVAL;
+    _exit(127);
+}
+
+// The child's stack: enough for the few system calls above.
+enum { SPAWN_STACK_SIZE = 64 * 1024 };
+
 int planbus_spawn(const char *path, const char *const argv[], const char *const envp[], const char *cwd,
                   int flags, int death_signal, int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
-    int report[2];
-    if (pipe2(report, O_CLOEXEC) != 0) return errno;
-    pid_t parent = getpid();
+    struct spawn_request request = {
+        .path = path,
+        .argv = (char *const *)argv,
+        .envp = (char *const *)envp,
+        .cwd = cwd,
+        .flags = flags,
+        .death_signal = death_signal,
+        .fds = {stdin_fd, stdout_fd, stderr_fd},
+        .parent = getpid(),
+        .error = 0,
+    };
+    void *stack = mmap(NULL, SPAWN_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return errno;
     sigset_t all, old;
     sigfillset(&all);
-    // No signal handler of the parent may run in the child before exec.
+    // No signal handler of the parent may run in the child, which shares its memory.
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t pid = fork();
-    if (pid < 0) {
-        int err = errno;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        close(report[0]);
-        close(report[1]);
-        return err;
-    }
-    if (pid == 0) {
-        for (int sig = 1; sig < NSIG; sig++) {
-            if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
-        }
-        if (flags & PLANBUS_SPAWN_NEW_SESSION) {
-            if (setsid() < 0) child_fail(report[1], errno);
-        } else if (flags & PLANBUS_SPAWN_NEW_GROUP) {
-            if (setpgid(0, 0) != 0) child_fail(report[1], errno);
-        }
-        if (death_signal != 0) {
-            if (prctl(PR_SET_PDEATHSIG, death_signal) != 0) child_fail(report[1], errno);
-            // The parent thread may have ended before prctl: then no signal would ever come.
-            if (getppid() != parent) _exit(127);
-        }
-        if (stdin_fd >= 0 && dup2(stdin_fd, 0) < 0) child_fail(report[1], errno);
-        if (stdout_fd >= 0 && dup2(stdout_fd, 1) < 0) child_fail(report[1], errno);
-        if (stderr_fd >= 0 && dup2(stderr_fd, 2) < 0) child_fail(report[1], errno);
-        // Keep only the report pipe (close-on-exec) above 2.
-        int keep = report[1];
-        close_between(3, keep - 1);
-        close_between(keep + 1, 0x7fffffff);
-        if (cwd != NULL && chdir(cwd) != 0) child_fail(report[1], errno);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        // ETXTBSY: the program is still open for writing somewhere, typically in a process that
-        // another thread forked while the program was being written and that has not reached its
-        // own exec (and so its close-on-exec) yet. Wait for that a little, up to a second.
-        for (int tries = 0; tries < 100; tries++) {
-            execve(path, (char *const *)argv, (char *const *)envp);
-            if (errno != ETXTBSY) break;
-            struct timespec pause = {0, 10 * 1000 * 1000};
-            nanosleep(&pause, NULL);
-        }
-        child_fail(report[1], errno);
-    }
+    // Returns once the child has exec'd or exited.
+    pid_t pid = clone(spawn_child, (char *)stack + SPAWN_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &request);
+    int err = pid < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    close(report[1]);
-    int child_errno = 0;
-    ssize_t n;
-    do {
-        n = read(report[0], &child_errno, sizeof child_errno);
-    } while (n < 0 && errno == EINTR);
-    close(report[0]);
-    if (n == (ssize_t)sizeof child_errno) {
+    munmap(stack, SPAWN_STACK_SIZE);
+    if (pid < 0) return err;
+    if (request.error != 0) {
         // exec failed: reap the child, which has exited with 127.
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
-        return child_errno;
+        return request.error;
     }
     // The child has exec'd, so its own setpgid/setsid is done: a signal to the group cannot miss.
     *pid_out = pid;

@@ -9,8 +9,10 @@ import Synchronization
 /// A child process in its own process group, inheriting no file descriptors but the three
 /// standard ones.
 ///
-/// `fork` + `exec` with `setpgid` and `close_range(3, ~0)`; waiting is a blocking `waitpid` on
-/// a dedicated thread (the one that forked), so it never occupies the concurrency pool.
+/// `clone(CLONE_VM | CLONE_VFORK)` + `exec` with `setpgid` and `close_range(3, ~0)` (the child
+/// borrows the caller's memory until it execs, so spawning costs the same however large this
+/// process is); waiting is a blocking `waitpid` on a dedicated thread (the one that started the
+/// child), so it never occupies the concurrency pool.
 public final class ChildProcess: Sendable {
     /// How a child ended.
     public enum Exit: Sendable, Equatable, CustomStringConvertible {
@@ -51,7 +53,7 @@ public final class ChildProcess: Sendable {
 
     /// Starts `arguments[0]` (searched in `PATH` when it has no slash).
     ///
-    /// The child is forked from the thread that will wait for it, which lives exactly as long as
+    /// The child is started from the thread that will wait for it, which lives exactly as long as
     /// the child: with `diesWithParent`, the kernel SIGKILLs the child when that thread ends, which
     /// happens only when this process dies (a `SIGKILL` of the supervisor leaves no orphan).
     ///

@@ -280,8 +280,12 @@ package enum FileOps {
     }
 
     /// Writes `bytes` to `path` atomically: a dot-file in `stagingDirectory`, then a rename.
+    /// `durable` fsyncs the file before the rename and, unless `syncingDirectory` is false (a
+    /// caller writing several files into one folder fsyncs it once after the last), the folder
+    /// after it.
     package static func writeAtomically(
-        _ bytes: [UInt8], to path: String, stagingDirectory: String, mode: mode_t, durable: Bool
+        _ bytes: [UInt8], to path: String, stagingDirectory: String, mode: mode_t, durable: Bool,
+        syncingDirectory: Bool = true
     ) throws(BusError) {
         let tmp = try stage(bytes, in: stagingDirectory, mode: mode, durable: durable)
         if rename(tmp, path) != 0 {
@@ -289,7 +293,7 @@ package enum FileOps {
             unlink(tmp)
             throw BusError(.io, "cannot rename \(tmp) to \(path)", errno: err)
         }
-        if durable { try syncDirectory(parentPath(path)) }
+        if durable && syncingDirectory { try syncDirectory(parentPath(path)) }
     }
 
     /// The directory part of a path.

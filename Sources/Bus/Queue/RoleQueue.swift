@@ -321,16 +321,19 @@ public final class RoleQueue: Sendable {
         }
         try FileOps.makeDirectories(out, mode: Bus.directoryMode, syncParents: bus.settings.durable)
         for (name, bytes) in encoded {
+            // Each file is fsynced before its rename; the folder once, after the last.
             try FileOps.writeAtomically(
                 bytes, to: out + "/" + name, stagingDirectory: layout.tmp, mode: Bus.fileMode,
-                durable: bus.settings.durable)
+                durable: bus.settings.durable, syncingDirectory: false)
         }
+        if bus.settings.durable { try FileOps.syncDirectory(out) }
     }
 
     /// Publishes the results staged in a committed claim's work folder, then removes it.
     @discardableResult
     func publishStaged(_ directory: String, known: [Envelope]) throws(BusError) -> Int {
         var published = 0
+        var queues: [String] = []
         let out = directory + "/out"
         let names = (try? FileOps.list(out)) ?? []
         for name in names.sorted() where !name.hasPrefix(".") && name.hasSuffix(".json") {
@@ -349,11 +352,15 @@ public final class RoleQueue: Sendable {
             let target = layout.new(to) + "/" + QueueNames.pending(id: id, epoch: 0)
             guard try FileOps.moveIfPresent(out + "/" + name, to: target) else { continue }
             published += 1
-            if bus.settings.durable { try FileOps.syncDirectory(layout.new(to)) }
+            if !queues.contains(to) { queues.append(to) }
             if let envelope {
                 journal.record(
                     JournalEvent(.publish, envelope: envelope, role: to, worker: worker.description), run: envelope.run)
             }
+        }
+        // Each queue's new/ once, after its last file: the staged copies stay until then.
+        if bus.settings.durable {
+            for to in queues { try FileOps.syncDirectory(layout.new(to)) }
         }
         FileOps.removeTree(directory)
         return published

@@ -14,7 +14,8 @@ enum {
     PLANBUS_SPAWN_NEW_SESSION = 2,
 };
 
-/// Spawns the program at `path` with `argv` and `envp`, by fork and execve:
+/// Spawns the program at `path` with `argv` and `envp`, by clone (CLONE_VM | CLONE_VFORK, as
+/// posix_spawn does, so no page table of the caller is copied) and execve:
 /// - in a new process group or session, as `flags` say,
 /// - with every file descriptor above 2 closed, so nothing is inherited,
 /// - with stdin/stdout/stderr replaced by `stdin_fd`/`stdout_fd`/`stderr_fd` when they are >= 0,

@@ -9,8 +9,8 @@ import Processes
 /// The builder: makes one attempt of one task in its own git work tree and reports the commit.
 ///
 /// For a `build` envelope (``BuildRequest``) it:
-/// 1. removes the work trees earlier holders of the same envelope left (their claims are dead:
-///    this one holds it now, at a higher epoch), and adds its own, owned by its claim:
+/// 1. removes the work trees earlier holders of the same envelope left, if any (their claims are
+///    dead: this one holds it now, at a higher epoch), and adds its own, owned by its claim:
 ///    `runs/<run>/trees/<task>.<attempt>.<candidate>.e<epoch>`, on the branch
 ///    ``BuildRequest/branch`` reset to the base commit;
 /// 2. runs the step with `/bin/sh -c` in it, with `PLANBUS_RUN`, `PLANBUS_TASK`,
@@ -58,6 +58,8 @@ public struct BuilderRole: Role {
         // looked for again once this build is done: a git the dead holder started may have gone
         // on making its tree for a moment after it died.
         func removeStaleTrees() async {
+            // The first holder of an envelope has no earlier epochs to clean up after.
+            guard claim.epoch > 1 else { return }
             var stale = ((try? FileManager.default.contentsOfDirectory(atPath: trees)) ?? [])
                 .filter { $0.hasPrefix(name + ".e") && $0 != "\(name).e\(claim.epoch)" }.map { trees + "/" + $0 }
             // A tree whose add was killed before it took the branch is on none: it is found by

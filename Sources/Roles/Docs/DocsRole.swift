@@ -6,7 +6,8 @@ import Foundation
 ///
 /// For `changelog` it adds the task's line to `CHANGELOG.md` on the integration branch
 /// (``Changelog``, committed by compare-and-swap through ``IntegrationBranch``; an entry already
-/// there is not written again) and answers the planner with `documented`.
+/// there is not written again, and one this process wrote with another envelope's is answered
+/// from memory, ``WrittenEntries``) and answers the planner with `documented`.
 ///
 /// For `run_finished` it writes `runs/<run>/HANDOFF.md` and `HANDOFF.html` (one self-contained
 /// file), and `next-plan.yaml` for what is left. It reads everything from the bus: the plan from
@@ -15,6 +16,8 @@ import Foundation
 public struct DocsRole: Role {
     /// The waiting `changelog` envelopes this process has read.
     let queued = EnvelopeCache()
+    /// The changelog entries this process knows are written.
+    let written = WrittenEntries()
 
     public init() {}
 
@@ -148,8 +151,12 @@ public struct DocsRole: Role {
     private func changelog(_ claim: Claim, context: RoleContext) async throws -> Disposition {
         let request = claim.envelope
         guard let task = request.task, let repository = request.body["repository"]?.stringValue,
-            request.body["commit"]?.stringValue != nil
+            let commit = request.body["commit"]?.stringValue
         else { return .dead("changelog envelope \(request.id) needs a task, a repository and a commit") }
+        if written.contains(run: request.run, repository: repository, task: task, commit: commit) {
+            // Committed with an earlier envelope's entries: nothing to read or write.
+            return documented(request, task: task, commit: nil, records: [], failures: [], context: context)
+        }
         let waiting = waitingChangelogs(run: request.run, repository: repository, layout: context.bus.layout)
         let entries = [request] + waiting.filter { $0.id != request.id }.sorted { $0.id < $1.id }
         let titles = entries.compactMap { $0.task }.joined(separator: ", ")
@@ -164,29 +171,39 @@ public struct DocsRole: Role {
             let prose = DocsProse(context: context)
             for index in changelogEntries.indices {
                 let entry = changelogEntries[index]
-                let written = try await prose.changelog(
+                let drafted = try await prose.changelog(
                     run: request.run, task: entry.task, title: entry.title, attempt: entry.attempts,
                     commit: entry.commit, repository: repository)
-                if let until = written.limitedUntil {
+                if let until = drafted.limitedUntil {
                     return .defer(until: until, reason: "the docs agent is rate-limited: the changelog waits")
                 }
-                changelogEntries[index].prose = written.prose
-                if let failure = written.failure { failures.append("\(entry.task): \(failure)") }
-                records += written.usage.map { [$0] } ?? []
+                changelogEntries[index].prose = drafted.prose
+                if let failure = drafted.failure { failures.append("\(entry.task): \(failure)") }
+                records += drafted.usage.map { [$0] } ?? []
             }
         }
         let branch = IntegrationBranch(run: request.run, git: Git(directory: repository))
-        let written = try await branch.commitFile(
+        let made = try await branch.commitFile(
             Changelog.path,
             message: "Changelog: \(titles)\n\nPlanbus-Run: \(request.run)\nPlanbus-Task: \(task)"
         ) { text in
             Changelog.adding(
                 changelogEntries, to: text, run: request.run, plan: request.body["plan"]?.stringValue ?? "plan")
         }
+        written.insert(changelogEntries, run: request.run, repository: repository)
+        return documented(request, task: task, commit: made, records: records, failures: failures, context: context)
+    }
+
+    /// The `documented` answer to a `changelog` envelope: the commit that wrote its entry, or
+    /// none when it was already written.
+    private func documented(
+        _ request: Envelope, task: String, commit: String?, records: [JSONValue], failures: [String],
+        context: RoleContext
+    ) -> Disposition {
         var body: [String: JSONValue] = [
-            "commit": written.map(JSONValue.string) ?? .null, "path": .string(Changelog.path),
+            "commit": commit.map(JSONValue.string) ?? .null, "path": .string(Changelog.path),
             "summary": .string(
-                written.map { "changelog entry of \(task) committed as \($0.prefix(12))" }
+                commit.map { "changelog entry of \(task) committed as \($0.prefix(12))" }
                     ?? "changelog entry of \(task) was already written"),
         ]
         if !records.isEmpty { body["usage"] = .array(records) }

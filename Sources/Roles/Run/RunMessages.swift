@@ -89,13 +89,19 @@ public enum RunMessages {
     /// The plan of the run, from its goal, with the follow-up tasks the planner added.
     /// - Throws: ``RoleError`` `notFound` when the run has no goal, `invalidPlan` when its plan
     ///   no longer loads.
+    ///
+    /// The goal's plan is read and parsed once per process (``GoalPlans``); the follow-ups every time.
     public static func plan(of run: String, layout: BusLayout) throws(RoleError) -> Plan {
-        guard let goal = goal(of: run, layout: layout) else {
-            throw RoleError(.notFound, "run \(run) has no goal taken by the planner on \(layout.root)")
+        let plan = try GoalPlans.plan(of: run, layout: layout) { () throws(RoleError) -> Plan in
+            guard let goal = goal(of: run, layout: layout) else {
+                throw RoleError(.notFound, "run \(run) has no goal taken by the planner on \(layout.root)")
+            }
+            guard let text = goal.body["plan_text"]?.stringValue, let file = goal.body["plan_file"]?.stringValue
+            else {
+                throw RoleError(.invalidPlan, "the goal of run \(run) carries no plan")
+            }
+            return try PlanLoader.parse(text, file: file)
         }
-        guard let text = goal.body["plan_text"]?.stringValue, let file = goal.body["plan_file"]?.stringValue else {
-            throw RoleError(.invalidPlan, "the goal of run \(run) carries no plan")
-        }
-        return RunFollowups.adding(to: try PlanLoader.parse(text, file: file), run: run, layout: layout)
+        return RunFollowups.adding(to: plan, run: run, layout: layout)
     }
 }
