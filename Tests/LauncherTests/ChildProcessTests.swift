@@ -109,4 +109,37 @@ struct ChildProcessTests {
             #expect(error.errno == ENOENT)
         }
     }
+
+    @Test("a failure in the child before or at its exec is reported with its errno, and the caller goes on")
+    func childFailures() async throws {
+        let folder = temporaryFile()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // Not executable: execve fails with EACCES in the child.
+        try "#!/bin/sh\nexit 0\n".write(toFile: folder + "/plain", atomically: true, encoding: .utf8)
+        chmod(folder + "/plain", 0o644)
+        // A working directory that does not exist: chdir fails with ENOENT before the exec.
+        for (arguments, directory, expected) in [
+            ([folder + "/plain"], nil as String?, EACCES), (["/bin/true"], folder + "/missing", ENOENT),
+        ] {
+            do {
+                _ = try ChildProcess.spawn(arguments, directory: directory, stdout: .null)
+                Issue.record("spawning \(arguments) in \(directory ?? ".") succeeded")
+            } catch {
+                #expect(error.code == .spawnFailed)
+                #expect(error.errno == expected)
+            }
+        }
+        // Many children at once from many threads, each with its own exit status.
+        let exits = await withTaskGroup(of: ChildProcess.Exit.self) { group in
+            for code in 0..<32 {
+                group.addTask {
+                    let child = try? ChildProcess.spawn(["/bin/sh", "-c", "exit \(code)"], stdout: .null)
+                    return await child?.wait() ?? .signaled(0)
+                }
+            }
+            return await group.reduce(into: [ChildProcess.Exit]()) { $0.append($1) }
+        }
+        #expect(Set(exits.map(\.description)) == Set((0..<32).map { "exit \($0)" }))
+    }
 }

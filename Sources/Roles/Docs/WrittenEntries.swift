@@ -9,7 +9,7 @@ import Synchronization
 /// compare-and-swap (``IntegrationBranch``). A process that starts afresh knows nothing and reads
 /// the branch.
 final class WrittenEntries: Sendable {
-    private let keys = Mutex<Set<String>>([])
+    private let keys = Mutex<Set<[String]>>([])
 
     init() {}
 
@@ -25,7 +25,7 @@ final class WrittenEntries: Sendable {
         }
     }
 
-    private static func key(_ run: String, _ repository: String, _ task: String, _ commit: String) -> String {
-        [run, repository, task, commit].joined(separator: "\u{0}")
+    private static func key(_ run: String, _ repository: String, _ task: String, _ commit: String) -> [String] {
+        [run, repository, task, commit]
     }
 }
