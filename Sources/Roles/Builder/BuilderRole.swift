@@ -70,8 +70,14 @@ public struct BuilderRole: Role {
             for path in stale { try? await git.removeWorktree(at: path) }
         }
         await removeStaleTrees()
-        // --force also takes over the path and branch of a work tree whose folder was removed.
-        try await git.run(["worktree", "add", "--force", "-B", request.branch, tree, request.base])
+        // Added detached and empty, git runs one helper instead of three (`branch`, `symbolic-ref`,
+        // `reset --hard`); the checkout then resets the branch to the base, also when a work tree
+        // of an earlier holder still has it. --force takes over the path of a tree whose folder
+        // was removed.
+        try await git.run(["worktree", "add", "--force", "--no-checkout", "--detach", tree, request.base])
+        try await git.at(tree).run([
+            "checkout", "-q", "--force", "--ignore-other-worktrees", "-B", request.branch, request.base,
+        ])
         let disposition = try await buildInTree(
             request, agents: agents, tree: tree, git: git, folder: folder, log: log, claim: claim, context: context)
         await removeStaleTrees()
