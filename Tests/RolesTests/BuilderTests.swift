@@ -92,6 +92,47 @@ struct BuilderTests {
         #expect(text.contains("the gate said: fix it"))
     }
 
+    @Test("a build taken over removes the ref lock a killed git of the dead holder left on its branch")
+    func takeOverRemovesBranchLock() async throws {
+        let bus = try TemporaryBus(settings: .testing, roles: ["builder", "verifier"])
+        let repository = bus.root + "/repo"
+        let git = try await Git.create(at: repository, files: [("README", "hello\n")], message: "start")
+        let base = try await git.commit(of: "main")
+        // The dead holder's git held the branch's lock; something keeps it looking alive (its
+        // time changes), so waiting for it to go stale would never end. `touch -c` never makes it.
+        let lock = repository + "/.git/refs/heads/planbus/r1/t9/1.lock"
+        try FileManager.default.createDirectory(
+            atPath: repository + "/.git/refs/heads/planbus/r1/t9", withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(atPath: lock, contents: Data()))
+        let toucher = try ChildProcess.spawn(
+            ["/bin/sh", "-c", "while :; do touch -c '\(lock)'; sleep 0.05; done"], stdout: .null, killsGroupOnExit: true
+        )
+        defer { toucher.send(SIGKILL) }
+
+        // The build's first holder died: its claim was taken back, so the builder claims it at epoch 2.
+        let worker = try WorkerID.current(role: "planner")
+        let envelope = Envelope(
+            run: "r1", task: "t9", kind: "build", from: worker, to: "builder",
+            body: [
+                "repository": .string(repository), "base": .string(base), "attempt": 1, "title": "make out.txt",
+                "step": "echo done > out.txt",
+            ])
+        try Publisher(bus: bus.bus, worker: worker).publish(envelope)
+        let queue = try RoleQueue(bus: bus.bus, role: "builder", worker: try WorkerID.current(role: "builder"))
+        try queue.release(try #require(try queue.claimNext()), reason: "holder died")
+
+        let role = try ChildProcess.spawn(
+            [Executables.planbus, "role", "builder", "--bus", bus.path, "--agent", "none", "--stop-grace", "2s"],
+            stdout: .file(bus.root + "/builder.out"), stderr: .file(bus.root + "/builder.out"))
+        defer { role.send(SIGKILL) }
+        #expect(await eventually { bus.pending("verifier", causedBy: envelope.id) != nil })
+        let built = try #require(bus.pending("verifier", causedBy: envelope.id))
+        #expect(built.body["step_exit"] == 0)
+        let commit = try #require(built.body["commit"]?.stringValue)
+        #expect(try await git.commit(of: "planbus/r1/t9/1") == commit)
+        #expect(!FileManager.default.fileExists(atPath: lock))
+    }
+
     @Test("a failing step is reported as it is, for the verifier to judge; so is a task no one can build offline")
     func failuresAreReported() async throws {
         let setup = try await setUp()

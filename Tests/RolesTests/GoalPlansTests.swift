@@ -8,23 +8,6 @@ import Testing
 /// A run's plan, as the roles read it from the planner's `done/` folders.
 @Suite("Goal plans")
 struct GoalPlansTests {
-    func plan(repository: String) -> String {
-        """
-        version: 1
-        name: p
-        goal: g
-        risk: low
-        repository: \(repository)
-        base_branch: main
-        tasks:
-          - id: t1
-            title: t
-            prompt: p
-            scope: [a.txt]
-            run: "true"
-        """
-    }
-
     @Test(
         "the goal's plan is read once per process; follow-ups added later are seen; a missing goal is looked for again")
     func readOnce() async throws {
@@ -44,7 +27,8 @@ struct GoalPlansTests {
             Envelope(
                 run: "r1", kind: RunMessages.goal, from: sender, to: "planner",
                 body: [
-                    "plan_text": .string(plan(repository: repository)), "plan_file": .string(repository + "/plan.yaml"),
+                    "plan_text": .string(PlanFolder.oneTaskPlan(repository: repository)),
+                    "plan_file": .string(repository + "/plan.yaml"),
                 ]))
         try planner.ack(try #require(try planner.claimNext()))
         #expect(try RunMessages.plan(of: "r1", layout: layout).tasks.map(\.id) == ["t1"])

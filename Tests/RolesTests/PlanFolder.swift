@@ -22,6 +22,24 @@ final class PlanFolder {
         try? FileManager.default.removeItem(atPath: path)
     }
 
+    /// A plan of one task, `t1`, whose step `true` may change `a.txt`, targeting `repository`.
+    static func oneTaskPlan(repository: String) -> String {
+        """
+        version: 1
+        name: p
+        goal: g
+        risk: low
+        repository: \(repository)
+        base_branch: main
+        tasks:
+          - id: t1
+            title: t
+            prompt: p
+            scope: [a.txt]
+            run: "true"
+        """
+    }
+
     /// Writes `text` to the file `name` in the folder and returns its path.
     @discardableResult
     func write(_ text: String, name: String = "plan.yaml") throws -> String {

@@ -23,20 +23,7 @@ struct StaleWorkTreesTests {
 
         // The run's goal, as the planner took it: it names the repository.
         let sender = try WorkerID.current(role: "planner")
-        let plan = """
-            version: 1
-            name: p
-            goal: g
-            risk: low
-            repository: \(root)
-            base_branch: main
-            tasks:
-              - id: t1
-                title: t
-                prompt: p
-                scope: [a.txt]
-                run: "true"
-            """
+        let plan = PlanFolder.oneTaskPlan(repository: root)
         try Publisher(bus: bus, worker: sender).publish(
             Envelope(
                 run: "r1", kind: RunMessages.goal, from: sender, to: "planner",

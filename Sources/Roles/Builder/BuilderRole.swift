@@ -68,6 +68,13 @@ public struct BuilderRole: Role {
                 .filter { $0.branch == request.branch || $0.path.hasPrefix(trees + "/" + name + ".e") }.map(\.path)
                 .filter { $0 != tree && !stale.contains($0) }
             for path in stale { try? await git.removeWorktree(at: path) }
+            // A git of a dead holder killed while it held the branch's ref lock left the lock
+            // file. Only this envelope's holder writes the branch, so it is removed now rather
+            // than waited out (``GitLock``), which a holder killed while waiting would restart.
+            if let common = try? await git.run(["rev-parse", "--git-common-dir"]) {
+                let folder = common.hasPrefix("/") ? common : request.repository + "/" + common
+                try? FileManager.default.removeItem(atPath: folder + "/refs/heads/" + request.branch + ".lock")
+            }
         }
         await removeStaleTrees()
         // Added detached and empty, git runs one helper instead of three (`branch`, `symbolic-ref`,
