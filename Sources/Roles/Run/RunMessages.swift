@@ -87,10 +87,10 @@ public enum RunMessages {
     }
 
     /// The plan of the run, from its goal, with the follow-up tasks the planner added.
-    /// - Throws: ``RoleError`` `notFound` when the run has no goal, `invalidPlan` when its plan
-    ///   no longer loads.
     ///
     /// The goal's plan is read and parsed once per process (``GoalPlans``); the follow-ups every time.
+    /// - Throws: ``RoleError`` `notFound` when the run has no goal, `invalidPlan` when its plan
+    ///   no longer loads.
     public static func plan(of run: String, layout: BusLayout) throws(RoleError) -> Plan {
         let plan = try GoalPlans.plan(of: run, layout: layout) { () throws(RoleError) -> Plan in
             guard let goal = goal(of: run, layout: layout) else {
