@@ -37,6 +37,13 @@ struct DeadLetterRunTests {
         return file
     }
 
+    /// A session running `roles`, with the repository the plans target.
+    func session(roles: String, supervisor: String = "") async throws -> SessionFixture {
+        let session = try await SessionFixture(roles: roles, supervisor: supervisor)
+        _ = try await Git.create(at: session.root + "/repo", files: [("README", "start\n")], message: "start")
+        return session
+    }
+
     func task(_ status: JSONValue?, _ id: String) -> JSONValue? {
         status?["tasks"]?.arrayValue?.first { $0["id"]?.stringValue == id }
     }
@@ -45,13 +52,12 @@ struct DeadLetterRunTests {
     func deadBuilds() async throws {
         // The builder is the testing role: it handles only `task`, so the runtime dead-letters
         // each `build` ("does not handle kind").
-        let session = try await SessionFixture(
+        let session = try await session(
             roles: """
                   planner:
                 \(SessionFixture.testingRole("builder"))
                   docs:
                 """)
-        _ = try await Git.create(at: session.root + "/repo", files: [("README", "start\n")], message: "start")
         let plan = try plan(session, maxAttempts: 2)
         let up = try session.up()
         defer { up.send(SIGTERM) }
@@ -83,13 +89,12 @@ struct DeadLetterRunTests {
 
     @Test("a build whose holders are SIGKILLed max_attempts times is dead-lettered by the bus; the task fails")
     func killedHolders() async throws {
-        let session = try await SessionFixture(
+        let session = try await session(
             roles: """
                   planner:
                   builder:
                   docs:
                 """, supervisor: "  restart_intensity: 100")
-        _ = try await Git.create(at: session.root + "/repo", files: [("README", "start\n")], message: "start")
         let plan = try plan(session, maxAttempts: 1, step: "sleep 120")
         let layout = session.bus.layout
         let up = try session.up()
@@ -128,13 +133,12 @@ struct DeadLetterRunTests {
 
     @Test("a dead preflight check halts the run with the dead letter as the reason; submit --wait exits 1")
     func deadCheck() async throws {
-        let session = try await SessionFixture(
+        let session = try await session(
             roles: """
                   planner:
                 \(SessionFixture.testingRole("verifier"))
                   docs:
                 """)
-        _ = try await Git.create(at: session.root + "/repo", files: [("README", "start\n")], message: "start")
         let plan = try plan(
             session, maxAttempts: 2,
             extra: """
@@ -161,12 +165,11 @@ struct DeadLetterRunTests {
     @Test("a build dead-lettered while no planner runs: the planner started again catches up, once")
     func catchUp() async throws {
         // No builder: the build waits in q/builder/new until it is dead-lettered by hand.
-        let session = try await SessionFixture(
+        let session = try await session(
             roles: """
                   planner:
                   docs:
                 """)
-        _ = try await Git.create(at: session.root + "/repo", files: [("README", "start\n")], message: "start")
         let plan = try plan(session, maxAttempts: 1)
         let layout = session.bus.layout
         var up = try session.up()
