@@ -39,6 +39,10 @@ public struct BusBenchmark: Sendable {
         public var logRepeats: Int
         /// Where the scratch directory is made (the system temporary directory when `nil`).
         public var parentDirectory: String?
+        /// Leave the scratch directory in place at the end: the performance report makes it in its
+        /// own and removes everything once every benchmark is done, so no benchmark runs right
+        /// after another one's files were deleted.
+        public var keep = false
         /// The `planbus` executable that provides `bench bus-consumer` and `log`.
         public var executable: String
         /// Whether this is the short `--quick` run.
@@ -87,8 +91,10 @@ public struct BusBenchmark: Sendable {
         }
         let scratch = try BenchDirectory(parent: c.parentDirectory)
         defer {
-            progress("removing the scratch directory")
-            scratch.removeAll()
+            if !c.keep {
+                progress("removing the scratch directory")
+                scratch.removeAll()
+            }
         }
         let clock = ContinuousClock()
         let start = clock.now

@@ -5,11 +5,15 @@ import Processes
 /// The whole performance report behind `planbus bench report`: every benchmark, in one run, on
 /// one machine.
 ///
-/// In this order (the most file-creation-sensitive first, since each benchmark deletes its scratch
-/// files at its end): the bus against Redis Streams (``BrokerComparisonBench``), the bus benchmark
+/// In this order: the bus against Redis Streams (``BrokerComparisonBench``), the bus benchmark
 /// (``BusBenchmark``), queries over one run of 100,000 envelopes (``JournalQueryBench``), the
 /// supervision benchmark (``SessionBenchmark``), and the orchestration benchmark
 /// (``RunBenchmark``) with the memory of every process of each session read idle and under load.
+///
+/// Every benchmark makes its files in one scratch directory, removed only once all have run: on
+/// an ext4 without a journal, the inode allocator scans past the inodes deleted in the last
+/// minutes, so removing one benchmark's hundreds of thousands of files would slow the file
+/// creation of the next.
 public struct PerformanceBenchmark: Sendable {
     /// What to run.
     public struct Configuration: Sendable {
@@ -52,7 +56,7 @@ public struct PerformanceBenchmark: Sendable {
         self.progress = progress
     }
 
-    /// Runs everything and returns the report. Scratch directories are removed at the end.
+    /// Runs everything and returns the report. The scratch directory is removed at the end.
     public func run() async throws -> PerformanceReport {
         let c = configuration
         let scratch = try BenchDirectory(parent: c.parentDirectory)
@@ -63,7 +67,8 @@ public struct PerformanceBenchmark: Sendable {
         report.commit = await Self.commit()
 
         var busConfiguration = BusBenchmark.Configuration(quick: c.quick)
-        busConfiguration.parentDirectory = c.parentDirectory
+        busConfiguration.parentDirectory = scratch.root
+        busConfiguration.keep = true
         busConfiguration.commandLine = c.commandLine
         progress("1/5 the bus against Redis Streams")
         let counts = [false: busConfiguration.count, true: busConfiguration.durableCount]
@@ -89,13 +94,15 @@ public struct PerformanceBenchmark: Sendable {
 
         progress("4/5 supervision (planbus bench session)")
         var sessionConfiguration = SessionBenchmark.Configuration(quick: c.quick)
-        sessionConfiguration.parentDirectory = c.parentDirectory
+        sessionConfiguration.parentDirectory = scratch.root
+        sessionConfiguration.keep = true
         sessionConfiguration.commandLine = c.commandLine
         report.session = try await SessionBenchmark(configuration: sessionConfiguration, progress: progress).run()
 
         progress("5/5 orchestration and memory (planbus bench run)")
         var runConfiguration = RunBenchmark.Configuration()
-        runConfiguration.parentDirectory = c.parentDirectory
+        runConfiguration.parentDirectory = scratch.root
+        runConfiguration.keep = true
         runConfiguration.commandLine = c.commandLine
         runConfiguration.memoryIdleSeconds = c.memoryIdleSeconds
         if c.quick {

@@ -36,6 +36,10 @@ public struct SessionBenchmark: Sendable {
         public var restartBackoff: Duration = .milliseconds(100)
         /// Where the scratch directory is made (the system temporary directory when `nil`).
         public var parentDirectory: String?
+        /// Leave the scratch directory in place at the end: the performance report makes it in its
+        /// own and removes everything once every benchmark is done, so no benchmark runs right
+        /// after another one's files were deleted.
+        public var keep = false
         /// The `planbus` executable that provides `up` and `bench session-role`.
         public var executable: String
         /// Whether this is the short `--quick` run.
@@ -102,8 +106,10 @@ public struct SessionBenchmark: Sendable {
         }
         let scratch = try BenchDirectory(parent: c.parentDirectory)
         defer {
-            progress("removing the scratch directory")
-            scratch.removeAll()
+            if !c.keep {
+                progress("removing the scratch directory")
+                scratch.removeAll()
+            }
         }
         let clock = ContinuousClock()
         let start = clock.now

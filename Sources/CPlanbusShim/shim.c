@@ -143,3 +143,9 @@ int planbus_lock_held(int fd) {
     if (fcntl(fd, F_OFD_GETLK, &lock) != 0) return -1;
     return lock.l_type == F_UNLCK ? 0 : 1;
 }
+
+int planbus_memfd(const char *name, const char *fallback_dir) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd >= 0 || errno != ENOSYS) return fd;
+    return open(fallback_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}

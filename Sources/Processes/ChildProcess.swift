@@ -35,6 +35,9 @@ public final class ChildProcess: Sendable {
         case null
         /// A file, created or appended to.
         case file(String)
+        /// An open descriptor of this process (``MemoryFile/output``), which the caller keeps
+        /// and closes.
+        case descriptor(Int32)
     }
 
     /// The child's pid, which is also its process group id.
@@ -63,6 +66,7 @@ public final class ChildProcess: Sendable {
     /// - Parameters:
     ///   - environment: the child's environment (this process's when `nil`); its `PATH` is where
     ///     a command without a slash is looked for.
+    ///   - stdin: what the child reads (from its start); `/dev/null` when `nil`.
     ///   - newSession: start a new session instead of only a new process group: no controlling
     ///     terminal, so a program that opens `/dev/tty` gets an error rather than being stopped.
     ///   - diesWithParent: the child is killed when this process dies.
@@ -71,8 +75,8 @@ public final class ChildProcess: Sendable {
     /// - Throws: ``ProcessError`` `spawnFailed` with the errno.
     public static func spawn(
         _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
-        stdout: Output = .inherit, stderr: Output = .inherit, newSession: Bool = false, diesWithParent: Bool = false,
-        killsGroupOnExit: Bool = false
+        stdin: MemoryFile? = nil, stdout: Output = .inherit, stderr: Output = .inherit, newSession: Bool = false,
+        diesWithParent: Bool = false, killsGroupOnExit: Bool = false
     ) throws(ProcessError) -> ChildProcess {
         guard !arguments.isEmpty else { throw ProcessError(.invalidArgument, "no command to run") }
         let environment = environment ?? Foundation.ProcessInfo.processInfo.environment
@@ -83,13 +87,19 @@ public final class ChildProcess: Sendable {
             case .inherit: return -1
             case .null: return open("/dev/null", O_WRONLY | O_CLOEXEC)
             case .file(let path): return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            case .descriptor(let fd): return fd
             }
         }
         let outFD = openTarget(stdout)
         let errFD = openTarget(stderr)
-        let inFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let inFD = stdin?.descriptor ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
         defer {
-            for fd in [outFD, errFD, inFD] where fd >= 0 { close(fd) }
+            // Descriptors the caller gave stay open: they are the caller's.
+            let input: Output = stdin.map { .descriptor($0.descriptor) } ?? .null
+            for (fd, output) in [(outFD, stdout), (errFD, stderr), (inFD, input)] where fd >= 0 {
+                if case .descriptor = output { continue }
+                close(fd)
+            }
         }
         let flags = newSession ? Int32(PLANBUS_SPAWN_NEW_SESSION) : Int32(PLANBUS_SPAWN_NEW_GROUP)
         let started = SpawnResult()

@@ -8,8 +8,11 @@ import Foundation
 public struct ProgramRun: Sendable {
     /// How it ended; `nil` when it was killed at the time limit.
     public var exit: ChildProcess.Exit?
-    /// Its standard output (at most the limit given to ``run(_:environment:directory:timeout:outputLimit:)``).
+    /// Its standard output (at most the limit given to
+    /// ``run(_:environment:directory:timeout:outputLimit:input:)``).
     public var stdout: String
+    /// Its standard output as bytes, as it wrote them (at most the same limit).
+    public var output: [UInt8]
     /// Its standard error (idem).
     public var stderr: String
     /// How long it ran.
@@ -22,38 +25,30 @@ public struct ProgramRun: Sendable {
     public var timedOut: Bool { exit == nil }
 
     /// Runs `arguments` in its own process group, killed with this process, and waits for it; at
-    /// `timeout`, SIGKILLs its whole process group. Output goes through temporary files (no pipe
-    /// to fill up), read back up to `outputLimit` bytes each.
+    /// `timeout`, SIGKILLs its whole process group. Output goes to files in memory
+    /// (``MemoryFile``: no pipe to fill up, no file on disk), read back up to `outputLimit`
+    /// bytes each. Its standard input is `input`, or `/dev/null` when `nil`.
     /// - Throws: ``ProcessError`` when it cannot be started.
     public static func run(
         _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
-        timeout: Duration? = nil, outputLimit: Int = 1 << 20
+        timeout: Duration? = nil, outputLimit: Int = 1 << 20, input: String? = nil
     ) async throws(ProcessError) -> ProgramRun {
-        let base =
-            FileManager.default.temporaryDirectory.path + "/planbus-run-\(getpid())-" + UUID().uuidString.prefix(8)
-        defer {
-            unlink(base + ".out")
-            unlink(base + ".err")
-        }
+        let out = try MemoryFile()
+        let err = try MemoryFile()
+        let stdin = try input.map { text throws(ProcessError) in try MemoryFile(holding: text) }
         let started = ContinuousClock.now
         let child = try ChildProcess.spawn(
-            arguments, environment: environment, directory: directory, stdout: .file(base + ".out"),
-            stderr: .file(base + ".err"), diesWithParent: true, killsGroupOnExit: true)
+            arguments, environment: environment, directory: directory, stdin: stdin, stdout: out.output,
+            stderr: err.output, diesWithParent: true, killsGroupOnExit: true)
         let exit: ChildProcess.Exit?
         if let timeout {
             exit = await child.wait(timeout: timeout).exit
         } else {
             exit = await child.wait()
         }
+        let output = out.read(limit: outputLimit)
         return ProgramRun(
-            exit: exit, stdout: Self.read(base + ".out", limit: outputLimit),
-            stderr: Self.read(base + ".err", limit: outputLimit), duration: ContinuousClock.now - started)
-    }
-
-    private static func read(_ path: String, limit: Int) -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
-        defer { try? handle.close() }
-        let data = (try? handle.read(upToCount: limit)) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+            exit: exit, stdout: String(decoding: output, as: UTF8.self), output: output,
+            stderr: err.text(limit: outputLimit), duration: ContinuousClock.now - started)
     }
 }

@@ -142,4 +142,35 @@ struct ChildProcessTests {
         }
         #expect(Set(exits.map(\.description)) == Set((0..<32).map { "exit \($0)" }))
     }
+
+    @Test(
+        "a program's output is read back from files in memory, past a pipe's size and cut at the limit, and its input fed"
+    )
+    func programRunOutputAndInput() async throws {
+        // Both streams are files in memory, not on any disk.
+        let streams = try await ProgramRun.run(
+            ["/bin/sh", "-c", "readlink /proc/self/fd/1; readlink /proc/self/fd/2 >&2"], timeout: testProcessTimeout)
+        #expect(streams.succeeded)
+        #expect(streams.stdout.hasPrefix("/memfd:planbus"))
+        #expect(streams.stderr.hasPrefix("/memfd:planbus"))
+
+        // 300,000 bytes on each stream, far more than a pipe holds: the child never blocks.
+        let big = try await ProgramRun.run(
+            ["/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a; head -c 300000 /dev/zero | tr '\\0' b >&2"],
+            timeout: testProcessTimeout)
+        #expect(big.succeeded)
+        #expect(big.stdout.utf8.count == 300_000 && big.stdout.allSatisfy { $0 == "a" })
+        #expect(big.stderr.utf8.count == 300_000 && big.stderr.allSatisfy { $0 == "b" })
+        let cut = try await ProgramRun.run(
+            ["/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' a"], timeout: testProcessTimeout, outputLimit: 1000)
+        #expect(cut.stdout == String(repeating: "a", count: 1000))
+
+        // The input is read from its start, whole, and nothing else is.
+        let text = String(repeating: "line of input é\n", count: 20_000)
+        let echoed = try await ProgramRun.run(["/bin/cat"], timeout: testProcessTimeout, input: text)
+        #expect(echoed.succeeded)
+        #expect(echoed.stdout == text)
+        let none = try await ProgramRun.run(["/bin/cat"], timeout: testProcessTimeout)
+        #expect(none.succeeded && none.stdout.isEmpty)
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Processes
 import Roles
 import Testing
 
@@ -50,5 +51,63 @@ struct IntegrationBranchTests {
         #expect(written != nil)
         #expect(try await git.run(["show", "\(branch.name):NOTES"]) == "n")
         #expect(try await branch.commitFile("NOTES", message: "notes") { old in old == nil ? "n\n" : nil } == nil)
+    }
+
+    @Test(
+        "a one-file commit keeps the text byte for byte at any path, is redone on a branch that moved, and refuses a bad path"
+    )
+    func fileCommits() async throws {
+        let root = FileManager.default.temporaryDirectory.path + "/planbus-ibf-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let git = try await Git.create(at: root, files: [("a.txt", "one\n")], message: "start")
+        let branch = IntegrationBranch(run: "r", git: git)
+        // No branch yet: a clear failure.
+        await #expect(throws: RoleError.self) { try await branch.commitFile("NOTES", message: "m") { _ in "x" } }
+        try await git.createBranch(branch.name, at: "main")
+
+        // A nested path with a space, a quote and a backslash; text without a final newline.
+        let path = "docs/deep/notes \"1\" \\ é.md"
+        let text = "première ligne\n\tsecond line with \"quotes\""
+        let written = try #require(
+            try await branch.commitFile(path, message: "Notes\n\nPlanbus-Run: r") { old in
+                #expect(old == nil)
+                return text
+            })
+        #expect(try await git.commit(of: branch.name) == written)
+        let blob = try await git.attempt(["cat-file", "blob", "\(branch.name):\(path)"])
+        #expect(blob.output == Array(text.utf8))
+        #expect(try await git.run(["rev-parse", written + "^"]) == git.commit(of: "main"))
+        #expect(
+            try await git.run(["show", "-s", "--format=%an <%ae>|%B", written])
+                == "planbus <planbus@localhost>|Notes\n\nPlanbus-Run: r")
+        #expect(try await git.run(["show", "\(branch.name):a.txt"]) == "one")
+
+        // The branch moves between the read and the write: the edit is made again on the new head,
+        // and the commit keeps what the other writer added.
+        let head = try await git.commit(of: branch.name)
+        let other = try #require(try await branch.commitFile("OTHER", message: "other") { _ in "other\n" })
+        let otherRef = try await git.run(["rev-parse", "--git-common-dir"])
+        try await git.run(["update-ref", "refs/heads/" + branch.name, head, other])
+        var calls: [String?] = []
+        let moved = try #require(
+            try await branch.commitFile(path, message: "again") { old in
+                calls.append(old)
+                if calls.count == 1 {
+                    // Another writer moves the branch on: as git would, by rewriting its ref.
+                    let ref = root + "/" + otherRef + "/refs/heads/" + branch.name
+                    try? (other + "\n").write(toFile: ref, atomically: true, encoding: .utf8)
+                }
+                return (old ?? "") + "\nmore"
+            })
+        #expect(calls == [text, text])
+        #expect(try await git.run(["rev-parse", moved + "^"]) == other)
+        #expect(try await git.run(["show", "\(branch.name):OTHER"]) == "other")
+        #expect(try await git.run(["show", "\(branch.name):\(path)"]) == text + "\nmore")
+
+        // A path that is no file of the repository, or names a folder at the head.
+        for bad in ["", "/etc/passwd", "a\nb", "docs/deep"] {
+            await #expect(throws: RoleError.self) { try await branch.commitFile(bad, message: "m") { _ in "x" } }
+        }
+        #expect(try await git.commit(of: branch.name) == moved)
     }
 }

@@ -34,4 +34,10 @@ int planbus_lock(int fd);
 /// nothing): 1 held, 0 free, -1 with errno set.
 int planbus_lock_held(int fd);
 
+/// An anonymous file in memory (memfd_create with MFD_CLOEXEC) named `name` for /proc: a place
+/// for a child's output that allocates no inode on any filesystem. On a kernel without memfd, an
+/// unnamed file in the folder `fallback_dir` (O_TMPFILE) instead. Returns the descriptor, or -1
+/// with errno set.
+int planbus_memfd(const char *name, const char *fallback_dir);
+
 #endif

@@ -84,11 +84,11 @@ public struct Git: Sendable {
     }
 
     /// Runs `git -C <directory> <arguments>` and returns its standard output without the final
-    /// newline.
+    /// newline; `input`, when given, is its standard input.
     /// - Throws: ``RoleError`` `git` when git cannot start, times out or fails.
     @discardableResult
-    public func run(_ arguments: [String]) async throws(RoleError) -> String {
-        let run = try await attempt(arguments)
+    public func run(_ arguments: [String], input: String? = nil) async throws(RoleError) -> String {
+        let run = try await attempt(arguments, input: input)
         guard run.succeeded else {
             let what = run.timedOut ? "timed out after \(timeout)" : "failed (\(run.exit!))"
             let said = (run.stderr.isEmpty ? run.stdout : run.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -97,17 +97,21 @@ public struct Git: Sendable {
         return run.stdout.hasSuffix("\n") ? String(run.stdout.dropLast()) : run.stdout
     }
 
-    /// Runs git and returns the whole result, whatever its exit status.
+    /// Runs git (with `input` as its standard input, when given) and returns the whole result,
+    /// whatever its exit status, each output cut at `outputLimit` bytes.
     /// - Throws: ``RoleError`` `git` only when git cannot be started.
     /// A lock file, or a work tree's half-made administrative folder, left by a git that was
     /// killed is removed once stale, and the command run again (``GitLock``).
-    public func attempt(_ arguments: [String]) async throws(RoleError) -> ProgramRun {
+    public func attempt(
+        _ arguments: [String], input: String? = nil, outputLimit: Int = 1 << 20
+    ) async throws(RoleError) -> ProgramRun {
         var watch = GitLock.Watch()
         while true {
             let result: ProgramRun
             do {
                 result = try await ProgramRun.run(
-                    ["git", "-C", directory] + arguments, environment: environment, timeout: timeout)
+                    ["git", "-C", directory] + arguments, environment: environment, timeout: timeout,
+                    outputLimit: outputLimit, input: input)
             } catch {
                 throw RoleError(.git, "cannot run git: \(error)")
             }

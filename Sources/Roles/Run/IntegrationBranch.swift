@@ -4,11 +4,13 @@ import Processes
 
 /// A run's integration branch, `planbus/<run>/integration`, moved only by compare-and-swap.
 ///
-/// Every change to it is computed without a work tree (`git merge-tree --write-tree`, or a
-/// temporary index) on the branch's current head, committed with `git commit-tree`, and applied
-/// with `git update-ref <branch> <new> <head>`, which fails if another role moved the branch
-/// meanwhile; the change is then redone on the new head. So verifiers integrating at once, and the
-/// docs role writing changelog entries, never lose one another's commits.
+/// Every change to it is computed without a work tree on the branch's current head and applied
+/// only if the branch is still there: a merge is made with `git merge-tree --write-tree` and
+/// `git commit-tree`, and applied with `git update-ref <branch> <new> <head>`; a one-file commit
+/// (``commitFile(_:message:edit:)``) is made and applied by one `git fast-import`, which moves the
+/// branch only to a commit that contains its current head. Either fails if another role moved the
+/// branch meanwhile, and the change is then redone on the new head. So verifiers integrating at
+/// once, and the docs role writing changelog entries, never lose one another's commits.
 public struct IntegrationBranch: Sendable {
     /// The most times a change is redone on a moved head before giving up.
     public static let rounds = 20
@@ -60,45 +62,6 @@ public struct IntegrationBranch: Sendable {
         throw RoleError(.git, "the integration branch \(name) kept moving; could not integrate \(commit)")
     }
 
-    /// Commits a new version of one file on the branch.
-    ///
-    /// - Parameters:
-    ///   - path: The file, relative to the repository.
-    ///   - message: The commit message.
-    ///   - edit: Given the file's text at the head (or `nil` when it does not exist), its new text,
-    ///     or `nil` to leave the branch as it is.
-    /// - Returns: the new commit, or `nil` when `edit` changed nothing.
-    public func commitFile(
-        _ path: String, message: String, edit: (String?) -> String?
-    ) async throws(RoleError) -> String? {
-        for _ in 1...Self.rounds {
-            let head = try await git.commit(of: name)
-            let shown = try await git.attempt(["show", "\(head):\(path)"])
-            guard let text = edit(shown.succeeded ? shown.stdout : nil) else { return nil }
-            let scratch = NSTemporaryDirectory() + "planbus-\(FileOps.randomHex(8))"
-            defer {
-                try? FileManager.default.removeItem(atPath: scratch + ".blob")
-                try? FileManager.default.removeItem(atPath: scratch + ".index")
-            }
-            do {
-                try text.write(toFile: scratch + ".blob", atomically: false, encoding: .utf8)
-            } catch {
-                throw RoleError(.io, "cannot write \(scratch).blob: \(error)")
-            }
-            let blob = try await git.run(["hash-object", "-w", scratch + ".blob"])
-            var environment = git.environment
-            environment["GIT_INDEX_FILE"] = scratch + ".index"
-            let index = Git(
-                directory: git.directory, environment: environment, identity: git.identity, timeout: git.timeout)
-            try await index.run(["read-tree", head])
-            try await index.run(["update-index", "--add", "--cacheinfo", "100644,\(blob),\(path)"])
-            let tree = try await index.run(["write-tree"])
-            let commit = try await commitTree(tree, parents: [head], message: message)
-            if try await git.attempt(["update-ref", "refs/heads/" + name, commit, head]).succeeded { return commit }
-        }
-        throw RoleError(.git, "the integration branch \(name) kept moving; could not commit \(path)")
-    }
-
     /// The merge on the branch's first-parent line whose second parent is `commit`, if any.
     func existingMerge(of commit: String) async throws(RoleError) -> String? {
         let full = try await git.run(["rev-parse", "--verify", commit + "^{commit}"])
@@ -110,7 +73,7 @@ public struct IntegrationBranch: Sendable {
         return nil
     }
 
-    private func commitTree(_ tree: String, parents: [String], message: String) async throws(RoleError) -> String {
+    func commitTree(_ tree: String, parents: [String], message: String) async throws(RoleError) -> String {
         try await git.run(
             [
                 "-c", "user.name=\(git.identity.name)", "-c", "user.email=\(git.identity.email)", "commit-tree", tree,

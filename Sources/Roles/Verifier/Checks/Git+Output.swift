@@ -6,28 +6,25 @@ import Processes
 #endif
 
 extension Git {
-    /// Runs `git -C <directory> <arguments>` with its standard output going to a temporary file,
-    /// and hands `body` a reader of that file; the file is removed afterwards.
+    /// Runs `git -C <directory> <arguments>` with its standard output going to a file in memory
+    /// (``MemoryFile``), and hands `body` a reader of it.
     ///
     /// Unlike ``run(_:)``, whose output is cut at 1 MiB, nothing is cut here: a large diff or
-    /// status is read in full, in chunks, without holding it all in memory.
-    /// - Throws: ``RoleError`` `git` when git cannot start, times out or fails; `io` when the
-    ///   output cannot be read.
+    /// status is read in full, in chunks, without holding it all in this process's heap.
+    /// - Throws: ``RoleError`` `git` when git cannot start, times out or fails.
     func withOutput<R>(
         _ arguments: [String], _ body: (inout ChunkedReader) throws(RoleError) -> R
     ) async throws(RoleError) -> R {
-        let base =
-            FileManager.default.temporaryDirectory.path + "/planbus-git-\(getpid())-" + UUID().uuidString.prefix(8)
-        defer {
-            unlink(base + ".out")
-            unlink(base + ".err")
-        }
         let command = "git " + arguments.joined(separator: " ")
+        let out: MemoryFile
+        let err: MemoryFile
         let child: ChildProcess
         do {
+            out = try MemoryFile()
+            err = try MemoryFile()
             child = try ChildProcess.spawn(
-                ["git", "-C", directory] + arguments, environment: environment, stdout: .file(base + ".out"),
-                stderr: .file(base + ".err"), newSession: true, diesWithParent: true, killsGroupOnExit: true)
+                ["git", "-C", directory] + arguments, environment: environment, stdout: out.output,
+                stderr: err.output, newSession: true, diesWithParent: true, killsGroupOnExit: true)
         } catch {
             throw RoleError(.git, "cannot run git: \(error)")
         }
@@ -39,12 +36,10 @@ extension Git {
             case .timedOut: what = "timed out after \(timeout)"
             case .cancelled: what = "was cancelled"
             }
-            let said = ChunkedReader.text(of: base + ".err", limit: 4096)
+            let said = err.text(limit: 4096).trimmingCharacters(in: .whitespacesAndNewlines)
             throw RoleError(.git, "\(command) in \(directory) \(what): \(said)")
         }
-        guard var reader = ChunkedReader(path: base + ".out") else {
-            throw RoleError(.io, "cannot read the output of \(command)")
-        }
+        var reader = ChunkedReader(out)
         return try body(&reader)
     }
 
@@ -59,26 +54,23 @@ extension Git {
     }
 }
 
-/// Reads a file in chunks of 1 MiB, and, on top of that, line by line.
+/// Reads a child's captured output in chunks of 1 MiB, and, on top of that, line by line.
 struct ChunkedReader {
-    private let handle: FileHandle
+    private let output: MemoryFile
+    private var offset = 0
     private var pending: [UInt8] = []
     private var start = 0
-    private var ended = false
 
-    init?(path: String) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        self.handle = handle
+    init(_ output: MemoryFile) {
+        self.output = output
     }
 
-    /// The next chunk, or `nil` at the end of the file (a read error also ends it).
+    /// The next chunk, or `nil` at the end of the output (a read error also ends it).
     mutating func next() -> [UInt8]? {
-        guard !ended, let data = try? handle.read(upToCount: 1 << 20), !data.isEmpty else {
-            ended = true
-            try? handle.close()
-            return nil
-        }
-        return [UInt8](data)
+        let chunk = output.read(from: offset, limit: 1 << 20)
+        guard !chunk.isEmpty else { return nil }
+        offset += chunk.count
+        return chunk
     }
 
     /// Calls `body` with each line, without its `\n`; the last line need not end with one.
@@ -99,11 +91,4 @@ struct ChunkedReader {
         start = 0
     }
 
-    /// Up to `limit` bytes of a file as text, trimmed; empty when it cannot be read.
-    static func text(of path: String, limit: Int) -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
-        defer { try? handle.close() }
-        let data = (try? handle.read(upToCount: limit)) ?? Data()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 }

@@ -1,0 +1,148 @@
+import Foundation
+import Processes
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension IntegrationBranch {
+    /// The largest file ``commitFile(_:message:edit:)`` edits.
+    public static let fileLimit = 64 << 20
+
+    /// Commits a new version of one file on the branch.
+    ///
+    /// Two git processes: `git cat-file --batch` reads the head and the file, and one
+    /// `git fast-import` writes the file's blob and the commit (parent: the head read) and moves
+    /// the branch, which it refuses to do unless the new commit contains the branch's current head:
+    /// if another role moved the branch meanwhile, the edit is made again on the new head.
+    ///
+    /// - Parameters:
+    ///   - path: The file, relative to the repository.
+    ///   - message: The commit message.
+    ///   - edit: Given the file's text at the head (or `nil` when it does not exist), its new text,
+    ///     or `nil` to leave the branch as it is.
+    /// - Returns: the new commit, or `nil` when `edit` changed nothing.
+    /// - Throws: ``RoleError`` `invalidRequest` for a path that is empty, absolute, has a newline,
+    ///   or names something other than a file at the head; `git` when git fails, the file is larger
+    ///   than ``fileLimit``, or the branch kept moving.
+    public func commitFile(
+        _ path: String, message: String, edit: (String?) -> String?
+    ) async throws(RoleError) -> String? {
+        guard !path.isEmpty, !path.hasPrefix("/"), !path.contains("\n"), !path.contains("\0") else {
+            throw RoleError(.invalidRequest, "\"\(path)\" cannot be committed as a file of the repository")
+        }
+        for _ in 1...Self.rounds {
+            let (head, old) = try await headAndFile(path)
+            guard let text = edit(old) else { return nil }
+            let stream = Self.importStream(
+                branch: name, parent: head, path: path, text: text, message: message,
+                committer: Self.signature(git.identity))
+            let imported = try await git.attempt(["fast-import", "--quiet", "--date-format=raw"], input: stream)
+            if imported.succeeded {
+                let commit = imported.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard (try? Git.revision(commit)) != nil, commit.allSatisfy(\.isHexDigit) else {
+                    throw RoleError(.git, "git fast-import printed no commit: \(imported.stdout.prefix(200))")
+                }
+                return commit
+            }
+            guard Self.branchMoved(imported.stderr) else {
+                throw RoleError(
+                    .git,
+                    "git fast-import of \(path) on \(name) failed: "
+                        + imported.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+        throw RoleError(.git, "the integration branch \(name) kept moving; could not commit \(path)")
+    }
+
+    /// True when fast-import's `stderr` says it left the branch because the branch had moved on:
+    /// before it looked (`Not updating … does not contain …`), or between its look and its update
+    /// (`cannot lock ref …: is at … but expected …`).
+    static func branchMoved(_ stderr: String) -> Bool {
+        stderr.contains("Not updating refs/heads/") || stderr.contains("but expected")
+    }
+
+    /// The branch's head, and the text of `path` there (`nil` when it has no such path), read with
+    /// one `git cat-file --batch`.
+    func headAndFile(_ path: String) async throws(RoleError) -> (head: String, text: String?) {
+        let ref = "refs/heads/" + name
+        let read = try await git.attempt(
+            ["cat-file", "--batch"], input: "\(ref)\n\(ref):\(path)\n", outputLimit: Self.fileLimit + 4096)
+        guard read.succeeded else {
+            throw RoleError(.git, "git cat-file of \(name) failed: \(read.stderr.prefix(300))")
+        }
+        var reader = BatchReader(bytes: read.output)
+        guard let commit = reader.next(), commit.type == "commit" else {
+            throw RoleError(.git, "the integration branch \(name) does not exist")
+        }
+        guard let file = reader.next() else {
+            throw RoleError(
+                .git, "git cat-file printed nothing for \(path) on \(name) (larger than \(Self.fileLimit)?)")
+        }
+        switch file.type {
+        case "blob": return (commit.name, String(decoding: file.content, as: UTF8.self))
+        case "missing": return (commit.name, nil)
+        default: throw RoleError(.invalidRequest, "\(path) on \(name) is a \(file.type), not a file")
+        }
+    }
+
+    /// The `git fast-import` input that commits `text` as `path` on `branch`, with `parent` as
+    /// the only parent, and prints the new commit.
+    static func importStream(
+        branch: String, parent: String, path: String, text: String, message: String, committer: String
+    ) -> String {
+        func data(_ string: String) -> String { "data \(string.utf8.count)\n" + string + "\n" }
+        return "blob\nmark :1\n" + data(text) + "commit refs/heads/\(branch)\nmark :2\ncommitter \(committer)\n"
+            + data(message) + "from \(parent)\nM 100644 :1 \(quoted(path))\nget-mark :2\n"
+    }
+
+    /// A path in C quotes, as fast-import reads any path.
+    static func quoted(_ path: String) -> String {
+        var out = "\""
+        for scalar in path.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// `Name <email> <seconds> <zone>` for now, in this host's time zone; `<`, `>` and newlines
+    /// are dropped from the name and email.
+    static func signature(_ identity: (name: String, email: String), at seconds: Int = Int(time(nil))) -> String {
+        func clean(_ text: String) -> String { text.filter { !"<>\n\r".contains($0) } }
+        var clock = time_t(seconds)
+        var parts = tm()
+        localtime_r(&clock, &parts)
+        let offset = parts.tm_gmtoff / 60
+        let zone = String(format: "%@%02d%02d", offset < 0 ? "-" : "+", abs(offset) / 60, abs(offset) % 60)
+        return "\(clean(identity.name)) <\(clean(identity.email))> \(seconds) \(zone)"
+    }
+}
+
+/// Reads `git cat-file --batch` output: `<name> <type> <size>\n<content>\n` per object, or
+/// `<query> missing\n`.
+struct BatchReader {
+    let bytes: [UInt8]
+    var position = 0
+
+    /// The next object: its name, its type (`missing` for a query that names nothing), and its
+    /// content; `nil` at the end or when the output was cut short.
+    mutating func next() -> (name: String, type: String, content: ArraySlice<UInt8>)? {
+        guard position < bytes.count, let newline = bytes[position...].firstIndex(of: UInt8(ascii: "\n")) else {
+            return nil
+        }
+        let header = String(decoding: bytes[position..<newline], as: UTF8.self).split(separator: " ")
+        position = newline + 1
+        if header.last == "missing" { return ("", "missing", []) }
+        guard header.count == 3, let size = Int(header[2]), size >= 0, position + size <= bytes.count else {
+            return nil
+        }
+        let content = bytes[position..<(position + size)]
+        position += size + 1
+        return (String(header[0]), String(header[1]), content)
+    }
+}
