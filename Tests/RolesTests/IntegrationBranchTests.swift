@@ -1,7 +1,8 @@
 import Foundation
 import Processes
-import Roles
 import Testing
+
+@testable import Roles
 
 /// The integration branch, moved by compare-and-swap without work trees.
 @Suite("Integration branch")
@@ -44,6 +45,19 @@ struct IntegrationBranchTests {
         #expect(paths == ["a.txt"])
         #expect(try await git.commit(of: branch.name) == head)
 
+        // A commit made on a head the branch has left is refused, and the branch stays.
+        let parent = try await git.run(["rev-parse", head + "^"])
+        let stale =
+            "commit refs/heads/\(branch.name)\nmark :1\ncommitter \(IntegrationBranch.signature(git.identity))\n"
+            + IntegrationBranch.data("stale") + "from \(parent)\nmerge \(clash)\nget-mark :1\n"
+        #expect(try await branch.apply(stale, what: "a stale merge") == nil)
+        #expect(try await git.commit(of: branch.name) == head)
+        // The head is read from the loose ref, and from git once the refs are packed.
+        #expect(try await branch.head() == head)
+        try await git.run(["pack-refs", "--all"])
+        #expect(!FileManager.default.fileExists(atPath: root + "/.git/refs/heads/" + branch.name))
+        #expect(try await branch.head() == head)
+
         // One file committed on the branch; the same edit again commits nothing.
         let written = try await branch.commitFile("NOTES", message: "notes") { old in
             old == nil ? "n\n" : nil
@@ -78,8 +92,15 @@ struct IntegrationBranchTests {
         #expect(blob.output == Array(text.utf8))
         #expect(try await git.run(["rev-parse", written + "^"]) == git.commit(of: "main"))
         #expect(
-            try await git.run(["show", "-s", "--format=%an <%ae>|%B", written])
-                == "planbus <planbus@localhost>|Notes\n\nPlanbus-Run: r")
+            try await git.run(["show", "-s", "--format=%an <%ae>|%cn <%ce>|%B", written])
+                == "planbus <planbus@localhost>|planbus <planbus@localhost>|Notes\n\nPlanbus-Run: r")
+        // The commit's time is now, with this host's offset from UTC.
+        let stamp = try await git.run(["show", "-s", "--format=%ct %cd", "--date=format:%z", written])
+        let (seconds, zone) = (Int(stamp.prefix { $0 != " " }) ?? 0, stamp.drop { $0 != " " }.dropFirst())
+        #expect(abs(seconds - Int(Date().timeIntervalSince1970)) < 600)
+        #expect(zone.count == 5 && (zone.first == "+" || zone.first == "-") && zone.dropFirst().allSatisfy(\.isNumber))
+        #expect(
+            IntegrationBranch.signature(("a<b>", "c\n@d"), at: 1_700_000_000).hasPrefix("ab <c@d> 1700000000 "))
         #expect(try await git.run(["show", "\(branch.name):a.txt"]) == "one")
 
         // The branch moves between the read and the write: the edit is made again on the new head,

@@ -13,8 +13,8 @@ extension IntegrationBranch {
     ///
     /// Two git processes: `git cat-file --batch` reads the head and the file, and one
     /// `git fast-import` writes the file's blob and the commit (parent: the head read) and moves
-    /// the branch, which it refuses to do unless the new commit contains the branch's current head:
-    /// if another role moved the branch meanwhile, the edit is made again on the new head.
+    /// the branch (``apply(_:what:)``); if another role moved the branch meanwhile, the edit is
+    /// made again on the new head.
     ///
     /// - Parameters:
     ///   - path: The file, relative to the repository.
@@ -34,32 +34,13 @@ extension IntegrationBranch {
         for _ in 1...Self.rounds {
             let (head, old) = try await headAndFile(path)
             guard let text = edit(old) else { return nil }
-            let stream = Self.importStream(
-                branch: name, parent: head, path: path, text: text, message: message,
-                committer: Self.signature(git.identity))
-            let imported = try await git.attempt(["fast-import", "--quiet", "--date-format=raw"], input: stream)
-            if imported.succeeded {
-                let commit = imported.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard (try? Git.revision(commit)) != nil, commit.allSatisfy(\.isHexDigit) else {
-                    throw RoleError(.git, "git fast-import printed no commit: \(imported.stdout.prefix(200))")
-                }
-                return commit
-            }
-            guard Self.branchMoved(imported.stderr) else {
-                throw RoleError(
-                    .git,
-                    "git fast-import of \(path) on \(name) failed: "
-                        + imported.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
-            }
+            let stream =
+                "blob\nmark :1\n" + Self.data(text) + "commit refs/heads/\(name)\nmark :2\n"
+                + "committer \(Self.signature(git.identity))\n" + Self.data(message) + "from \(head)\n"
+                + "M 100644 :1 \(Self.quoted(path))\nget-mark :2\n"
+            if let commit = try await apply(stream, what: "the commit of \(path)") { return commit }
         }
         throw RoleError(.git, "the integration branch \(name) kept moving; could not commit \(path)")
-    }
-
-    /// True when fast-import's `stderr` says it left the branch because the branch had moved on:
-    /// before it looked (`Not updating … does not contain …`), or between its look and its update
-    /// (`cannot lock ref …: is at … but expected …`).
-    static func branchMoved(_ stderr: String) -> Bool {
-        stderr.contains("Not updating refs/heads/") || stderr.contains("but expected")
     }
 
     /// The branch's head, and the text of `path` there (`nil` when it has no such path), read with
@@ -84,42 +65,6 @@ extension IntegrationBranch {
         case "missing": return (commit.name, nil)
         default: throw RoleError(.invalidRequest, "\(path) on \(name) is a \(file.type), not a file")
         }
-    }
-
-    /// The `git fast-import` input that commits `text` as `path` on `branch`, with `parent` as
-    /// the only parent, and prints the new commit.
-    static func importStream(
-        branch: String, parent: String, path: String, text: String, message: String, committer: String
-    ) -> String {
-        func data(_ string: String) -> String { "data \(string.utf8.count)\n" + string + "\n" }
-        return "blob\nmark :1\n" + data(text) + "commit refs/heads/\(branch)\nmark :2\ncommitter \(committer)\n"
-            + data(message) + "from \(parent)\nM 100644 :1 \(quoted(path))\nget-mark :2\n"
-    }
-
-    /// A path in C quotes, as fast-import reads any path.
-    static func quoted(_ path: String) -> String {
-        var out = "\""
-        for scalar in path.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\t": out += "\\t"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    /// `Name <email> <seconds> <zone>` for now, in this host's time zone; `<`, `>` and newlines
-    /// are dropped from the name and email.
-    static func signature(_ identity: (name: String, email: String), at seconds: Int = Int(time(nil))) -> String {
-        func clean(_ text: String) -> String { text.filter { !"<>\n\r".contains($0) } }
-        var clock = time_t(seconds)
-        var parts = tm()
-        localtime_r(&clock, &parts)
-        let offset = parts.tm_gmtoff / 60
-        let zone = String(format: "%@%02d%02d", offset < 0 ? "-" : "+", abs(offset) / 60, abs(offset) % 60)
-        return "\(clean(identity.name)) <\(clean(identity.email))> \(seconds) \(zone)"
     }
 }
 

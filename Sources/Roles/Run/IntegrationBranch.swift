@@ -5,11 +5,11 @@ import Processes
 /// A run's integration branch, `planbus/<run>/integration`, moved only by compare-and-swap.
 ///
 /// Every change to it is computed without a work tree on the branch's current head and applied
-/// only if the branch is still there: a merge is made with `git merge-tree --write-tree` and
-/// `git commit-tree`, and applied with `git update-ref <branch> <new> <head>`; a one-file commit
-/// (``commitFile(_:message:edit:)``) is made and applied by one `git fast-import`, which moves the
-/// branch only to a commit that contains its current head. Either fails if another role moved the
-/// branch meanwhile, and the change is then redone on the new head. So verifiers integrating at
+/// only if the branch is still there: a merge's tree is made with `git merge-tree --write-tree`,
+/// a one-file commit's (``commitFile(_:message:edit:)``) by `git fast-import`, and one
+/// `git fast-import` makes the commit and moves the branch (``apply(_:what:)``), only to a commit
+/// that contains the branch's current head. It refuses if another role moved the branch
+/// meanwhile, and the change is then redone on the new head. So verifiers integrating at
 /// once, and the docs role writing changelog entries, never lose one another's commits.
 public struct IntegrationBranch: Sendable {
     /// The most times a change is redone on a moved head before giving up.
@@ -39,7 +39,7 @@ public struct IntegrationBranch: Sendable {
         try Git.revision(commit)
         if again, let merged = try await existingMerge(of: commit) { return .merged(merged) }
         for _ in 1...Self.rounds {
-            let head = try await git.commit(of: name)
+            let head = try await self.head()
             let result = try await git.attempt(["merge-tree", "--write-tree", "--name-only", head, commit])
             let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             guard let tree = lines.first, !tree.isEmpty else {
@@ -54,12 +54,26 @@ public struct IntegrationBranch: Sendable {
                 let messages = rest.drop { !$0.isEmpty }.joined(separator: "\n")
                 return .conflict(paths, output: messages.trimmingCharacters(in: .whitespacesAndNewlines))
             }
-            let merge = try await commitTree(tree, parents: [head, commit], message: message)
-            if try await git.attempt(["update-ref", "refs/heads/" + name, merge, head]).succeeded {
-                return .merged(merge)
-            }
+            let stream =
+                "commit refs/heads/\(name)\nmark :1\ncommitter \(Self.signature(git.identity))\n"
+                + Self.data(message) + "from \(head)\nmerge \(commit)\nM 040000 \(tree) \"\"\nget-mark :1\n"
+            if let merge = try await apply(stream, what: "the merge of \(commit)") { return .merged(merge) }
         }
         throw RoleError(.git, "the integration branch \(name) kept moving; could not integrate \(commit)")
+    }
+
+    /// The commit the branch is at: read from its loose ref file when there is one
+    /// (`<repository>/.git/refs/heads/<branch>`, which git replaces by rename, so it is read whole),
+    /// else from `git rev-parse`. A value read just before another role moves the branch is
+    /// harmless: the change made on it is refused by the compare-and-swap and made again.
+    /// - Throws: ``RoleError`` `git` when the branch does not exist.
+    func head() async throws(RoleError) -> String {
+        let file = git.directory + "/.git/refs/heads/" + name
+        if let data = FileManager.default.contents(atPath: file), data.count <= 80 {
+            let id = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if id.count == 40 || id.count == 64, id.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) { return id }
+        }
+        return try await git.commit(of: name)
     }
 
     /// The merge on the branch's first-parent line whose second parent is `commit`, if any.
@@ -71,12 +85,5 @@ public struct IntegrationBranch: Sendable {
             if ids.count >= 3, ids[2] == full { return String(ids[0]) }
         }
         return nil
-    }
-
-    func commitTree(_ tree: String, parents: [String], message: String) async throws(RoleError) -> String {
-        try await git.run(
-            [
-                "-c", "user.name=\(git.identity.name)", "-c", "user.email=\(git.identity.email)", "commit-tree", tree,
-            ] + parents.flatMap { ["-p", $0] } + ["-m", message])
     }
 }
