@@ -5,12 +5,13 @@ import Processes
 /// A run's integration branch, `planbus/<run>/integration`, moved only by compare-and-swap.
 ///
 /// Every change to it is computed without a work tree on the branch's current head and applied
-/// only if the branch is still there: a merge's tree is made with `git merge-tree --write-tree`,
-/// a one-file commit's (``commitFile(_:message:edit:)``) by `git fast-import`, and one
-/// `git fast-import` makes the commit and moves the branch (``apply(_:what:)``), only to a commit
-/// that contains the branch's current head. It refuses if another role moved the branch
-/// meanwhile, and the change is then redone on the new head. So verifiers integrating at
-/// once, and the docs role writing changelog entries, never lose one another's commits.
+/// only if the branch is still there. A merge's tree is made with `git merge-tree --write-tree`,
+/// its commit with `git commit-tree`, and the branch moved with `git update-ref <branch> <new>
+/// <head>`; a one-file commit (``commitFile(_:message:edit:)``) is made and applied by one
+/// `git fast-import` (``apply(_:what:)``), which moves the branch only to a commit that contains
+/// its current head. Either refuses if another role moved the branch meanwhile, and the change is
+/// then redone on the new head. So verifiers integrating at once, and the docs role writing
+/// changelog entries, never lose one another's commits.
 public struct IntegrationBranch: Sendable {
     /// The most times a change is redone on a moved head before giving up.
     public static let rounds = 20
@@ -54,10 +55,15 @@ public struct IntegrationBranch: Sendable {
                 let messages = rest.drop { !$0.isEmpty }.joined(separator: "\n")
                 return .conflict(paths, output: messages.trimmingCharacters(in: .whitespacesAndNewlines))
             }
-            let stream =
-                "commit refs/heads/\(name)\nmark :1\ncommitter \(Self.signature(git.identity))\n"
-                + Self.data(message) + "from \(head)\nmerge \(commit)\nM 040000 \(tree) \"\"\nget-mark :1\n"
-            if let merge = try await apply(stream, what: "the merge of \(commit)") { return .merged(merge) }
+            let merge = try await git.run(
+                [
+                    "-c", "user.name=\(git.identity.name)", "-c", "user.email=\(git.identity.email)", "commit-tree",
+                    tree,
+                    "-p", head, "-p", commit, "-m", message,
+                ])
+            if try await git.attempt(["update-ref", "refs/heads/" + name, merge, head]).succeeded {
+                return .merged(merge)
+            }
         }
         throw RoleError(.git, "the integration branch \(name) kept moving; could not integrate \(commit)")
     }
