@@ -86,6 +86,8 @@ public struct VerifierRole: Role {
             let checkout = !toRun.isEmpty || (reviewing && findings.isEmpty)
             let work = checkout ? try await git.addDetachedWorktree(at: tree, commit: commit) : git
             do {
+                // The scan reads its own diff: it runs while the numstat diff and the gates do.
+                async let secrets = SecretScan().findings(in: work, from: base, to: commit)
                 let change = try await work.diff(from: base, to: commit)
                 diff = change
                 if !toRun.isEmpty {
@@ -94,7 +96,7 @@ public struct VerifierRole: Role {
                 }
                 findings += ScopeCheck(scope: task.scope).findings(for: change)
                 findings += BudgetCheck(budget: plan.effectiveBudget(for: task)).findings(for: change)
-                findings += try await SecretScan().findings(in: work, from: base, to: commit)
+                findings += try await secrets
                 context.heartbeat.progressed()
                 if reviewing, Verification(gates: gates, findings: findings).approved {
                     let prompt = try await Self.reviewPrompt(
