@@ -126,7 +126,7 @@ struct IntegrationBranchTests {
         #expect(try await git.run(["show", "\(branch.name):\(path)"]) == text + "\nmore")
 
         // A path that is no file of the repository, or names a folder at the head.
-        for bad in ["", "/etc/passwd", "a\nb", "docs/deep"] {
+        for bad in ["", "/etc/passwd", "a\nb", "a\rb", "\"quoted\"", "docs/deep"] {
             await #expect(throws: RoleError.self) { try await branch.commitFile(bad, message: "m") { _ in "x" } }
         }
         #expect(try await git.commit(of: branch.name) == moved)

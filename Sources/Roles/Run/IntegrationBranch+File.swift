@@ -22,13 +22,16 @@ extension IntegrationBranch {
     ///   - edit: Given the file's text at the head (or `nil` when it does not exist), its new text,
     ///     or `nil` to leave the branch as it is.
     /// - Returns: the new commit, or `nil` when `edit` changed nothing.
-    /// - Throws: ``RoleError`` `invalidRequest` for a path that is empty, absolute, has a newline,
-    ///   or names something other than a file at the head; `git` when git fails, the file is larger
-    ///   than ``fileLimit``, or the branch kept moving.
+    /// - Throws: ``RoleError`` `invalidRequest` for a path that is empty, absolute, starts with a
+    ///   double quote, has a control character, or names something other than a file at the head;
+    ///   `git` when git fails, the file is larger than ``fileLimit``, or the branch kept moving.
     public func commitFile(
         _ path: String, message: String, edit: (String?) -> String?
     ) async throws(RoleError) -> String? {
-        guard !path.isEmpty, !path.hasPrefix("/"), !path.contains("\n"), !path.contains("\0") else {
+        // fast-import reads the path as the rest of its line, unquoted unless it starts with `"`.
+        guard !path.isEmpty, !path.hasPrefix("/"), !path.hasPrefix("\""),
+            !path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else {
             throw RoleError(.invalidRequest, "\"\(path)\" cannot be committed as a file of the repository")
         }
         for _ in 1...Self.rounds {
@@ -37,7 +40,7 @@ extension IntegrationBranch {
             let stream =
                 "blob\nmark :1\n" + Self.data(text) + "commit refs/heads/\(name)\nmark :2\n"
                 + "committer \(Self.signature(git.identity))\n" + Self.data(message) + "from \(head)\n"
-                + "M 100644 :1 \(Self.quoted(path))\nget-mark :2\n"
+                + "M 100644 :1 \(path)\nget-mark :2\n"
             if let commit = try await apply(stream, what: "the commit of \(path)") { return commit }
         }
         throw RoleError(.git, "the integration branch \(name) kept moving; could not commit \(path)")

@@ -46,20 +46,6 @@ extension IntegrationBranch {
     /// A fast-import `data` command holding `string`.
     static func data(_ string: String) -> String { "data \(string.utf8.count)\n" + string + "\n" }
 
-    /// A path in C quotes, as fast-import reads any path.
-    static func quoted(_ path: String) -> String {
-        var out = "\""
-        for scalar in path.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\t": out += "\\t"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
     /// `Name <email> <seconds> <zone>` for now, in this host's time zone; `<`, `>` and newlines
     /// are dropped from the name and email.
     static func signature(_ identity: (name: String, email: String), at seconds: Int = Int(time(nil))) -> String {
