@@ -60,7 +60,10 @@ public struct PerformanceBenchmark: Sendable {
     public func run() async throws -> PerformanceReport {
         let c = configuration
         let scratch = try BenchDirectory(parent: c.parentDirectory)
-        defer { scratch.removeAll() }
+        defer {
+            progress("removing the scratch directory \(scratch.root), with every part's files")
+            scratch.removeAll()
+        }
         let clock = ContinuousClock()
         let start = clock.now
         var report = PerformanceReport(configuration: c, machine: MachineInfo(path: scratch.root))

@@ -35,9 +35,9 @@ public final class ChildProcess: Sendable {
         case null
         /// A file, created or appended to.
         case file(String)
-        /// An open descriptor of this process (``MemoryFile/output``), which the caller keeps
-        /// and closes.
-        case descriptor(Int32)
+        /// A file in memory, which the child writes from its start; it stays the caller's (the
+        /// child writes to its own copy of the descriptor).
+        case memory(MemoryFile)
     }
 
     /// The child's pid, which is also its process group id.
@@ -87,17 +87,17 @@ public final class ChildProcess: Sendable {
             case .inherit: return -1
             case .null: return open("/dev/null", O_WRONLY | O_CLOEXEC)
             case .file(let path): return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-            case .descriptor(let fd): return fd
+            case .memory(let file): return file.descriptor
             }
         }
         let outFD = openTarget(stdout)
         let errFD = openTarget(stderr)
         let inFD = stdin?.descriptor ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
         defer {
-            // Descriptors the caller gave stay open: they are the caller's.
-            let input: Output = stdin.map { .descriptor($0.descriptor) } ?? .null
+            // The descriptors of files in memory stay open: they are the caller's.
+            let input: Output = stdin.map { .memory($0) } ?? .null
             for (fd, output) in [(outFD, stdout), (errFD, stderr), (inFD, input)] where fd >= 0 {
-                if case .descriptor = output { continue }
+                if case .memory = output { continue }
                 close(fd)
             }
         }

@@ -51,7 +51,7 @@ public final class MemoryFile: Sendable {
     }
 
     /// The file as a child's output stream.
-    public var output: ChildProcess.Output { .descriptor(descriptor) }
+    public var output: ChildProcess.Output { .memory(self) }
 
     /// What the file holds from byte `offset` on, at most `limit` bytes (fewer only at its end).
     public func read(from offset: Int = 0, limit: Int) -> [UInt8] {
