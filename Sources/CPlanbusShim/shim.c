@@ -146,6 +146,10 @@ int planbus_lock_held(int fd) {
 
 int planbus_memfd(const char *name, const char *fallback_dir) {
     int fd = memfd_create(name, MFD_CLOEXEC);
-    if (fd >= 0 || errno != ENOSYS) return fd;
-    return open(fallback_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) return fd;
+    return planbus_tmpfile(fallback_dir);
+}
+
+int planbus_tmpfile(const char *dir) {
+    return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 }

@@ -35,9 +35,9 @@ public final class ChildProcess: Sendable {
         case null
         /// A file, created or appended to.
         case file(String)
-        /// A file in memory, which the child writes from its start; it stays the caller's (the
-        /// child writes to its own copy of the descriptor).
-        case memory(MemoryFile)
+        /// A file with no name, which the child writes from its start; it stays the caller's
+        /// (the child writes to its own copy of the descriptor).
+        case anonymous(AnonymousFile)
     }
 
     /// The child's pid, which is also its process group id.
@@ -75,7 +75,7 @@ public final class ChildProcess: Sendable {
     /// - Throws: ``ProcessError`` `spawnFailed` with the errno.
     public static func spawn(
         _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
-        stdin: MemoryFile? = nil, stdout: Output = .inherit, stderr: Output = .inherit, newSession: Bool = false,
+        stdin: AnonymousFile? = nil, stdout: Output = .inherit, stderr: Output = .inherit, newSession: Bool = false,
         diesWithParent: Bool = false, killsGroupOnExit: Bool = false
     ) throws(ProcessError) -> ChildProcess {
         guard !arguments.isEmpty else { throw ProcessError(.invalidArgument, "no command to run") }
@@ -87,17 +87,17 @@ public final class ChildProcess: Sendable {
             case .inherit: return -1
             case .null: return open("/dev/null", O_WRONLY | O_CLOEXEC)
             case .file(let path): return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-            case .memory(let file): return file.descriptor
+            case .anonymous(let file): return file.descriptor
             }
         }
         let outFD = openTarget(stdout)
         let errFD = openTarget(stderr)
         let inFD = stdin?.descriptor ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
         defer {
-            // The descriptors of files in memory stay open: they are the caller's.
-            let input: Output = stdin.map { .memory($0) } ?? .null
+            // The descriptors of the caller's anonymous files stay open.
+            let input: Output = stdin.map { .anonymous($0) } ?? .null
             for (fd, output) in [(outFD, stdout), (errFD, stderr), (inFD, input)] where fd >= 0 {
-                if case .memory = output { continue }
+                if case .anonymous = output { continue }
                 close(fd)
             }
         }

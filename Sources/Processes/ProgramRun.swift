@@ -26,16 +26,17 @@ public struct ProgramRun: Sendable {
 
     /// Runs `arguments` in its own process group, killed with this process, and waits for it; at
     /// `timeout`, SIGKILLs its whole process group. Output goes to files in memory
-    /// (``MemoryFile``: no pipe to fill up, no file on disk), read back up to `outputLimit`
-    /// bytes each. Its standard input is `input`, or `/dev/null` when `nil`.
+    /// (``AnonymousFile``: no pipe to fill up, no file on disk), read back up to `outputLimit`
+    /// bytes each (what the program writes past that is still held until it ends: this is for
+    /// programs whose output is small). Its standard input is `input`, or `/dev/null` when `nil`.
     /// - Throws: ``ProcessError`` when it cannot be started.
     public static func run(
         _ arguments: [String], environment: [String: String]? = nil, directory: String? = nil,
         timeout: Duration? = nil, outputLimit: Int = 1 << 20, input: String? = nil
     ) async throws(ProcessError) -> ProgramRun {
-        let out = try MemoryFile()
-        let err = try MemoryFile()
-        let stdin = try input.map { text throws(ProcessError) in try MemoryFile(holding: text) }
+        let out = try AnonymousFile()
+        let err = try AnonymousFile()
+        let stdin = try input.map { text throws(ProcessError) in try AnonymousFile(holding: text) }
         let started = ContinuousClock.now
         let child = try ChildProcess.spawn(
             arguments, environment: environment, directory: directory, stdin: stdin, stdout: out.output,

@@ -172,5 +172,15 @@ struct ChildProcessTests {
         #expect(echoed.stdout == text)
         let none = try await ProgramRun.run(["/bin/cat"], timeout: testProcessTimeout)
         #expect(none.succeeded && none.stdout.isEmpty)
+
+        // On disk: an unnamed file in the temporary directory, written by the child, read back.
+        let disk = try AnonymousFile(onDisk: true)
+        let child = try ChildProcess.spawn(
+            ["/bin/sh", "-c", "readlink /proc/self/fd/1; echo written"], stdout: disk.output, stderr: .null)
+        #expect(await child.wait(timeout: testProcessTimeout).exit == .exited(0))
+        let lines = disk.text(limit: 4096).split(separator: "\n")
+        #expect(lines.count == 2 && lines[1] == "written")
+        #expect(lines.first?.hasPrefix(FileManager.default.temporaryDirectory.path) == true)
+        #expect(lines.first?.hasSuffix("(deleted)") == true)
     }
 }

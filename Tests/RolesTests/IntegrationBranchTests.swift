@@ -52,10 +52,16 @@ struct IntegrationBranchTests {
             + IntegrationBranch.data("stale") + "from \(parent)\nmerge \(clash)\nget-mark :1\n"
         #expect(try await branch.apply(stale, what: "a stale merge") == nil)
         #expect(try await git.commit(of: branch.name) == head)
-        // The head is read from the loose ref, and from git once the refs are packed.
+        // The head is read from the loose ref (a git that cannot run is not needed for it), and
+        // from git once the refs are packed.
+        var noGit = git.environment
+        noGit["PATH"] = root + "/no-such-folder"
+        let offline = IntegrationBranch(run: "r", git: Git(directory: root, environment: noGit))
+        #expect(try await offline.head() == head)
         #expect(try await branch.head() == head)
         try await git.run(["pack-refs", "--all"])
         #expect(!FileManager.default.fileExists(atPath: root + "/.git/refs/heads/" + branch.name))
+        await #expect(throws: RoleError.self) { try await offline.head() }
         #expect(try await branch.head() == head)
 
         // One file committed on the branch; the same edit again commits nothing.
@@ -126,9 +132,34 @@ struct IntegrationBranchTests {
         #expect(try await git.run(["show", "\(branch.name):\(path)"]) == text + "\nmore")
 
         // A path that is no file of the repository, or names a folder at the head.
-        for bad in ["", "/etc/passwd", "a\nb", "a\rb", "\"quoted\"", "docs/deep"] {
-            await #expect(throws: RoleError.self) { try await branch.commitFile(bad, message: "m") { _ in "x" } }
+        for bad in [
+            "", "/etc/passwd", "a\nb", "a\rb", "\"quoted\"", "docs/deep", "./y", "a/../b", ".git/config", "x/.GIT/y",
+            "x/", "a//b",
+        ] {
+            let error = await #expect(throws: RoleError.self) {
+                try await branch.commitFile(bad, message: "m") { _ in "x" }
+            }
+            #expect(error?.code == .invalidRequest, "\(bad.debugDescription): \(String(describing: error))")
         }
         #expect(try await git.commit(of: branch.name) == moved)
+        // fast-import was never given a path it would stop on: it left no crash report.
+        #expect(
+            !((try? FileManager.default.contentsOfDirectory(atPath: root + "/.git")) ?? []).contains {
+                $0.hasPrefix("fast_import_crash")
+            })
+    }
+
+    @Test("fast-import's words for a branch that moved on are told from its other failures")
+    func branchMovedMessages() {
+        // git 2.39's messages, in the C locale the roles run git in.
+        #expect(
+            IntegrationBranch.branchMoved(
+                "warning: Not updating refs/heads/planbus/r/integration (new tip 1a2b does not contain 3c4d)\n"))
+        #expect(
+            IntegrationBranch.branchMoved(
+                "error: cannot lock ref 'refs/heads/planbus/r/integration': is at 1a2b but expected 3c4d\n"))
+        #expect(!IntegrationBranch.branchMoved("fatal: Unsupported command: M100644\n"))
+        #expect(!IntegrationBranch.branchMoved("fatal: Empty path component found in input\n"))
+        #expect(IntegrationBranch.isFilePath("CHANGELOG.md") && IntegrationBranch.isFilePath("docs/a b/\\x.md"))
     }
 }

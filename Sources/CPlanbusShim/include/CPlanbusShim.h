@@ -35,9 +35,13 @@ int planbus_lock(int fd);
 int planbus_lock_held(int fd);
 
 /// An anonymous file in memory (memfd_create with MFD_CLOEXEC) named `name` for /proc: a place
-/// for a child's output that allocates no inode on any filesystem. On a kernel without memfd, an
-/// unnamed file in the folder `fallback_dir` (O_TMPFILE) instead. Returns the descriptor, or -1
-/// with errno set.
+/// for a child's output that allocates no inode on any filesystem. Where memfd cannot be made (an
+/// old kernel, a sandbox that refuses it), `planbus_tmpfile(fallback_dir)` instead. Returns the
+/// descriptor, or -1 with errno set.
 int planbus_memfd(const char *name, const char *fallback_dir);
+
+/// An unnamed file in the folder `dir` (O_TMPFILE, O_RDWR, O_CLOEXEC, mode 0600), gone with its
+/// last descriptor. Returns the descriptor, or -1 with errno set.
+int planbus_tmpfile(const char *dir);
 
 #endif

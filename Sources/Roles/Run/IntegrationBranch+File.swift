@@ -22,16 +22,13 @@ extension IntegrationBranch {
     ///   - edit: Given the file's text at the head (or `nil` when it does not exist), its new text,
     ///     or `nil` to leave the branch as it is.
     /// - Returns: the new commit, or `nil` when `edit` changed nothing.
-    /// - Throws: ``RoleError`` `invalidRequest` for a path that is empty, absolute, starts with a
-    ///   double quote, has a control character, or names something other than a file at the head;
+    /// - Throws: ``RoleError`` `invalidRequest` for a path that is not a relative file path of the
+    ///   repository (``isFilePath(_:)``) or names something other than a file at the head;
     ///   `git` when git fails, the file is larger than ``fileLimit``, or the branch kept moving.
     public func commitFile(
         _ path: String, message: String, edit: (String?) -> String?
     ) async throws(RoleError) -> String? {
-        // fast-import reads the path as the rest of its line, unquoted unless it starts with `"`.
-        guard !path.isEmpty, !path.hasPrefix("/"), !path.hasPrefix("\""),
-            !path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
-        else {
+        guard Self.isFilePath(path) else {
             throw RoleError(.invalidRequest, "\"\(path)\" cannot be committed as a file of the repository")
         }
         for _ in 1...Self.rounds {
@@ -46,8 +43,26 @@ extension IntegrationBranch {
         throw RoleError(.git, "the integration branch \(name) kept moving; could not commit \(path)")
     }
 
+    /// True for a path fast-import may be given as a file of the repository: relative, with no
+    /// empty, `.`, `..` or `.git` part (git refuses these in a tree, and fast-import would stop on
+    /// some of them and leave a crash report in the repository), no control character (fast-import
+    /// reads the path as the rest of its line), and not starting with a double quote (which would
+    /// make fast-import read a C-quoted path).
+    static func isFilePath(_ path: String) -> Bool {
+        guard !path.isEmpty, !path.hasPrefix("\""),
+            !path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else { return false }
+        return path.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { part in
+            !part.isEmpty && part != "." && part != ".." && part.lowercased() != ".git"
+        }
+    }
+
     /// The branch's head, and the text of `path` there (`nil` when it has no such path), read with
     /// one `git cat-file --batch`.
+    ///
+    /// The ref is resolved twice (for the head, then for the file): if the branch moves in
+    /// between, the text is that of a later head, and the commit made on the head read is refused
+    /// as the branch moved, then made again.
     func headAndFile(_ path: String) async throws(RoleError) -> (head: String, text: String?) {
         let ref = "refs/heads/" + name
         let read = try await git.attempt(

@@ -6,7 +6,7 @@ import Processes
 #endif
 
 extension IntegrationBranch {
-    /// Runs one `git fast-import` of `stream`, which makes a commit on the branch whose first
+    /// Runs one `git fast-import` of `stream`, which makes a commit on the branch whose only
     /// parent is the head the caller read, and ends with `get-mark` of that commit.
     ///
     /// fast-import also runs `git unpack-objects` to keep the few objects it wrote loose, so this
@@ -15,7 +15,10 @@ extension IntegrationBranch {
     /// use it.
     ///
     /// fast-import moves the branch only to a commit that contains the branch's current head, and
-    /// only if the branch has not moved between its look and its update: a compare-and-swap.
+    /// only if the branch has not moved between its look and its update. With the head read as the
+    /// commit's only parent, and a branch that only ever moves forward (every change to it is a
+    /// commit on its head), that is a compare-and-swap against the head read: a branch that moved
+    /// on is not contained in the new commit.
     /// - Returns: the new commit, or `nil` when the branch had moved on (the caller redoes its
     ///   change on the new head).
     /// - Throws: ``RoleError`` `git` when fast-import fails otherwise, or prints no commit.

@@ -6,22 +6,22 @@ import Processes
 #endif
 
 extension Git {
-    /// Runs `git -C <directory> <arguments>` with its standard output going to a file in memory
-    /// (``MemoryFile``), and hands `body` a reader of it.
+    /// Runs `git -C <directory> <arguments>` with its standard output going to an unnamed file on
+    /// disk (``AnonymousFile``), and hands `body` a reader of it.
     ///
     /// Unlike ``run(_:)``, whose output is cut at 1 MiB, nothing is cut here: a large diff or
-    /// status is read in full, in chunks, without holding it all in this process's heap.
+    /// status is read in full, in chunks, without holding it all in memory.
     /// - Throws: ``RoleError`` `git` when git cannot start, times out or fails.
     func withOutput<R>(
         _ arguments: [String], _ body: (inout ChunkedReader) throws(RoleError) -> R
     ) async throws(RoleError) -> R {
         let command = "git " + arguments.joined(separator: " ")
-        let out: MemoryFile
-        let err: MemoryFile
+        let out: AnonymousFile
+        let err: AnonymousFile
         let child: ChildProcess
         do {
-            out = try MemoryFile()
-            err = try MemoryFile()
+            out = try AnonymousFile(onDisk: true)
+            err = try AnonymousFile()
             child = try ChildProcess.spawn(
                 ["git", "-C", directory] + arguments, environment: environment, stdout: out.output,
                 stderr: err.output, newSession: true, diesWithParent: true, killsGroupOnExit: true)
@@ -56,12 +56,12 @@ extension Git {
 
 /// Reads a child's captured output in chunks of 1 MiB, and, on top of that, line by line.
 struct ChunkedReader {
-    private let output: MemoryFile
+    private let output: AnonymousFile
     private var offset = 0
     private var pending: [UInt8] = []
     private var start = 0
 
-    init(_ output: MemoryFile) {
+    init(_ output: AnonymousFile) {
         self.output = output
     }
 

@@ -5,26 +5,31 @@ import Foundation
     import Glibc
 #endif
 
-/// An anonymous file in memory (`memfd_create`; on a kernel without it, an unlinked temporary
-/// file): where a child's output goes to be read back once it has ended, or the input it reads.
+/// A file with no name, gone with its last descriptor: where a child's output goes to be read
+/// back once it has ended, or the input it reads. In memory (`memfd_create`) by default; on disk
+/// (`O_TMPFILE` in the temporary directory) for output that may be larger than memory should hold,
+/// or where memory files cannot be made.
 ///
-/// A short-lived command (the roles run several git commands for each envelope) then costs no
-/// file created and removed on disk: on ext4, each removed inode slows the allocation of new ones
-/// for minutes, and the bus's own files are allocated on the same filesystem. Unlike a pipe, the
-/// child never blocks on a reader or a writer, so no thread has to drain or feed it.
+/// In memory, a short-lived command (the roles run several git commands for each envelope) costs
+/// no file created and removed on disk: on ext4, each removed inode slows the allocation of new
+/// ones for minutes, and the bus's own files are allocated on the same filesystem. Unlike a pipe,
+/// the child never blocks on a reader or a writer, so no thread has to drain or feed it.
 ///
-/// Reads and writes take an explicit offset (`pread`, `pwrite`), so the descriptor's own offset
-/// stays at 0, where a child given it as its standard input starts reading.
-public final class MemoryFile: Sendable {
+/// A file serves one child: the child's copy of the descriptor shares the file's offset, which
+/// its reads or writes move. This process reads and writes with an explicit offset (`pread`,
+/// `pwrite`), so the offset is still 0 when the child gets the file.
+public final class AnonymousFile: Sendable {
     /// The descriptor (close-on-exec; a child gets its own copy as a standard stream).
     public let descriptor: Int32
 
-    /// A new, empty file.
+    /// A new, empty file: in memory, or with `onDisk` (or where memory files cannot be made) an
+    /// unnamed file in the temporary directory.
     /// - Throws: ``ProcessError`` `spawnFailed` with the errno when it cannot be made.
-    public init() throws(ProcessError) {
-        let fd = planbus_memfd("planbus", FileManager.default.temporaryDirectory.path)
+    public init(onDisk: Bool = false) throws(ProcessError) {
+        let folder = FileManager.default.temporaryDirectory.path
+        let fd = onDisk ? planbus_tmpfile(folder) : planbus_memfd("planbus", folder)
         guard fd >= 0 else {
-            throw ProcessError(.spawnFailed, "cannot make a file in memory for a child", errno: errno)
+            throw ProcessError(.spawnFailed, "cannot make a file for a child's output or input", errno: errno)
         }
         descriptor = fd
     }
@@ -51,7 +56,7 @@ public final class MemoryFile: Sendable {
     }
 
     /// The file as a child's output stream.
-    public var output: ChildProcess.Output { .memory(self) }
+    public var output: ChildProcess.Output { .anonymous(self) }
 
     /// What the file holds from byte `offset` on, at most `limit` bytes (fewer only at its end).
     public func read(from offset: Int = 0, limit: Int) -> [UInt8] {
