@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -151,5 +153,16 @@ int planbus_memfd(const char *name, const char *fallback_dir) {
 }
 
 int planbus_tmpfile(const char *dir) {
-    return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) return fd;
+    // A filesystem without O_TMPFILE (NFS, some FUSE): a named file, unlinked at once.
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/.planbus-XXXXXX", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) return -1;
+    unlink(path);
+    return fd;
 }

@@ -41,7 +41,8 @@ int planbus_lock_held(int fd);
 int planbus_memfd(const char *name, const char *fallback_dir);
 
 /// An unnamed file in the folder `dir` (O_TMPFILE, O_RDWR, O_CLOEXEC, mode 0600), gone with its
-/// last descriptor. Returns the descriptor, or -1 with errno set.
+/// last descriptor; on a filesystem without O_TMPFILE, a file made there with mkostemp and unlinked
+/// at once. Returns the descriptor, or -1 with errno set.
 int planbus_tmpfile(const char *dir);
 
 #endif
