@@ -1,5 +1,6 @@
 import Bus
 import BusTesting
+import CPlanbusShim
 import Foundation
 import Processes
 import Roles
@@ -80,6 +81,35 @@ struct TwoHostTests {
             #expect(silent < Self.skew, "\(expire.reason ?? "")")
             #expect(Timestamp.now().milliseconds - held.time.milliseconds > Int64(Self.skew) / 2)
         }
+    }
+
+    @Test("an unnamed file on sshfs, which has no O_TMPFILE, is a named file unlinked at once, gone once closed")
+    func unnamedFileOnSSHFS() async throws {
+        let folder = FileManager.default.temporaryDirectory.path + "/planbus-tmpfile-" + FileOps.randomHex(4)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // The mount is ready once this file is seen through it.
+        try "1\n".write(toFile: folder + "/VERSION", atomically: true, encoding: .utf8)
+        let mount = try await SSHFSMount.make(exporting: folder)
+        // The filesystem refuses O_TMPFILE, so the fallback is what runs below.
+        let probe = try await runCommand([
+            "python3", "-c", "import os, sys; os.open(sys.argv[1], os.O_TMPFILE | os.O_RDWR, 0o600)", mount.path,
+        ])
+        #expect(probe.code != 0, "sshfs took O_TMPFILE: \(probe.stdout)")
+        let fd = planbus_tmpfile(mount.path)
+        #expect(fd >= 0, "planbus_tmpfile: errno \(errno)")
+        if fd >= 0 {
+            let text = Array("written through sshfs".utf8)
+            #expect(pwrite(fd, text, text.count, 0) == text.count)
+            var back = [UInt8](repeating: 0, count: text.count)
+            #expect(pread(fd, &back, back.count, 0) == text.count)
+            #expect(back == text)
+            close(fd)
+        }
+        await mount.tearDown()
+        // No name is left in the folder (sshfs keeps an unlinked open file as .fuse_hidden… only
+        // until it is closed).
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? ["unreadable"]) == ["VERSION"])
     }
 
     @Test("host B's mount lazily unmounted while it holds a build: host A takes the build over")
