@@ -82,24 +82,23 @@ public final class ChildProcess: Sendable {
         let environment = environment ?? Foundation.ProcessInfo.processInfo.environment
         let program = try resolve(arguments[0], path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
         let env = environment.map { "\($0.key)=\($0.value)" }
-        func openTarget(_ output: Output) -> Int32 {
+        // Each stream's descriptor, and whether it was opened here (and so is closed here): the
+        // caller's anonymous files stay open.
+        func openTarget(_ output: Output) -> (fd: Int32, opened: Bool) {
             switch output {
-            case .inherit: return -1
-            case .null: return open("/dev/null", O_WRONLY | O_CLOEXEC)
-            case .file(let path): return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-            case .anonymous(let file): return file.descriptor
+            case .inherit: return (-1, false)
+            case .null: return (open("/dev/null", O_WRONLY | O_CLOEXEC), true)
+            case .file(let path): return (open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600), true)
+            case .anonymous(let file): return (file.descriptor, false)
             }
         }
-        let outFD = openTarget(stdout)
-        let errFD = openTarget(stderr)
-        let inFD = stdin?.descriptor ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let targets: [(fd: Int32, opened: Bool)] = [
+            stdin.map { ($0.descriptor, false) } ?? (open("/dev/null", O_RDONLY | O_CLOEXEC), true),
+            openTarget(stdout), openTarget(stderr),
+        ]
+        let (inFD, outFD, errFD) = (targets[0].fd, targets[1].fd, targets[2].fd)
         defer {
-            // The descriptors of the caller's anonymous files stay open.
-            let input: Output = stdin.map { .anonymous($0) } ?? .null
-            for (fd, output) in [(outFD, stdout), (errFD, stderr), (inFD, input)] where fd >= 0 {
-                if case .anonymous = output { continue }
-                close(fd)
-            }
+            for (fd, opened) in targets where opened && fd >= 0 { close(fd) }
         }
         let flags = newSession ? Int32(PLANBUS_SPAWN_NEW_SESSION) : Int32(PLANBUS_SPAWN_NEW_GROUP)
         let started = SpawnResult()
