@@ -8,11 +8,11 @@ import Foundation
 public struct ProgramRun: Sendable {
     /// How it ended; `nil` when it was killed at the time limit.
     public var exit: ChildProcess.Exit?
-    /// Its standard output (at most the limit given to
+    /// Its standard output as bytes, as it wrote them (at most the limit given to
     /// ``run(_:environment:directory:timeout:outputLimit:input:)``).
-    public var stdout: String
-    /// Its standard output as bytes, as it wrote them (at most the same limit).
     public var output: [UInt8]
+    /// ``output`` as UTF-8 text (invalid sequences replaced).
+    public var stdout: String { String(decoding: output, as: UTF8.self) }
     /// Its standard error (idem).
     public var stderr: String
     /// How long it ran.
@@ -47,9 +47,8 @@ public struct ProgramRun: Sendable {
         } else {
             exit = await child.wait()
         }
-        let output = out.read(limit: outputLimit)
         return ProgramRun(
-            exit: exit, stdout: String(decoding: output, as: UTF8.self), output: output,
-            stderr: err.text(limit: outputLimit), duration: ContinuousClock.now - started)
+            exit: exit, output: out.read(limit: outputLimit), stderr: err.text(limit: outputLimit),
+            duration: ContinuousClock.now - started)
     }
 }

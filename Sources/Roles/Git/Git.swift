@@ -94,7 +94,8 @@ public struct Git: Sendable {
             let said = (run.stderr.isEmpty ? run.stdout : run.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
             throw RoleError(.git, "git \(arguments.joined(separator: " ")) in \(directory) \(what): \(said)")
         }
-        return run.stdout.hasSuffix("\n") ? String(run.stdout.dropLast()) : run.stdout
+        let stdout = run.stdout
+        return stdout.hasSuffix("\n") ? String(stdout.dropLast()) : stdout
     }
 
     /// Runs git (with `input` as its standard input, when given) and returns the whole result,
