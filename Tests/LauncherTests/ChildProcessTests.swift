@@ -15,6 +15,15 @@ struct ChildProcessTests {
         FileManager.default.temporaryDirectory.path + "/planbus-child-" + UUID().uuidString.prefix(8)
     }
 
+    /// A new folder holding one shell script `name` with `mode`; the caller removes the folder.
+    func folder(withScript name: String, _ text: String, mode: mode_t) throws -> String {
+        let folder = temporaryFile()
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try text.write(toFile: folder + "/" + name, atomically: true, encoding: .utf8)
+        chmod(folder + "/" + name, mode)
+        return folder
+    }
+
     @Test("a child inherits no descriptor but 0, 1 and 2, even one opened without O_CLOEXEC")
     func noInheritedDescriptors() async throws {
         let leaky = temporaryFile()
@@ -90,11 +99,8 @@ struct ChildProcessTests {
 
     @Test("a command is looked for in the child's own PATH, and a missing one fails with ENOENT")
     func pathAndFailures() async throws {
-        let folder = temporaryFile()
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try folder(withScript: "planbus-probe", "#!/bin/sh\nexit 7\n", mode: 0o755)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try "#!/bin/sh\nexit 7\n".write(toFile: folder + "/planbus-probe", atomically: true, encoding: .utf8)
-        chmod(folder + "/planbus-probe", 0o755)
         let probe = try ChildProcess.spawn(["planbus-probe"], environment: ["PATH": folder], stdout: .null)
         #expect(await probe.wait(timeout: testProcessTimeout).exit == .exited(7))
 
@@ -112,12 +118,9 @@ struct ChildProcessTests {
 
     @Test("a failure in the child before or at its exec is reported with its errno, and the caller goes on")
     func childFailures() async throws {
-        let folder = temporaryFile()
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
         // Not executable: execve fails with EACCES in the child.
-        try "#!/bin/sh\nexit 0\n".write(toFile: folder + "/plain", atomically: true, encoding: .utf8)
-        chmod(folder + "/plain", 0o644)
+        let folder = try folder(withScript: "plain", "#!/bin/sh\nexit 0\n", mode: 0o644)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         // A working directory that does not exist: chdir fails with ENOENT before the exec.
         for (arguments, directory, expected) in [
             ([folder + "/plain"], nil as String?, EACCES), (["/bin/true"], folder + "/missing", ENOENT),
