@@ -25,3 +25,9 @@ public func lines(of path: String) -> [String] {
     guard let data = FileManager.default.contents(atPath: path) else { return [] }
     return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
 }
+
+/// The names of the work trees git records for the repository at `repository` (its
+/// `.git/worktrees/` folders): empty once every added work tree was removed.
+public func workTreeRecords(of repository: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: repository + "/.git/worktrees")) ?? []).sorted()
+}

@@ -10,8 +10,10 @@ struct JanitorCommand: AsyncParsableCommand {
             Every worker runs the janitor for its own queue; this command runs it for all of them. \
             Holders on this host whose process is gone are found at once. Other holders can only be \
             judged dead after watching their heartbeat not change for a lease: --watch does that. \
-            Then it removes the builders' work trees (runs/<run>/trees/) that no claim owns any more: \
-            those a killed builder's git went on making after the envelope was taken over.
+            Then it removes the builders' work trees (runs/<run>/trees/) that no live builder or \
+            claim owns any more: the tree a builder keeps between builds, once that builder is judged \
+            dead (on another host: with --watch), and those a killed builder's git went on making \
+            after the envelope was taken over.
             """
     )
 
@@ -27,15 +29,20 @@ struct JanitorCommand: AsyncParsableCommand {
         try await reportingFailures {
             let bus = try busOptions.open()
             let janitor = Janitor(bus: bus, worker: try WorkerID.current(role: "janitor"))
+            let sweep = StaleWorkTrees(layout: bus.layout, liveness: janitor.liveness)
+            // The builders owning trees are looked at on every pass, as the claims' holders are.
+            func look() { for builder in sweep.builders() { _ = janitor.liveness.verdict(for: builder) } }
+            look()
             var report = janitor.pass()
             if watch {
                 let deadline = ContinuousClock.now + .milliseconds(bus.settings.leaseMs + bus.settings.heartbeatMs)
                 while ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(bus.settings.heartbeatMs))
+                    look()
                     report.merge(janitor.pass())
                 }
             }
-            let trees = await StaleWorkTrees(layout: bus.layout).sweep()
+            let trees = await sweep.sweep()
             if json {
                 var object = report.json
                 if case .object(var fields) = object {

@@ -356,7 +356,7 @@ struct InjectionTests {
         #expect(promptFile.hasSuffix(".prompt.md") && !promptFile.hasPrefix(root), "\(args)")
         let saved = try String(contentsOfFile: folder + "/builder.log.prompt.md", encoding: .utf8)
         for payload in p { #expect(saved.contains(payload), "\(payload)") }
-        #expect(args.count >= 3 && args[1].hasPrefix(session.bus.layout.run("ag1") + "/trees/agent.1.1.e"), "\(args)")
+        #expect(args.count >= 3 && args[1].hasPrefix(session.bus.layout.run("ag1") + "/trees/@builder."), "\(args)")
         #expect(args.contains("$(touch CANARY-MODEL)"), "\(args)")
         let prompt = try await git.run(["show", "\(RunMessages.integrationBranch("ag1")):out/prompt.md"])
         for payload in p { #expect(prompt.contains(payload), "\(payload)") }

@@ -79,10 +79,9 @@ struct BuilderTests {
         #expect(message.contains("Planbus-Attempt: 2"))
         #expect(try await setup.git.run(["show", "\(commit):out.txt"]) == "built t1 2")
         #expect(try await setup.git.run(["rev-parse", "\(commit)^"]) == setup.base)
-        // The user's branch is untouched, and the work tree is gone.
+        // The user's branch is untouched, and the work tree is gone once the queue is empty.
         #expect(try await setup.git.commit(of: "main") == setup.base)
-        let trees = try await setup.git.run(["worktree", "list", "--porcelain"])
-        #expect(trees.components(separatedBy: "worktree ").count == 2)
+        #expect(await eventually { workTreeRecords(of: setup.repository).isEmpty })
 
         // The log streamed the step's output and the feedback it was given.
         let log = try #require(body["log"]?.stringValue)
@@ -90,6 +89,47 @@ struct BuilderTests {
         let text = try String(contentsOfFile: log, encoding: .utf8)
         #expect(text.contains("step-output"))
         #expect(text.contains("the gate said: fix it"))
+    }
+
+    @Test("back-to-back builds reuse the builder's work tree, reset and cleaned; it goes once the queue is empty")
+    func keptTreeIsReusedClean() async throws {
+        let setup = try await setUp()
+        defer { setup.role.send(SIGKILL) }
+        try "*.out\n".write(toFile: setup.repository + "/.git/info/exclude", atomically: true, encoding: .utf8)
+        let root = setup.bus.root
+        // The first step leaves a committed file, an ignored one and an empty folder (which git
+        // does not track), and ends only once the second build is waiting.
+        let first = try build(
+            setup, task: "t1", attempt: 1,
+            step: "pwd > '\(root)/first.pwd'; echo one > one.txt; echo cache > cache.out; mkdir empty; "
+                + "while [ ! -e '\(root)/go' ]; do sleep 0.05; done")
+        #expect(await eventually { FileManager.default.fileExists(atPath: root + "/first.pwd") })
+        let second = try build(
+            setup, task: "t2", attempt: 1,
+            step: "pwd > '\(root)/second.pwd'; test ! -e one.txt && test ! -e cache.out && test ! -e empty "
+                + "&& echo two > two.txt")
+        #expect(FileManager.default.createFile(atPath: root + "/go", contents: Data()))
+        #expect(await eventually { built(setup, causedBy: second) != nil })
+        #expect(built(setup, causedBy: first)?.body["diff"]?["paths"] == .array(["one.txt"]))
+        let body = try #require(built(setup, causedBy: second)).body
+        #expect(body["step_exit"] == 0)
+        #expect(body["diff"]?["paths"] == .array(["two.txt"]))
+        #expect(try await setup.git.run(["rev-parse", "planbus/r1/t2/1^"]) == setup.base)
+        // Both builds ran in the same tree, the builder's own.
+        let firstTree = lines(of: root + "/first.pwd")
+        #expect(firstTree == lines(of: root + "/second.pwd"))
+        let tree = try #require(firstTree.first)
+        #expect(tree.hasPrefix(setup.bus.bus.layout.run("r1") + "/trees/@builder."))
+        let logs = ["t1", "t2"].map { lines(of: setup.bus.bus.layout.run("r1") + "/\($0)/1/builder.log") }
+        #expect(logs[0].contains { $0.hasSuffix("work tree \(tree): added at the base") })
+        #expect(
+            logs[1].contains {
+                $0.hasSuffix("work tree \(tree): kept from this builder's last build, reset to the base and cleaned")
+            })
+        // The queue empty, the tree goes.
+        #expect(await eventually { workTreeRecords(of: setup.repository).isEmpty })
+        #expect(!FileManager.default.fileExists(atPath: tree))
+        #expect(setup.role.exitStatus == nil)
     }
 
     @Test("a build taken over removes the ref lock a killed git of the dead holder left on its branch")

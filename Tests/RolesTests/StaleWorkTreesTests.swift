@@ -1,14 +1,19 @@
 import Bus
 import BusTesting
 import Foundation
+import Processes
 import Testing
 
 @testable import Roles
 
-/// `planbus janitor` removing the builders' work trees that no claim owns.
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `planbus janitor` removing the builders' work trees that no claim or live builder owns.
 @Suite("Stale work trees")
 struct StaleWorkTreesTests {
-    @Test("the janitor removes the work trees and bare folders no claim owns, and keeps the one a claim owns")
+    @Test("the janitor removes the work trees no claim or live builder owns, and keeps those they own")
     func janitorSweepsTrees() async throws {
         let temporary = try TemporaryBus(roles: ["builder", "planner"])
         let bus = temporary.bus
@@ -58,11 +63,27 @@ struct StaleWorkTreesTests {
         // record locked, and refuses to remove it while its folder is there.
         let killed = trees + "/t4.1.1.e1"
         try await GitTests.leaveAddKilledWritingGitFile(git, at: killed)
+        // The trees builders keep between builds: a live builder's, one on another host (judged
+        // only after a lease of watching, so kept by a janitor that looked once), and one of a
+        // builder whose process is gone.
+        let child = try ChildProcess.spawn(["/bin/true"], stdout: .null, stderr: .null)
+        #expect(await child.wait(timeout: .seconds(30)).exit == .exited(0))
+        try #require(!ProcessInfo.exists(child.pid), "pid \(child.pid) was reused already")
+        let liveBuilder = try WorkerID(role: "builder", host: Host.name, pid: getpid(), incarnation: "abcd0001")
+        let remoteBuilder = try WorkerID(role: "builder", host: "another-host", pid: 4242, incarnation: "abcd0002")
+        let deadBuilder = try WorkerID(role: "builder", host: Host.name, pid: child.pid, incarnation: "abcd0003")
+        let live = trees + "/" + BuilderTrees.name(of: liveBuilder)
+        let remote = trees + "/" + BuilderTrees.name(of: remoteBuilder)
+        let dead = trees + "/" + BuilderTrees.name(of: deadBuilder)
+        for tree in [live, remote, dead] { try await git.run(["worktree", "add", "--force", "--detach", tree, base]) }
 
         let result = try await planbus("janitor", "--bus", temporary.path, "--json")
         #expect(result.code == 0, "\(result.stderr)")
         let removed = try JSONValue.parse(result.stdout)["stale_work_trees_removed"]?.arrayValue ?? []
-        #expect(Set(removed.compactMap(\.stringValue)) == [stale, bare, recorded, killed])
+        #expect(Set(removed.compactMap(\.stringValue)) == [stale, bare, recorded, killed, dead])
+        #expect(FileManager.default.fileExists(atPath: live + "/a.txt"))
+        #expect(FileManager.default.fileExists(atPath: remote + "/a.txt"))
+        #expect(!FileManager.default.fileExists(atPath: dead))
         #expect(!FileManager.default.fileExists(atPath: killed))
         #expect(!FileManager.default.fileExists(atPath: root + "/.git/worktrees/t4.1.1.e1"))
         #expect(FileManager.default.fileExists(atPath: owned + "/a.txt"))
@@ -73,6 +94,8 @@ struct StaleWorkTreesTests {
         #expect(!listed.contains("worktree \(stale)"))
         #expect(!listed.contains("worktree \(recorded)"))
         #expect(!listed.contains("worktree \(killed)"))
+        #expect(!listed.contains("worktree \(dead)"))
+        #expect(listed.contains("worktree \(live)"))
     }
 
     @Test("a claim that cannot be read could own any tree: nothing is removed")
@@ -84,7 +107,9 @@ struct StaleWorkTreesTests {
         let worker = try WorkerID.current(role: "builder")
         let claimName = QueueNames.claim(id: "1795316645678-000001-hostA-4242", epoch: 1, worker: worker)
         try "not an envelope".write(toFile: layout.cur("builder") + "/" + claimName, atomically: true, encoding: .utf8)
-        #expect(await StaleWorkTrees(layout: layout).sweep().isEmpty)
+        #expect(
+            await StaleWorkTrees(layout: layout, liveness: LivenessTracker(layout: layout, leaseMs: 15_000)).sweep()
+                .isEmpty)
         #expect(FileManager.default.fileExists(atPath: tree))
     }
 }

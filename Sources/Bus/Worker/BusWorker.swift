@@ -43,6 +43,7 @@ public struct BusWorker: Service {
     private let logger: Logger
     private let bus: Bus
     private let observer: (@Sendable (WakeBatch) -> Void)?
+    private let idle: (@Sendable () async -> Void)?
     private let options: Options
     private let stopping = StopFlag()
     private let abandoned: AbandonedHandlers
@@ -55,11 +56,15 @@ public struct BusWorker: Service {
     ///   - options: the envelope timeout and the stop grace.
     ///   - heartbeat: the heartbeat writer to use (made for `worker` when `nil`), for handlers
     ///     that report progress.
+    ///   - idle: called, between handlers, once the worker has handled an envelope and then
+    ///     finds its queue empty at the end of a wake batch, and once more on the way out when it
+    ///     handled any since; for a handler that keeps something from one envelope to the next
+    ///     (such as a builder's work tree) to let it go.
     ///   - handler: decides each claimed envelope.
     public init(
         bus: Bus, role: String, worker: WorkerID, logger: Logger, options: Options = Options(),
         heartbeat: HeartbeatWriter? = nil, observe: (@Sendable (WakeBatch) -> Void)? = nil,
-        handler: @escaping EnvelopeHandler
+        idle: (@Sendable () async -> Void)? = nil, handler: @escaping EnvelopeHandler
     ) throws(BusError) {
         self.options = options
         self.bus = bus
@@ -73,6 +78,7 @@ public struct BusWorker: Service {
         self.handler = handler
         self.logger = logger
         self.observer = observe
+        self.idle = idle
         self.trouble = BusTrouble(pollMs: bus.settings.pollMs)
     }
 
@@ -159,6 +165,8 @@ public struct BusWorker: Service {
 
     private func mainLoop(stopping: StopFlag) async {
         let newDirectory = bus.layout.new(queue.role)
+        // Whether an envelope was handled since the idle hook last ran.
+        var handled = false
         for await batch in wake {
             if stopping.isSet { break }
             observer?(batch)
@@ -203,13 +211,20 @@ public struct BusWorker: Service {
                 switch result {
                 case .claimed(let claim):
                     await process(claim, stopping: stopping)
+                    handled = true
                 case .deadLettered(let reason):
                     logger.warning("dead-lettered", metadata: ["name": "\(name)", "reason": "\(reason)"])
                 case .lost, .ignored:
                     continue
                 }
             }
+            // A listing that fails says nothing is waiting: the hook only lets go of what was kept.
+            if handled, let idle, stopping.isSet || (try? queue.pendingNames().isEmpty) ?? true {
+                await idle()
+                handled = false
+            }
         }
+        if handled, let idle { await idle() }
     }
 
     private func process(_ claim: Claim, stopping: StopFlag) async {

@@ -10,9 +10,12 @@ import Processes
 ///
 /// For a `build` envelope (``BuildRequest``) it:
 /// 1. removes the work trees earlier holders of the same envelope left, if any (their claims are
-///    dead: this one holds it now, at a higher epoch), and adds its own, owned by its claim:
-///    `runs/<run>/trees/<task>.<attempt>.<candidate>.e<epoch>`, on the branch
-///    ``BuildRequest/branch`` reset to the base commit;
+///    dead: this one holds it now, at a higher epoch), and takes its own work tree of the run,
+///    `runs/<run>/trees/@<worker>` (``BuilderTrees``): added for its first build, or kept from its
+///    previous one, reset and cleaned; the tree's branch is ``BuildRequest/branch``, reset to the
+///    base commit (in the rare case that a handler of this process that outlived its time limit
+///    still builds there, the build makes a tree owned by its claim instead,
+///    `runs/<run>/trees/<task>.<attempt>.<candidate>.e<epoch>`, and removes it when done);
 /// 2. runs the step with `/bin/sh -c` in it, with `PLANBUS_RUN`, `PLANBUS_TASK`,
 ///    `PLANBUS_ATTEMPT`, `PLANBUS_CANDIDATE` and `PLANBUS_FEEDBACK` (a file holding the previous
 ///    verdict's reasons, empty on the first attempt) in its environment, its output streamed to
@@ -22,7 +25,9 @@ import Processes
 ///    as the attempt's `step-report.md`; while every agent it may use is rate-limited, the work tree
 ///    is removed and the envelope deferred until the earliest reset;
 /// 3. commits every change with the trailers `Planbus-Run`, `Planbus-Task`, `Planbus-Attempt`
-///    (and `Planbus-Candidate`), removes the work tree (the branch keeps the commit);
+///    (and `Planbus-Candidate`); the branch keeps the commit, and the work tree is kept for the
+///    next build, removed once the builder's queue is empty (``idle(context:)``), or when the build
+///    fails, asks a question, or is deferred;
 /// 4. acks with a `built` envelope to the verifier: the commit (or none), the step's exit, the
 ///    diff's files and lines, the log; with an agent also `usage`, `agent` (`name`, `model`,
 ///    `session`, `outcome`, `message`), `step_report`, and `agent_outcome` when the call did not
@@ -30,9 +35,23 @@ import Processes
 ///
 /// The builder judges nothing: a failed step is reported as it is, and the verifier decides.
 public struct BuilderRole: Role {
+    /// The work trees this process keeps between builds.
+    public let trees = BuilderTrees()
+
     public init() {}
 
     public var kinds: Set<String> { ["build"] }
+
+    /// Removes the work trees kept from the last builds: the queue is empty, or the role stops.
+    public func idle(context: RoleContext) async {
+        await trees.releaseIdle()
+    }
+
+    /// A build's work tree: the process's own, kept for its next build, or the claim's.
+    struct BuildTree {
+        let path: String
+        let kept: Bool
+    }
 
     public func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition {
         let request: BuildRequest
@@ -45,7 +64,9 @@ public struct BuilderRole: Role {
         let layout = context.bus.layout
         let trees = layout.run(request.run) + "/trees"
         let name = "\(request.task).\(request.attempt).\(request.candidate)"
-        let tree = trees + "/\(name).e\(claim.epoch)"
+        let own = trees + "/" + BuilderTrees.name(of: context.worker)
+        let use = self.trees.take(own, repository: request.repository)
+        let tree = use == .busy ? trees + "/\(name).e\(claim.epoch)" : own
         let folder = request.attemptDirectory(in: layout)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: trees, withIntermediateDirectories: true)
@@ -77,23 +98,62 @@ public struct BuilderRole: Role {
             }
         }
         await removeStaleTrees()
-        // Added detached and empty, git runs one helper instead of three (`branch`, `symbolic-ref`,
-        // `reset --hard`); the checkout then resets the branch to the base, also when a work tree
-        // of an earlier holder still has it. --force takes over the path of a tree whose folder
-        // was removed.
-        try await git.run(["worktree", "add", "--force", "--no-checkout", "--detach", tree, request.base])
-        try await git.at(tree).run([
-            "checkout", "-q", "--force", "--ignore-other-worktrees", "-B", request.branch, request.base,
-        ])
+        let work = BuildTree(path: tree, kept: use != .busy)
+        do {
+            let reused = try await prepare(work, reuse: use == .reuse, request: request, git: git)
+            appendLine(
+                log,
+                "# \(Timestamp.now()) work tree \(tree): "
+                    + (reused
+                        ? "kept from this builder's last build, reset to the base and cleaned" : "added at the base"))
+        } catch {
+            if work.kept { self.trees.give(tree, keep: false) }
+            throw error
+        }
         let disposition = try await buildInTree(
-            request, agents: agents, tree: tree, git: git, folder: folder, log: log, claim: claim, context: context)
+            request, agents: agents, tree: work, git: git, folder: folder, log: log, claim: claim, context: context)
         await removeStaleTrees()
         return disposition
     }
 
-    /// Builds in the work tree just added, removing it when the build throws.
+    /// Puts the base commit in the work tree, on the attempt's branch: a tree kept from the last
+    /// build is reset and cleaned (ignored files too), so it holds what a fresh checkout would;
+    /// any other is added. A kept tree that cannot be reset (removed under the builder, broken)
+    /// is removed and added again.
+    /// - Returns: whether the kept tree was reused.
+    private func prepare(_ tree: BuildTree, reuse: Bool, request: BuildRequest, git: Git) async throws -> Bool {
+        // Resets the branch to the base, also when a work tree of an earlier holder still has it.
+        let checkout = ["checkout", "-q", "--force", "--ignore-other-worktrees", "-B", request.branch, request.base]
+        if reuse {
+            do {
+                try await git.at(tree.path).run(checkout)
+                try await git.at(tree.path).run(["clean", "-q", "-ffdx"])
+                return true
+            } catch {
+                try? await git.removeWorktree(at: tree.path)
+            }
+        }
+        // Added detached and empty, git runs one helper instead of three (`branch`, `symbolic-ref`,
+        // `reset --hard`). --force takes over the path of a tree whose folder was removed.
+        try await git.run(["worktree", "add", "--force", "--no-checkout", "--detach", tree.path, request.base])
+        try await git.at(tree.path).run(checkout)
+        return false
+    }
+
+    /// Ends the build's use of its work tree: a kept tree stays for the next build when `keep`;
+    /// otherwise (and always for a claim's own tree) the tree is removed.
+    private func finish(_ tree: BuildTree, git: Git, keep: Bool = true) async throws {
+        if tree.kept && keep {
+            trees.give(tree.path, keep: true)
+            return
+        }
+        if tree.kept { trees.give(tree.path, keep: false) }
+        try await git.removeWorktree(at: tree.path)
+    }
+
+    /// Builds in the work tree just prepared, removing it when the build throws.
     private func buildInTree(
-        _ request: BuildRequest, agents: Bool, tree: String, git: Git, folder: String, log: String, claim: Claim,
+        _ request: BuildRequest, agents: Bool, tree: BuildTree, git: Git, folder: String, log: String, claim: Claim,
         context: RoleContext
     ) async throws -> Disposition {
         do {
@@ -114,13 +174,13 @@ public struct BuilderRole: Role {
         } catch {
             // Left as it is, the tree would be removed by the next holder of this envelope; a
             // failure here is retried, so clean up now.
-            try? await git.removeWorktree(at: tree)
+            try? await finish(tree, git: git, keep: false)
             throw error
         }
     }
 
     private func build(
-        _ request: BuildRequest, step: String, in tree: String, git: Git, folder: String, log: String, claim: Claim,
+        _ request: BuildRequest, step: String, in tree: BuildTree, git: Git, folder: String, log: String, claim: Claim,
         context: RoleContext
     ) async throws -> Disposition {
         let feedbackFile = folder + "/feedback.txt"
@@ -142,7 +202,7 @@ public struct BuilderRole: Role {
         let redactor = Redactor(environment: environment, keys: context.agents.keyVariables)
         appendLine(log, "$ \(redactor.redact(step))")
         let exit = try await runStep(
-            step, in: tree, environment: environment, log: log, timeout: request.timeout, redactor: redactor)
+            step, in: tree.path, environment: environment, log: log, timeout: request.timeout, redactor: redactor)
         appendLine(
             log, "# \(Timestamp.now()) step ended: \(exit.map { "\($0)" } ?? "timed out after \(request.timeout)")")
         context.heartbeat.progressed()
@@ -154,7 +214,7 @@ public struct BuilderRole: Role {
         {
             // The step asked instead of building: nothing is committed, and the question goes to
             // the planner, which forwards it to people and builds again with the answer.
-            try await git.removeWorktree(at: tree)
+            try await finish(tree, git: git)
             appendLine(log, "# the step asked a question; the attempt waits for the answer")
             let suffix = "question-\(request.task)-\(request.attempt)-\(request.candidate)"
             return .ack([
@@ -182,13 +242,13 @@ public struct BuilderRole: Role {
     /// Builds the attempt with the role's agent (``BuilderAgentStep``); hands the envelope back
     /// while every agent the role may use is rate-limited.
     private func buildWithAgent(
-        _ request: BuildRequest, in tree: String, git: Git, folder: String, log: String, claim: Claim,
+        _ request: BuildRequest, in tree: BuildTree, git: Git, folder: String, log: String, claim: Claim,
         context: RoleContext
     ) async throws -> Disposition {
         let outcome: BuilderAgentStep.Outcome
         do {
             outcome = try await BuilderAgentStep(
-                request: request, claim: claim, context: context, tree: tree, folder: folder, log: log
+                request: request, claim: claim, context: context, tree: tree.path, folder: folder, log: log
             ).run()
         } catch let error as RoleError where error.code == .invalidRequest || error.code == .notFound {
             // A prompt template that does not render, or an agent that cannot be made.
@@ -197,7 +257,8 @@ public struct BuilderRole: Role {
         }
         let call = outcome.call
         if let until = call.limitedUntil {
-            try await git.removeWorktree(at: tree)
+            // The wait may be long: the tree goes now.
+            try await finish(tree, git: git, keep: false)
             return .defer(
                 until: until,
                 reason: "every agent of the builder is rate-limited: " + call.limits.joined(separator: "; "))
@@ -223,7 +284,7 @@ public struct BuilderRole: Role {
     /// `agent_outcome` `setup`, so the verifier rejects it with the reason and the task fails in
     /// the open rather than waiting on a dead letter.
     private func failedSetup(
-        _ request: BuildRequest, _ message: String, tree: String, git: Git, log: String, claim: Claim,
+        _ request: BuildRequest, _ message: String, tree: BuildTree, git: Git, log: String, claim: Claim,
         context: RoleContext
     ) async throws -> Disposition {
         appendLine(log, "# \(Timestamp.now()) the attempt could not start: \(message)")
@@ -235,10 +296,10 @@ public struct BuilderRole: Role {
             ])
     }
 
-    /// Commits every change of the work tree with the attempt's trailers, removes the work tree,
-    /// and acks with `built` carrying the commit, the diff and the step's `fields`.
+    /// Commits every change of the work tree with the attempt's trailers, ends the build's use of
+    /// the work tree, and acks with `built` carrying the commit, the diff and the step's `fields`.
     private func commit(
-        _ request: BuildRequest, tree: String, git: Git, log: String, claim: Claim, context: RoleContext,
+        _ request: BuildRequest, tree: BuildTree, git: Git, log: String, claim: Claim, context: RoleContext,
         step fields: [String: JSONValue]
     ) async throws -> Disposition {
         var trailers = [
@@ -246,11 +307,11 @@ public struct BuilderRole: Role {
         ]
         if request.candidate > 1 { trailers.append(("Planbus-Candidate", "\(request.candidate)")) }
         // The work tree's branch was reset to the base, so the commit's parent is the base.
-        let made = try await git.at(tree).commitAllWithChange(
+        let made = try await git.at(tree.path).commitAllWithChange(
             message: "\(request.task): \(request.title)", trailers: trailers)
         let commit = made?.commit
         let diff = made?.change
-        try await git.removeWorktree(at: tree)
+        try await finish(tree, git: git)
 
         var body: [String: JSONValue] = [
             "repository": .string(request.repository), "base": .string(request.base),

@@ -1,22 +1,45 @@
 import Bus
 import Foundation
 
-/// The builders' work trees that no claim owns any more, found and removed by `planbus janitor`.
+/// The builders' work trees that no live builder or claim owns any more, found and removed by
+/// `planbus janitor`.
 ///
-/// A builder adds its work tree as `runs/<run>/trees/<task>.<attempt>.<candidate>.e<epoch>`,
-/// owned by its claim of that epoch, and removes it when its build ends; the builder that takes
-/// an envelope over removes the trees of earlier epochs before and after its build. A tree that a
-/// killed holder's git went on making past both is left behind: this sweep removes every tree of
-/// the trees folders whose claim is no longer in `q/builder/cur/`. The folders are listed before
-/// the claims: a tree listed was made by a claim made before, which, if it is still held, the
-/// claims listed after show.
+/// A builder builds in its own tree of the run, `runs/<run>/trees/@<worker>` (``BuilderTrees``),
+/// which it keeps between builds and removes once its queue is empty; a tree of a builder that
+/// died is left behind, unless a builder that took its build over removed it. In the rare case
+/// that a build of a process still runs in that tree, a build makes one owned by its claim,
+/// `runs/<run>/trees/<task>.<attempt>.<candidate>.e<epoch>`, and removes it when it ends; the
+/// builder that takes an envelope over removes the trees of earlier epochs before and after its
+/// build, but a tree that a killed holder's git went on making past both is left behind. This
+/// sweep removes every tree of the trees folders whose builder is dead (``LivenessTracker``) or
+/// whose claim is no longer in `q/builder/cur/`. The folders are listed before the claims: a tree
+/// listed was made by a claim made before, which, if it is still held, the claims listed after
+/// show.
 public struct StaleWorkTrees: Sendable {
     /// The bus whose runs are swept.
     public let layout: BusLayout
+    /// Judges the builders that own trees: one on this host is dead once its process is gone; one
+    /// on another host only once this tracker saw its heartbeat unchanged for a lease (so a
+    /// tracker that has only just looked judges it alive).
+    public let liveness: LivenessTracker
 
-    /// A sweep of the runs of the bus at `layout`.
-    public init(layout: BusLayout) {
+    /// A sweep of the runs of the bus at `layout`, judging builders with `liveness` (such as a
+    /// janitor's, ``Janitor/liveness``).
+    public init(layout: BusLayout, liveness: LivenessTracker) {
         self.layout = layout
+        self.liveness = liveness
+    }
+
+    /// The builders whose trees are in the trees folders now: a janitor that watches for a lease
+    /// looks at each of them on every pass, so that ``sweep()`` can judge those on other hosts.
+    public func builders() -> [WorkerID] {
+        var workers: Set<WorkerID> = []
+        for run in (try? FileOps.list(layout.runs)) ?? [] {
+            for name in (try? FileOps.list(layout.run(run) + "/trees")) ?? [] {
+                if let worker = BuilderTrees.worker(named: name) { workers.insert(worker) }
+            }
+        }
+        return workers.sorted { $0.description < $1.description }
     }
 
     /// Removes every work tree no claim owns (with what git records of it).
@@ -39,6 +62,7 @@ public struct StaleWorkTrees: Sendable {
         guard !found.isEmpty, let owned = ownedTrees() else { return [] }
         var removed: [String] = []
         for (run, name, planned) in found where !owned.contains(run + "/" + name) {
+            if let builder = BuilderTrees.worker(named: name), liveness.verdict(for: builder) == .alive { continue }
             let trees = layout.run(run) + "/trees/"
             let path = trees + name
             let repository = Self.repository(of: path) ?? planned

@@ -14,6 +14,15 @@ public protocol Role: Sendable {
     /// dead-lettered after `max_attempts`). The task is cancelled when the envelope's timeout or
     /// the stop grace runs out.
     func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition
+
+    /// Lets go of what the role kept from one envelope for the next (such as a builder's work
+    /// tree). The runtime calls it between envelopes, once the role has handled one and then finds
+    /// its queue empty, and when the role stops. The default does nothing.
+    func idle(context: RoleContext) async
+}
+
+extension Role {
+    public func idle(context: RoleContext) async {}
 }
 
 /// What a role's handler may use: the bus, its identity, its settings, its heartbeat.

@@ -29,7 +29,8 @@ public struct RoleRuntime: Sendable {
         let context = RoleContext(
             bus: bus, worker: worker, settings: settings, heartbeat: heartbeat, logger: handlerLogger)
         self.busWorker = try BusWorker(
-            bus: bus, role: settings.role, worker: worker, logger: logger, options: options, heartbeat: heartbeat
+            bus: bus, role: settings.role, worker: worker, logger: logger, options: options, heartbeat: heartbeat,
+            idle: { await role.idle(context: context) }
         ) { claim in
             try await Self.dispatch(claim, role: role, context: context)
         }

@@ -1,0 +1,95 @@
+import Bus
+import Foundation
+import Synchronization
+
+/// The work trees one builder process keeps from one build to the next.
+///
+/// A builder builds in its own work tree of each run, `runs/<run>/trees/@<worker>`
+/// (``name(of:)``): added for its first build there, then, for each later build while the builder
+/// has more work waiting, reset to the next attempt's base (`git checkout --force -B`) and cleaned
+/// (`git clean -ffdx`, ignored files too) instead of removed and added again. A tree reset and
+/// cleaned holds what a fresh checkout of the base would, while git writes only the files that
+/// differ. The tree is owned by the live builder that named it: by its claim while a build runs in
+/// it, and between builds by the builder alone, which removes it as soon as its queue is empty
+/// (``releaseIdle()``, from ``BuilderRole/idle(context:)``) and when it stops. The tree of a builder
+/// that died is removed by the builder that takes its build over (the tree is on the attempt's
+/// branch) or by `planbus janitor` (``StaleWorkTrees``), which judges the builder it names dead.
+public final class BuilderTrees: Sendable {
+    /// What a build may do with the tree at a path.
+    public enum Use: Sendable, Equatable {
+        /// Add the tree: this process keeps none there.
+        case add
+        /// Reset and clean the tree this process kept there.
+        case reuse
+        /// Another build of this process still runs there (its handler outlived its time limit):
+        /// build in a tree of the claim's own.
+        case busy
+    }
+
+    private struct Kept {
+        var repository: String
+        var busy: Bool
+    }
+
+    /// Kept trees by path.
+    private let kept = Mutex<[String: Kept]>([:])
+
+    public init() {}
+
+    /// The name of `worker`'s work tree in a run's `trees/` folder: `@` and the worker id, which
+    /// no claim's tree name (`<task>.<attempt>.<candidate>.e<epoch>`, a task id starting with a
+    /// letter or digit) can be.
+    public static func name(of worker: WorkerID) -> String { "@" + worker.description }
+
+    /// The worker a tree name of ``name(of:)`` names; `nil` for any other name.
+    public static func worker(named name: String) -> WorkerID? {
+        guard name.hasPrefix("@") else { return nil }
+        return try? WorkerID(parsing: String(name.dropFirst()))
+    }
+
+    /// Takes the tree at `path` for a build in `repository`: marks it in use and says whether to
+    /// add it or reuse it; ``Use/busy`` when a build of this process still runs there.
+    public func take(_ path: String, repository: String) -> Use {
+        kept.withLock { trees in
+            if let tree = trees[path] {
+                if tree.busy { return .busy }
+                if tree.repository == repository, FileManager.default.fileExists(atPath: path + "/.git") {
+                    trees[path]?.busy = true
+                    return .reuse
+                }
+            }
+            trees[path] = Kept(repository: repository, busy: true)
+            return .add
+        }
+    }
+
+    /// Ends a build in the tree at `path`: kept for the next build when `keep`, else forgotten
+    /// (the caller removed it, or is about to).
+    public func give(_ path: String, keep: Bool) {
+        kept.withLock { trees in
+            if keep { trees[path]?.busy = false } else { trees[path] = nil }
+        }
+    }
+
+    /// The paths of the trees kept and not in use.
+    public var idlePaths: [String] {
+        kept.withLock { trees in trees.filter { !$0.value.busy }.map(\.key).sorted() }
+    }
+
+    /// Removes every tree kept and not in use (with what git records of it); a tree whose removal
+    /// fails is forgotten all the same, left to `planbus janitor`.
+    /// - Returns: the paths removed.
+    @discardableResult
+    public func releaseIdle() async -> [String] {
+        let idle = kept.withLock { trees in
+            let idle = trees.filter { !$0.value.busy }
+            for path in idle.keys { trees[path] = nil }
+            return idle
+        }
+        var removed: [String] = []
+        for (path, tree) in idle.sorted(by: { $0.key < $1.key }) {
+            if (try? await Git(directory: tree.repository).removeWorktree(at: path)) != nil { removed.append(path) }
+        }
+        return removed
+    }
+}
