@@ -1,8 +1,13 @@
+import BusTesting
 import Foundation
 import Processes
 import Testing
 
 @testable import Roles
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The integration branch, moved by compare-and-swap without work trees.
 @Suite("Integration branch")
@@ -147,6 +152,42 @@ struct IntegrationBranchTests {
             !((try? FileManager.default.contentsOfDirectory(atPath: root + "/.git")) ?? []).contains {
                 $0.hasPrefix("fast_import_crash")
             })
+    }
+
+    @Test("changes take turns on a repository: each runs holding its lock, and goes ahead past its patience")
+    func turns() async throws {
+        let root = FileManager.default.temporaryDirectory.path + "/planbus-ibt-" + UUID().uuidString.prefix(8)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try await Git.create(at: root, files: [("a.txt", "one\n")], message: "start")
+        // Whether another open file of the repository's .git folder can take the lock now.
+        func free() -> Bool {
+            let descriptor = open(root + "/.git", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            defer { close(descriptor) }
+            return descriptor >= 0 && flock(descriptor, LOCK_EX | LOCK_NB) == 0
+        }
+        #expect(free())
+        let inside = try await IntegrationTurn.taking(repository: root) { () async throws(RoleError) -> Bool in free() }
+        #expect(inside == false)
+        #expect(free())
+
+        // Another process keeps the turn: past the patience, the change goes ahead without it.
+        let holder = try ChildProcess.spawn(
+            [
+                "/usr/bin/flock", root + "/.git", "-c",
+                "touch '\(root)/held'; while [ ! -e '\(root)/release' ]; do sleep 0.05; done",
+            ], stdout: .null, stderr: .null, killsGroupOnExit: true)
+        #expect(await eventually { FileManager.default.fileExists(atPath: root + "/held") })
+        #expect(!free())
+        let ran = try await IntegrationTurn.taking(repository: root, patience: .milliseconds(100)) {
+            () async throws(RoleError) -> Bool in !free()
+        }
+        #expect(ran)
+        #expect(FileManager.default.createFile(atPath: root + "/release", contents: Data()))
+        #expect(await holder.wait(timeout: .seconds(60)).exit == .exited(0))
+        #expect(free())
+        // A repository whose .git cannot be opened as a folder: no turn, the change runs all the same.
+        #expect(
+            try await IntegrationTurn.taking(repository: root + "/missing") { () async throws(RoleError) in 7 } == 7)
     }
 
     @Test("fast-import's words for a branch that moved on are told from its other failures")

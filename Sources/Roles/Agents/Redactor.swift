@@ -114,19 +114,3 @@ public struct Redactor: Sendable {
         return text
     }
 }
-
-extension TranscriptPump {
-    /// Makes a private folder outside the bus (mode 0700) for a command's raw output, which then
-    /// reaches the bus only through a redacting pump; the caller removes it.
-    /// - Throws: ``RoleError`` `io` when it cannot be made.
-    static func privateFolder() throws(RoleError) -> String {
-        let folder = FileManager.default.temporaryDirectory.path + "/planbus-output-" + FileOps.randomHex(8)
-        do {
-            try FileManager.default.createDirectory(
-                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw RoleError(.io, "cannot create \(folder): \(error.localizedDescription)")
-        }
-        return folder
-    }
-}

@@ -335,18 +335,16 @@ public struct BuilderRole: Role {
     /// time limit or when the handler is cancelled.
     /// - Returns: how it ended, or `nil` when it timed out or was cancelled.
     ///
-    /// The step writes to a private file outside the bus; its lines reach `log` redacted
+    /// The step writes to an unnamed file outside the bus; its lines reach `log` redacted
     /// (``TranscriptPump``), so no credential it prints is written to the bus.
     private func runStep(
         _ step: String, in directory: String, environment: [String: String], log: String, timeout: Duration,
         redactor: Redactor
     ) async throws -> ChildProcess.Exit? {
-        let scratch = try TranscriptPump.privateFolder()
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let output = scratch + "/step.log"
+        let output = try TranscriptPump.outputFile()
         let child = try ChildProcess.spawn(
-            ["/bin/sh", "-c", step], environment: environment, directory: directory, stdout: .file(output),
-            stderr: .file(output), diesWithParent: true, killsGroupOnExit: true)
+            ["/bin/sh", "-c", step], environment: environment, directory: directory, stdout: output.output,
+            stderr: output.output, diesWithParent: true, killsGroupOnExit: true)
         let pump = TranscriptPump(from: output, to: log, redactor: redactor)
         return try await pump.whilePumping { () async throws(RoleError) -> ChildProcess.Exit? in
             await child.wait(timeout: timeout).exit

@@ -32,13 +32,18 @@ extension IntegrationBranch {
             throw RoleError(.invalidRequest, "\"\(path)\" cannot be committed as a file of the repository")
         }
         for _ in 1...Self.rounds {
-            let (head, old) = try await headAndFile(path)
-            guard let text = edit(old) else { return nil }
-            let stream =
-                "blob\nmark :1\n" + Self.data(text) + "commit refs/heads/\(name)\nmark :2\n"
-                + "committer \(Self.signature(git.identity))\n" + Self.data(message) + "from \(head)\n"
-                + "M 100644 :1 \(path)\nget-mark :2\n"
-            if let commit = try await apply(stream, what: "the commit of \(path)") { return commit }
+            // nil: the branch moved; .some(nil): nothing to change.
+            let made = try await IntegrationTurn.taking(repository: git.directory) {
+                () async throws(RoleError) -> String?? in
+                let (head, old) = try await headAndFile(path)
+                guard let text = edit(old) else { return .some(nil) }
+                let stream =
+                    "blob\nmark :1\n" + Self.data(text) + "commit refs/heads/\(name)\nmark :2\n"
+                    + "committer \(Self.signature(git.identity))\n" + Self.data(message) + "from \(head)\n"
+                    + "M 100644 :1 \(path)\nget-mark :2\n"
+                return try await apply(stream, what: "the commit of \(path)").map { .some($0) }
+            }
+            if let made { return made }
         }
         throw RoleError(.git, "the integration branch \(name) kept moving; could not commit \(path)")
     }

@@ -11,7 +11,8 @@ import Processes
 /// `git fast-import` (``apply(_:what:)``), which moves the branch only to a commit that contains
 /// its current head. Either refuses if another role moved the branch meanwhile, and the change is
 /// then redone on the new head. So verifiers integrating at once, and the docs role writing
-/// changelog entries, never lose one another's commits.
+/// changelog entries, never lose one another's commits. The processes of one host take turns
+/// (``IntegrationTurn``), so that they seldom have to redo a change.
 public struct IntegrationBranch: Sendable {
     /// The most times a change is redone on a moved head before giving up.
     public static let rounds = 20
@@ -40,32 +41,39 @@ public struct IntegrationBranch: Sendable {
         try Git.revision(commit)
         if again, let merged = try await existingMerge(of: commit) { return .merged(merged) }
         for _ in 1...Self.rounds {
-            let head = try await self.head()
-            let result = try await git.attempt(["merge-tree", "--write-tree", "--name-only", head, commit])
-            let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            guard let tree = lines.first, !tree.isEmpty else {
-                throw RoleError(.git, "git merge-tree \(head) \(commit) failed: \(result.stderr)")
+            let outcome = try await IntegrationTurn.taking(repository: git.directory) {
+                () async throws(RoleError) -> MergeOutcome? in try await mergeOnce(commit, message: message)
             }
-            if result.exit != .exited(0) {
-                guard result.exit == .exited(1) else {
-                    throw RoleError(.git, "git merge-tree \(head) \(commit) failed: \(result.stderr)")
-                }
-                let rest = lines.dropFirst()
-                let paths = Array(rest.prefix { !$0.isEmpty })
-                let messages = rest.drop { !$0.isEmpty }.joined(separator: "\n")
-                return .conflict(paths, output: messages.trimmingCharacters(in: .whitespacesAndNewlines))
-            }
-            let merge = try await git.run(
-                [
-                    "-c", "user.name=\(git.identity.name)", "-c", "user.email=\(git.identity.email)", "commit-tree",
-                    tree,
-                    "-p", head, "-p", commit, "-m", message,
-                ])
-            if try await git.attempt(["update-ref", "refs/heads/" + name, merge, head]).succeeded {
-                return .merged(merge)
-            }
+            if let outcome { return outcome }
         }
         throw RoleError(.git, "the integration branch \(name) kept moving; could not integrate \(commit)")
+    }
+
+    /// One try of ``merge(_:message:again:)`` on the head read now; `nil` when the branch moved
+    /// before the swap.
+    private func mergeOnce(_ commit: String, message: String) async throws(RoleError) -> MergeOutcome? {
+        let head = try await self.head()
+        let result = try await git.attempt(["merge-tree", "--write-tree", "--name-only", head, commit])
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let tree = lines.first, !tree.isEmpty else {
+            throw RoleError(.git, "git merge-tree \(head) \(commit) failed: \(result.stderr)")
+        }
+        if result.exit != .exited(0) {
+            guard result.exit == .exited(1) else {
+                throw RoleError(.git, "git merge-tree \(head) \(commit) failed: \(result.stderr)")
+            }
+            let rest = lines.dropFirst()
+            let paths = Array(rest.prefix { !$0.isEmpty })
+            let messages = rest.drop { !$0.isEmpty }.joined(separator: "\n")
+            return .conflict(paths, output: messages.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let merge = try await git.run(
+            [
+                "-c", "user.name=\(git.identity.name)", "-c", "user.email=\(git.identity.email)", "commit-tree",
+                tree,
+                "-p", head, "-p", commit, "-m", message,
+            ])
+        return try await git.attempt(["update-ref", "refs/heads/" + name, merge, head]).succeeded ? .merged(merge) : nil
     }
 
     /// The commit the branch is at: read from its loose ref file when there is one

@@ -60,9 +60,7 @@ public struct GateRunner: Sendable {
     public func run(_ gate: Gate, log: String) async throws(RoleError) -> GateResult {
         let command = redactor.redact(PlanText.shellLine(gate.command.arguments))
         try Self.startLog(log, command: command)
-        let scratch = try TranscriptPump.privateFolder()
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let output = scratch + "/gate.log"
+        let output = try TranscriptPump.outputFile()
         let pump = TranscriptPump(from: output, to: log, redactor: redactor)
         let root = try await git.run(["rev-parse", "--show-toplevel"])
         let logInTree = Self.path(log, inside: root)
@@ -72,8 +70,8 @@ public struct GateRunner: Sendable {
         let outcome: GateResult.Outcome
         do {
             let child = try ChildProcess.spawn(
-                gate.command.arguments, environment: environment, directory: directory, stdout: .file(output),
-                stderr: .file(output), newSession: true, diesWithParent: true, killsGroupOnExit: true)
+                gate.command.arguments, environment: environment, directory: directory, stdout: output.output,
+                stderr: output.output, newSession: true, diesWithParent: true, killsGroupOnExit: true)
             let ending = await child.wait(timeout: gate.timeout)
             pump.pump(final: true)
             switch ending {
