@@ -26,8 +26,8 @@ import Processes
 ///    is removed and the envelope deferred until the earliest reset;
 /// 3. commits every change with the trailers `Planbus-Run`, `Planbus-Task`, `Planbus-Attempt`
 ///    (and `Planbus-Candidate`); the branch keeps the commit, and the work tree is kept for the
-///    next build, removed once the builder's queue is empty (``idle(context:)``), or when the build
-///    fails, asks a question, or is deferred;
+///    next build (also after a question), removed once the builder's queue is empty
+///    (``idle(context:)``), or at once when the build fails or is deferred;
 /// 4. acks with a `built` envelope to the verifier: the commit (or none), the step's exit, the
 ///    diff's files and lines, the log; with an agent also `usage`, `agent` (`name`, `model`,
 ///    `session`, `outcome`, `message`), `step_report`, and `agent_outcome` when the call did not

@@ -71,11 +71,6 @@ public final class BuilderTrees: Sendable {
         }
     }
 
-    /// The paths of the trees kept and not in use.
-    public var idlePaths: [String] {
-        kept.withLock { trees in trees.filter { !$0.value.busy }.map(\.key).sorted() }
-    }
-
     /// Removes every tree kept and not in use (with what git records of it); a tree whose removal
     /// fails is forgotten all the same, left to `planbus janitor`.
     /// - Returns: the paths removed.
