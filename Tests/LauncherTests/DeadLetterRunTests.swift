@@ -119,7 +119,11 @@ struct DeadLetterRunTests {
             kill(pid, SIGKILL)
             killed.insert(pid)
         }
-        #expect(await eventually { !DeadLetters.items(layout: layout, role: "builder").isEmpty })
+        // The dead letter is moved into dead/ first, then its reason record is placed beside it.
+        #expect(
+            await eventually {
+                DeadLetters.items(layout: layout, role: "builder").first?.reason["reason"] != nil
+            })
         let letter = try #require(DeadLetters.items(layout: layout, role: "builder").first)
         #expect(letter.reason["reason"]?.stringValue?.contains("max_attempts 5") == true, "\(letter.reason)")
 
