@@ -59,9 +59,13 @@ public final class AnonymousFile: Sendable {
     public var output: ChildProcess.Output { .anonymous(self) }
 
     /// What the file holds from byte `offset` on, at most `limit` bytes (fewer only at its end).
+    /// The buffer is sized by what the file holds now, not by `limit`: a pump that looks every
+    /// 100 ms, or a git command that printed a line, reads without clearing a megabyte first.
     public func read(from offset: Int = 0, limit: Int) -> [UInt8] {
+        var status = stat()
+        let size = fstat(descriptor, &status) == 0 ? Int(status.st_size) : 1 << 20
         var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: min(limit, 1 << 20))
+        var chunk = [UInt8](repeating: 0, count: max(1, min(limit, size - offset, 1 << 20)))
         while bytes.count < limit {
             let wanted = min(chunk.count, limit - bytes.count)
             let got = chunk.withUnsafeMutableBytes {
