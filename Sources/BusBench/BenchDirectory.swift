@@ -38,6 +38,15 @@ struct BenchDirectory: Sendable {
     func removeAll() {
         FileOps.removeTree(root)
     }
+
+    /// The memory filesystem's folder: where a part measures without a disk.
+    static let memoryParent = "/dev/shm"
+
+    /// A scratch directory in ``memoryParent`` when that is a tmpfs; `nil` otherwise.
+    static func onMemoryFilesystem() -> BenchDirectory? {
+        guard (try? FilesystemKind.of(memoryParent).description) == "tmpfs" else { return nil }
+        return try? BenchDirectory(parent: memoryParent)
+    }
 }
 
 /// Cheap looks into directories that may hold tens of thousands of names.

@@ -10,6 +10,11 @@ public struct BrokerModeResult: Sendable {
     public var busLatency: LatencySummary
     /// The same with Redis Streams: `XADD` → `XREADGROUP` returns → `XACK` answered.
     public var redisLatency: LatencySummary
+    /// Memory mode only: the bus's latency with its folder on a memory filesystem (tmpfs), where,
+    /// as with Redis in memory, nothing goes to a disk; `nil` in durable mode or without a tmpfs.
+    public var busOnMemoryLatency: LatencySummary? = nil
+    /// The memory filesystem of ``busOnMemoryLatency``.
+    public var memoryFolder: String? = nil
     /// The bus's end-to-end throughput, from the bus benchmark's 1-consumer case of this mode.
     public var busThroughput: Rate? = nil
     /// Redis's, for the same number of messages: pipelined `XADD`s, `XREADGROUP COUNT` batches,
@@ -18,6 +23,8 @@ public struct BrokerModeResult: Sendable {
 
     /// bus p50 / Redis p50: below 2 meets the latency goal.
     public var latencyRatioP50: Double { ratio(busLatency.p50, redisLatency.p50) }
+    /// bus on the memory filesystem p50 / Redis p50.
+    public var memoryLatencyRatioP50: Double? { busOnMemoryLatency.map { ratio($0.p50, redisLatency.p50) } }
     /// bus p99 / Redis p99.
     public var latencyRatioP99: Double { ratio(busLatency.p99, redisLatency.p99) }
     /// Redis throughput / bus throughput: how many times more messages a second Redis moved.
@@ -37,6 +44,9 @@ public struct BrokerModeResult: Sendable {
             "bus_throughput": busThroughput?.json ?? .null, "redis_throughput": redisThroughput?.json ?? .null,
             "redis_over_bus_throughput": throughputRatio.map { rounded($0, 2) } ?? .null,
             "latency_goal_bus_p50_within_2x": .bool(latencyRatioP50 <= BrokerComparison.latencyGoal),
+            "bus_on_memory_latency": busOnMemoryLatency?.json ?? .null,
+            "bus_on_memory_folder": memoryFolder.map(JSONValue.string) ?? .null,
+            "bus_on_memory_latency_ratio_p50": memoryLatencyRatioP50.map { rounded($0, 2) } ?? .null,
         ]
     }
 }

@@ -73,12 +73,16 @@ public struct PerformanceBenchmark: Sendable {
         busConfiguration.parentDirectory = scratch.root
         busConfiguration.keep = true
         busConfiguration.commandLine = c.commandLine
+        report.fileCreate.append(
+            try FileCreateProbe.measure(label: "the bus against Redis Streams", in: try scratch.phase("probe-broker")))
         progress("1/5 the bus against Redis Streams")
         let counts = [false: busConfiguration.count, true: busConfiguration.durableCount]
         var broker = try await BrokerComparisonBench(scratch: scratch, progress: progress).measure(
             latencySamples: c.latencySamples, durableLatencySamples: c.durableLatencySamples,
             throughputCounts: counts)
 
+        report.fileCreate.append(
+            try FileCreateProbe.measure(label: "planbus bench bus", in: try scratch.phase("probe-bus")))
         progress("2/5 the bus against the syscall floor (planbus bench bus)")
         let bus = try await BusBenchmark(configuration: busConfiguration, progress: progress).run()
         for index in broker.modes.indices {

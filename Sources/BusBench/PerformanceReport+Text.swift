@@ -12,6 +12,7 @@ extension PerformanceReport {
                 + "commit \(commit ?? "unknown"); load average \(load(machine.loadAverageBefore)) before, "
                 + "\(load(machine.loadAverageAfter)) after; \(format(totalSeconds)) s")
         for warning in warnings { lines.append("WARNING: " + warning) }
+        lines += fileCreate.map(\.text)
         lines.append("")
         lines += busLines + brokerLines + journalLines + sessionLines + runLines + memoryLines
         for (title, part) in [
@@ -66,6 +67,12 @@ extension PerformanceReport {
                 lines.append(
                     "    bus / redis latency: p50 \(format(m.latencyRatioP50, 2))×, p99 \(format(m.latencyRatioP99, 2))×"
                         + (m.latencyRatioP50 <= BrokerComparison.latencyGoal ? "  [within 2×]" : "  [NOT within 2×]"))
+            }
+            if let onMemory = m.busOnMemoryLatency {
+                lines.append("    the bus on \(m.memoryFolder ?? "tmpfs") (tmpfs): \(l(onMemory))")
+                if broker.skipped == nil, let r = m.memoryLatencyRatioP50 {
+                    lines.append("    bus on tmpfs / redis latency: p50 \(format(r, 2))×")
+                }
             }
             if let b = m.busThroughput {
                 lines.append(

@@ -20,6 +20,9 @@ public struct PerformanceReport: Sendable {
     public var run: RunReport?
     /// Wall-clock seconds of the whole run.
     public var totalSeconds = 0.0
+    /// What creating a file cost in the scratch directory before the bus parts (the orchestration
+    /// part's sessions carry their own).
+    public var fileCreate: [FileCreateProbe] = []
 
     init(configuration: PerformanceBenchmark.Configuration, machine: MachineInfo) {
         self.configuration = configuration
@@ -59,6 +62,7 @@ public struct PerformanceReport: Sendable {
         if let load = machine.loadAverageBefore.first, Double(machine.cpus) > 0, load > Double(machine.cpus) / 2 {
             out.append("the 1-minute load average was \(format(load, 2)) on \(machine.cpus) CPUs when the run started")
         }
+        out += fileCreate.compactMap(\.warning)
         out += (bus?.warnings ?? []).map { "bus: " + $0 }
         out += (session?.warnings ?? []).map { "session: " + $0 }
         out += (run?.warnings ?? []).map { "run: " + $0 }
@@ -79,6 +83,7 @@ public struct PerformanceReport: Sendable {
         o["journal"] = journal?.json ?? .null
         o["session"] = session?.json ?? .null
         o["run"] = run?.json ?? .null
+        o["file_create"] = .array(fileCreate.map(\.json))
         if let sample = memorySample {
             o["memory"] = [
                 "session": .string("\(sample.tasks) tasks, \(sample.builders) builders"),

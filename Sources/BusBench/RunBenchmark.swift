@@ -125,6 +125,9 @@ public struct RunBenchmark: Sendable {
         try await session.prepare(tasks: tasks, stepSeconds: stepSeconds)
         let floor = try await stepFloor(
             folder: try scratch.phase(name + "-floor"), builders: builders, tasks: tasks, stepSeconds: stepSeconds)
+        let probe = try FileCreateProbe.measure(
+            label: "\(tasks) tasks with \(builders) builders", in: try scratch.phase(name + "-probe"))
+        if probe.isSlow { progress("  warning: " + (probe.warning ?? "")) }
 
         let clock = ContinuousClock()
         let cpuBefore = CPUTime.ofReapedChildren()
@@ -185,6 +188,7 @@ public struct RunBenchmark: Sendable {
             startup: (running - upStart).seconds, submit: submitted.duration.seconds, makespan: (end - start).seconds,
             finished: done != nil && state?.finished == true, integrated: state?.integrated ?? 0, timeline: timeline)
         sample.cpuSeconds = cpu
+        sample.fileCreate = probe
         sample.memory = memory?.result ?? []
         sample.cpus = MachineInfo(path: session.folder).cpus
         sample.plannerReads = RunPlannerReads(layout: session.bus.layout, run: run)

@@ -36,6 +36,7 @@ extension RunReport {
             lines += SessionReport.table(
                 bigTable(samples.filter { $0.builders == big[0].builders } + big), indent: "  ")
         }
+        lines += (samples + big).compactMap { $0.fileCreate?.text }
         if let t = targetSample {
             let met = t.finished && t.ratio <= Self.targetRatio
             lines.append(

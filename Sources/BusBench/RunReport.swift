@@ -35,6 +35,7 @@ public struct RunReport: Sendable {
         for s in samples + big where s.finished && s.integrated != s.tasks {
             out.append("\(s.tasks) tasks with \(s.builders) builders: only \(s.integrated) integrated")
         }
+        out += (samples + big).compactMap { $0.fileCreate?.warning }
         return out
     }
 

@@ -65,6 +65,8 @@ public struct RunSample: Sendable {
     /// Submit spawned → goal published, from the journal's publish time and the wall clock read
     /// when `planbus submit` was spawned.
     public var submitToGoal: Double = 0
+    /// What creating a file cost in the scratch directory just before the session started.
+    public var fileCreate: FileCreateProbe?
 
     /// The sample as JSON.
     public var json: JSONValue {
@@ -102,6 +104,7 @@ public struct RunSample: Sendable {
             ],
         ]
         if !memory.isEmpty { o["memory"] = .array(memory.map(\.json)) }
+        o["file_create"] = fileCreate?.json ?? .null
         return .object(o)
     }
 }

@@ -180,6 +180,51 @@ import Testing
         let empty = BrokerModeResult(
             durable: true, redisPersistence: "", busLatency: LatencySummary([]), redisLatency: LatencySummary([]))
         #expect(empty.latencyRatioP50 == 0)
+        #expect(empty.memoryLatencyRatioP50 == nil)
+        #expect(empty.json["bus_on_memory_latency_ratio_p50"] == .null)
+        mode.busOnMemoryLatency = LatencySummary([.microseconds(75)])
+        mode.memoryFolder = "/dev/shm"
+        #expect(mode.memoryLatencyRatioP50 == 1.5)
+        #expect(mode.json["bus_on_memory_latency_ratio_p50"] == .number(1.5))
+        #expect(mode.json["bus_on_memory_folder"] == .string("/dev/shm"))
+    }
+
+    // MARK: the file-creation probe
+
+    @Test func theFileCreationProbeCreatesItsFilesAndKeepsThem() throws {
+        let temporary = try TemporaryBus()
+        let folder = temporary.root + "/probe"
+        let probe = try FileCreateProbe.measure(label: "a part", in: folder)
+        #expect(probe.label == "a part")
+        #expect(probe.microseconds > 0)
+        // Three batches, left in place: deleting them would slow the next part's file creation.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).count == 3 * FileCreateProbe.batch)
+        if FileManager.default.fileExists(atPath: "/dev/shm") {
+            #expect(probe.memoryFolder == "/dev/shm")
+            #expect((probe.memoryMicroseconds ?? 0) > 0)
+        }
+        #expect(try FileCreateProbe.measure(label: "again", in: folder).microseconds > 0, "an existing folder is fine")
+        withExtendedLifetime(temporary) {}
+    }
+
+    @Test func aProbeTenTimesTheMemoryReferenceIsSlow() {
+        var probe = FileCreateProbe(label: "32 tasks with 8 builders", microseconds: 470, memoryMicroseconds: 47)
+        #expect(probe.ratio == 10)
+        #expect(probe.isSlow)
+        #expect(
+            probe.warning?.hasPrefix("32 tasks with 8 builders: creating a file in the scratch directory took 470 µs")
+                == true)
+        #expect(probe.json["slow"] == .bool(true))
+        #expect(probe.text.hasSuffix(": SLOW"))
+        probe.microseconds = 469
+        #expect(!probe.isSlow)
+        #expect(probe.warning == nil)
+        #expect(probe.json["slow"] == .bool(false))
+        // Without a memory filesystem there is nothing to judge by: never slow.
+        let alone = FileCreateProbe(label: "x", microseconds: 10_000)
+        #expect(alone.ratio == nil)
+        #expect(!alone.isSlow)
+        #expect(alone.text.contains("no memory filesystem"))
     }
 
     // MARK: the command
