@@ -10,9 +10,9 @@ import Bus
 /// Every envelope, claim marker, journal and git object is a file created, so when the scratch
 /// filesystem is slow to create files for reasons outside planbus, every figure of the part is
 /// inflated by it. The case this was made for: ext4 without a journal (these machines' root
-/// filesystem) does not reuse an inode freed in the last 5 s, or in the last 5 minutes while its
+/// filesystem) does not reuse an inode freed in the last 60 s, or in the last 6 minutes while its
 /// inode table block is not yet written back, and scans past every such inode of the block group
-/// at each allocation; after a few thousand files were deleted near the scratch directory (a
+/// at each allocation (`fs/ext4/ialloc.c`, `find_inode_bit` → `recently_deleted`); after a few thousand files were deleted near the scratch directory (a
 /// previous run's clean-up), creating one file takes hundreds of microseconds instead of about
 /// ten. A journaled ext4, xfs or tmpfs does not do this.
 ///
