@@ -13,7 +13,8 @@ extension BenchCommand {
                 In one run, on this machine, in this order: \
                 (1) the bus against Redis Streams on the same workload (publish → consumer wakes → \
                 read → ack, one message at a time for latency and in batches for throughput; memory \
-                only, then durable: the bus durable against redis-server with appendfsync always), \
+                only, the bus on the scratch filesystem and again on /dev/shm when that is a tmpfs, \
+                then durable: the bus durable against redis-server with appendfsync always), \
                 with a private redis-server started on a free loopback port in a scratch folder \
                 and stopped at the end (skipped, with a note, when redis-server is not installed); \
                 (2) `planbus bench bus`: throughput and wake latency against the syscall floor; \
@@ -21,7 +22,11 @@ extension BenchCommand {
                 envelopes; (4) `planbus bench session`: up start time, and recovery after a \
                 SIGKILL against the lease; (5) `planbus bench run`: makespan against the ideal, \
                 with the memory (VmRSS, VmHWM from /proc/PID/status) of the supervisor and of \
-                every role process, idle and under load.
+                every role process, idle and under load. Before the bus parts and before each \
+                orchestration session, the time to create a file in the scratch directory is \
+                measured against the same on /dev/shm, and a warning names any part measured while \
+                the filesystem was slow to create files (as ext4 without a journal is for minutes \
+                after many deletions).
 
                 Prints a summary, each figure with the command of its part, then each part's own \
                 report; --json prints everything as one document, with the commit and the load \
