@@ -12,9 +12,10 @@ import Bus
 /// inflated by it. The case this was made for: ext4 without a journal (these machines' root
 /// filesystem) does not reuse an inode freed in the last 60 s, or in the last 6 minutes while its
 /// inode table block is not yet written back, and scans past every such inode of the block group
-/// at each allocation (`fs/ext4/ialloc.c`, `find_inode_bit` → `recently_deleted`); after a few thousand files were deleted near the scratch directory (a
-/// previous run's clean-up), creating one file takes hundreds of microseconds instead of about
-/// ten. A journaled ext4, xfs or tmpfs does not do this.
+/// at each allocation (`fs/ext4/ialloc.c`, `find_inode_bit` → `recently_deleted`); after a few
+/// thousand files were deleted near the scratch directory (a previous run's clean-up), creating
+/// one file takes hundreds of microseconds instead of about ten. A journaled ext4 does not do
+/// this, nor does a tmpfs.
 ///
 /// The probe creates empty files in a folder of its own, which it leaves in place (deleting them
 /// would slow the next part the same way); the scratch directory's removal at the end takes them.
@@ -67,8 +68,10 @@ public struct FileCreateProbe: Sendable {
         var probe = FileCreateProbe(label: label, microseconds: scratch)
         if let memory = BenchDirectory.onMemoryFilesystem() {
             defer { memory.removeAll() }
-            probe.memoryMicroseconds = try? median(in: memory.root)
-            probe.memoryFolder = BenchDirectory.memoryParent
+            if let reference = try? median(in: memory.root) {
+                probe.memoryMicroseconds = reference
+                probe.memoryFolder = BenchDirectory.memoryParent
+            }
         }
         return probe
     }
