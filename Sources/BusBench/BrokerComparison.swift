@@ -13,8 +13,8 @@ public struct BrokerModeResult: Sendable {
     /// Memory mode only: the bus's latency with its folder on a memory filesystem (tmpfs), where,
     /// as with Redis in memory, nothing goes to a disk; `nil` in durable mode or without a tmpfs.
     public var busOnMemoryLatency: LatencySummary? = nil
-    /// The memory filesystem of ``busOnMemoryLatency``.
-    public var memoryFolder: String? = nil
+    /// The memory filesystem of ``busOnMemoryLatency``, when it was measured.
+    public var memoryFolder: String? { busOnMemoryLatency == nil ? nil : BenchDirectory.memoryParent }
     /// The bus's end-to-end throughput, from the bus benchmark's 1-consumer case of this mode.
     public var busThroughput: Rate? = nil
     /// Redis's, for the same number of messages: pipelined `XADD`s, `XREADGROUP COUNT` batches,

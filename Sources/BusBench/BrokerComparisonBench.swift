@@ -48,7 +48,6 @@ struct BrokerComparisonBench: Sendable {
                 defer { memory.removeAll() }
                 progress("  the same, the bus on \(memory.root) (tmpfs): \(samples) round trips")
                 result.busOnMemoryLatency = try await busRoundTrips(samples: samples, durable: false, in: memory)
-                result.memoryFolder = BenchDirectory.memoryParent
             }
             if let redis {
                 let folder = try scratch.phase("redis-" + persistence.rawValue)

@@ -27,8 +27,9 @@ public struct FileCreateProbe: Sendable {
     public var microseconds: Double
     /// The same on the memory filesystem, or `nil` when there is none.
     public var memoryMicroseconds: Double?
-    /// The memory filesystem's folder the reference was taken in.
-    public var memoryFolder: String?
+
+    /// The memory filesystem's folder the reference was taken in, when it was.
+    public var memoryFolder: String? { memoryMicroseconds == nil ? nil : BenchDirectory.memoryParent }
 
     /// Files per batch.
     static let batch = 50
@@ -50,7 +51,7 @@ public struct FileCreateProbe: Sendable {
         guard isSlow, let ratio, let memoryMicroseconds else { return nil }
         return
             "\(label): creating a file in the scratch directory took \(format(microseconds)) µs, "
-            + "\(format(ratio))× the \(format(memoryMicroseconds)) µs in \(memoryFolder ?? BenchDirectory.memoryParent): the "
+            + "\(format(ratio))× the \(format(memoryMicroseconds)) µs in \(BenchDirectory.memoryParent): the "
             + "filesystem was slow to create files (ext4 without a journal is, for minutes after many files near "
             + "the scratch directory were deleted), which inflates this part's figures; run again later"
     }
@@ -68,10 +69,7 @@ public struct FileCreateProbe: Sendable {
         var probe = FileCreateProbe(label: label, microseconds: scratch)
         if let memory = BenchDirectory.onMemoryFilesystem() {
             defer { memory.removeAll() }
-            if let reference = try? median(in: memory.root) {
-                probe.memoryMicroseconds = reference
-                probe.memoryFolder = BenchDirectory.memoryParent
-            }
+            probe.memoryMicroseconds = try? median(in: memory.root)
         }
         return probe
     }
@@ -108,7 +106,7 @@ public struct FileCreateProbe: Sendable {
         var line = "creating a file in the scratch directory before \(label): \(format(microseconds)) µs"
         if let memoryMicroseconds, let ratio {
             line +=
-                " (\(format(ratio, 1))× the \(format(memoryMicroseconds)) µs in \(memoryFolder ?? BenchDirectory.memoryParent))"
+                " (\(format(ratio, 1))× the \(format(memoryMicroseconds)) µs in \(BenchDirectory.memoryParent))"
         } else {
             line += " (no memory filesystem to compare with)"
         }

@@ -69,7 +69,7 @@ extension PerformanceReport {
                         + (m.latencyRatioP50 <= BrokerComparison.latencyGoal ? "  [within 2×]" : "  [NOT within 2×]"))
             }
             if let onMemory = m.busOnMemoryLatency {
-                lines.append("    the bus on \(m.memoryFolder ?? "tmpfs") (tmpfs): \(l(onMemory))")
+                lines.append("    the bus on \(BenchDirectory.memoryParent) (tmpfs): \(l(onMemory))")
                 if broker.skipped == nil, let r = m.memoryLatencyRatioP50 {
                     lines.append("    bus on tmpfs / redis latency: p50 \(format(r, 2))×")
                 }

@@ -127,7 +127,7 @@ public struct RunBenchmark: Sendable {
             folder: try scratch.phase(name + "-floor"), builders: builders, tasks: tasks, stepSeconds: stepSeconds)
         let probe = try FileCreateProbe.measure(
             label: "\(tasks) tasks with \(builders) builders", in: try scratch.phase(name + "-probe"))
-        if probe.isSlow { progress("  warning: " + (probe.warning ?? "")) }
+        if let warning = probe.warning { progress("  warning: " + warning) }
 
         let clock = ContinuousClock()
         let cpuBefore = CPUTime.ofReapedChildren()

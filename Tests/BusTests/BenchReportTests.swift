@@ -183,7 +183,6 @@ import Testing
         #expect(empty.memoryLatencyRatioP50 == nil)
         #expect(empty.json["bus_on_memory_latency_ratio_p50"] == .null)
         mode.busOnMemoryLatency = LatencySummary([.microseconds(75)])
-        mode.memoryFolder = "/dev/shm"
         #expect(mode.memoryLatencyRatioP50 == 1.5)
         #expect(mode.json["bus_on_memory_latency_ratio_p50"] == .number(1.5))
         #expect(mode.json["bus_on_memory_folder"] == .string("/dev/shm"))
