@@ -100,17 +100,55 @@ public struct Redactor: Sendable {
             out += bytes[at...]
             text = String(decoding: out, as: UTF8.self)
         }
-        text = text.replacingOccurrences(
-            of: #"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"#, with: "$1" + Self.mark, options: .regularExpression)
-        text = text.replacingOccurrences(
-            of:
-                #"(?i)((?:^|[\s;,("'`]|\\[nrt])(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*(?:key|token|secret|password|passwd|credential)[A-Za-z0-9_]*\s*[=:]\s*)(\\?["']?)[^\s"']{4,}\2"#,
-            with: "$1$2" + Self.mark + "$2", options: .regularExpression)
-        // The same as a JSON member, quoted or escaped inside a JSON string: `"db_password": "…"`.
-        text = text.replacingOccurrences(
-            of:
-                #"(?i)(\\?["'][A-Za-z0-9_]*(?:key|token|secret|password|passwd|credential)[A-Za-z0-9_]*\\?["']\s*:\s*\\?["'])[^"'\\]{4,}"#,
-            with: "$1" + Self.mark, options: .regularExpression)
+        // A line of ASCII without the words the patterns need cannot match them: most lines skip
+        // the regular expressions. (Case-insensitive matching folds some other letters, such as
+        // `ſ`, to ASCII ones, so a line with any other character is always matched.)
+        let ascii = text.utf8.allSatisfy { $0 < 0x80 }
+        let lower = ascii ? text.lowercased() : ""
+        for pattern in LinePattern.all where !ascii || pattern.words.contains(where: lower.contains) {
+            text = pattern.replace(in: text)
+        }
         return text
+    }
+}
+
+extension Redactor {
+    /// A pattern of ``Redactor/redactLine(_:inPrivateKey:)``, compiled once.
+    fileprivate struct LinePattern: @unchecked Sendable {  // NSRegularExpression is immutable and thread-safe.
+        /// Lowercase words one of which a line must hold (in any case) to match.
+        let words: [String]
+        let expression: NSRegularExpression
+        /// The replacement, `$n` naming groups.
+        let template: String
+
+        init(words: [String], _ pattern: String, template: String) {
+            self.words = words
+            // The patterns are constants of this file: one that does not compile is a programming error.
+            self.expression = try! NSRegularExpression(pattern: pattern)
+            self.template = template
+        }
+
+        func replace(in text: String) -> String {
+            expression.stringByReplacingMatches(
+                in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template)
+        }
+
+        private static let secretWords = ["key", "token", "secret", "password", "passwd", "credential"]
+
+        static let all = [
+            // `Authorization: Bearer …`, `"Bearer …"`.
+            LinePattern(
+                words: ["bearer"], #"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"#, template: "$1" + Redactor.mark),
+            // An assignment to a secret-looking name: `API_KEY=…`, `export GH_TOKEN=…`, `DB_PASSWORD: …`.
+            LinePattern(
+                words: secretWords,
+                #"(?i)((?:^|[\s;,("'`]|\\[nrt])(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*(?:key|token|secret|password|passwd|credential)[A-Za-z0-9_]*\s*[=:]\s*)(\\?["']?)[^\s"']{4,}\2"#,
+                template: "$1$2" + Redactor.mark + "$2"),
+            // The same as a JSON member, quoted or escaped inside a JSON string: `"db_password": "…"`.
+            LinePattern(
+                words: secretWords,
+                #"(?i)(\\?["'][A-Za-z0-9_]*(?:key|token|secret|password|passwd|credential)[A-Za-z0-9_]*\\?["']\s*:\s*\\?["'])[^"'\\]{4,}"#,
+                template: "$1" + Redactor.mark),
+        ]
     }
 }

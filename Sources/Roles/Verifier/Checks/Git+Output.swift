@@ -10,7 +10,9 @@ extension Git {
     /// disk (``AnonymousFile``), and hands `body` a reader of it.
     ///
     /// Unlike ``run(_:)``, whose output is cut at 1 MiB, nothing is cut here: a large diff or
-    /// status is read in full, in chunks, without holding it all in memory.
+    /// status is read in full, in chunks, without holding it all in memory. Like ``run(_:)``, git
+    /// runs in a process group of its own, killed whole when git ends (git waits for the helpers
+    /// it starts, so a session of its own, swept through `/proc` at every end, would buy nothing).
     /// - Throws: ``RoleError`` `git` when git cannot start, times out or fails.
     func withOutput<R>(
         _ arguments: [String], _ body: (inout ChunkedReader) throws(RoleError) -> R
@@ -24,7 +26,7 @@ extension Git {
             err = try AnonymousFile()
             child = try ChildProcess.spawn(
                 ["git", "-C", directory] + arguments, environment: environment, stdout: out.output,
-                stderr: err.output, newSession: true, diesWithParent: true, killsGroupOnExit: true)
+                stderr: err.output, diesWithParent: true, killsGroupOnExit: true)
         } catch {
             throw RoleError(.git, "cannot run git: \(error)")
         }
