@@ -57,6 +57,19 @@ struct AgentCallerTests {
         #expect(Redactor(environment: ["HOME": "/root/home/dir"]).redact("cd /root/home/dir") == "cd /root/home/dir")
     }
 
+    @Test("the patterns match in any case and beside any character; lines without their words stay as they are")
+    func redactionOfCaseAndNonASCII() {
+        let redactor = Redactor()
+        #expect(redactor.redact("export Db_PassWord=hunter2-abc") == "export Db_PassWord=[redacted]")
+        #expect(redactor.redact("AUTHORIZATION: BEARER abcdefgh12345") == "AUTHORIZATION: BEARER [redacted]")
+        // A line with other characters than ASCII goes through every pattern.
+        #expect(redactor.redact("café API_TOKEN=\"s3cr3t-value\"") == "café API_TOKEN=\"[redacted]\"")
+        #expect(redactor.redact(#"{"clé": "x", "apiKey": "abcd1234"}"#) == #"{"clé": "x", "apiKey": "[redacted]"}"#)
+        for line in ["make test", "éè ok", "token count: 12", "the key is on the desk"] {
+            #expect(redactor.redact(line) == line)
+        }
+    }
+
     @Test("prices: a model by prefix, cache tokens, a reported cost kept, an unknown model left unknown")
     func prices() {
         let table = PriceTable.builtIn.merging(PriceTable(["local-7b": .init(input: 0.1, output: 0.2)]))

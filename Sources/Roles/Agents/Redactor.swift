@@ -101,8 +101,8 @@ public struct Redactor: Sendable {
             text = String(decoding: out, as: UTF8.self)
         }
         // A line of ASCII without the words the patterns need cannot match them: most lines skip
-        // the regular expressions. (Case-insensitive matching folds some other letters, such as
-        // `ſ`, to ASCII ones, so a line with any other character is always matched.)
+        // the regular expressions. (A case-insensitive match may fold other letters to ASCII ones,
+        // so a line with any other character always goes through them.)
         let ascii = text.utf8.allSatisfy { $0 < 0x80 }
         let lower = ascii ? text.lowercased() : ""
         for pattern in LinePattern.all where !ascii || pattern.words.contains(where: lower.contains) {
