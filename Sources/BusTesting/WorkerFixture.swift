@@ -19,12 +19,17 @@ public final class WorkerFixture: Sendable {
     ///   - gate: hold each envelope until `gate/<id>` exists.
     ///   - emit: ack each envelope with one result to this role.
     ///   - environment: extra environment (`PLANBUS_WAKE=poll`, …).
+    ///   - allowNext: each handler reports `claimed <id> <handlers running>`, then calls
+    ///     `BusWorker.allowNextClaim()` and reports `allowed <id>`.
+    ///   - overlap: the worker honours `BusWorker.allowNextClaim()` (``BusWorker/Options/overlap``).
     public init(
         bus: TemporaryBus, role: String = "work", name: String, gate: String? = nil, emit: String? = nil,
-        host: String? = nil, environment: [String: String] = [:]
+        host: String? = nil, environment: [String: String] = [:], allowNext: Bool = false, overlap: Bool = false
     ) throws {
         out = bus.root + "/" + name + ".out"
         var args = [Executables.testWorker, "work", "--bus", bus.path, "--role", role, "--out", out]
+        if allowNext { args.append("--allow-next") }
+        if overlap { args.append("--overlap") }
         if let gate { args += ["--gate", gate] }
         if let emit { args += ["--emit", emit] }
         if let host { args += ["--host", host] }

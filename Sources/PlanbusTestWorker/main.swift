@@ -1,6 +1,7 @@
 // A test fixture, not a product role: a worker process that tests start, stop, kill and pause.
 //
 //   planbus-testworker work    --bus DIR --role R --out FILE [--gate DIR] [--host NAME] [--emit ROLE]
+//                              [--overlap] [--allow-next]
 //   planbus-testworker publish --bus DIR --role R --run RUN --count N [--durable]
 //   planbus-testworker role    [--bus DIR] [--role R] [--instance N] [--out FILE] [--exit-at-start CODE]
 //
@@ -17,12 +18,15 @@
 // `work` appends "processed <id> <epoch>" to FILE for each envelope it handles and "wake <reasons>"
 // for each rescan (a refused late ack shows in the run's journal as `fenced`). With --gate it holds each
 // envelope until the file DIR/<id> exists (a condition the test controls). With --emit it acks
-// with one result envelope to that role.
+// with one result envelope to that role. With --allow-next each handler first appends
+// "claimed <id> <in hand>" (the handlers running, itself included), then calls
+// BusWorker.allowNextClaim() and appends "allowed <id>"; --overlap makes the worker honour it.
 import Bus
 import Foundation
 import Logging
 import Roles
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 #if canImport(Glibc)
@@ -71,6 +75,9 @@ case "work":
     guard let out = value("--out") else { fail("--out is required") }
     let gate = value("--gate")
     let emit = value("--emit")
+    let allowNext = CommandLine.arguments.contains("--allow-next")
+    let options = BusWorker.Options(overlap: CommandLine.arguments.contains("--overlap"))
+    let inHand = HandlerCount()
     let worker: WorkerID
     do { worker = try WorkerID.current(role: role, host: value("--host")) } catch { fail("\(error)") }
     appendLine(out, "started \(worker)")
@@ -79,11 +86,17 @@ case "work":
     let service: BusWorker
     do {
         service = try BusWorker(
-            bus: bus, role: role, worker: worker, logger: logger,
+            bus: bus, role: role, worker: worker, logger: logger, options: options,
             observe: { batch in
                 if batch.rescan { appendLine(out, "wake \(batch.reasons.sorted().joined(separator: ","))") }
             },
             handler: { claim in
+                if allowNext {
+                    appendLine(out, "claimed \(claim.envelope.id) \(inHand.enter())")
+                    BusWorker.allowNextClaim()
+                    appendLine(out, "allowed \(claim.envelope.id)")
+                }
+                defer { if allowNext { inHand.leave() } }
                 if let gate {
                     while !FileManager.default.fileExists(atPath: gate + "/" + claim.envelope.id) {
                         try await Task.sleep(for: .milliseconds(20))
@@ -110,4 +123,18 @@ case "work":
 
 default:
     fail("usage: planbus-testworker work|publish --bus DIR --role R ...")
+}
+
+/// How many handlers run at once in a `work --allow-next` process.
+final class HandlerCount: Sendable {
+    private let count = Mutex(0)
+
+    /// Counts a handler in; returns how many run now, itself included.
+    func enter() -> Int {
+        count.withLock { n in
+            n += 1; return n
+        }
+    }
+
+    func leave() { count.withLock { $0 -= 1 } }
 }

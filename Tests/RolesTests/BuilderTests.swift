@@ -91,44 +91,53 @@ struct BuilderTests {
         #expect(text.contains("the gate said: fix it"))
     }
 
-    @Test("back-to-back builds reuse the builder's work tree, reset and cleaned; it goes once the queue is empty")
+    @Test(
+        "back-to-back builds take turns in the builder's two work trees, reused reset and cleaned; they go once the queue is empty"
+    )
     func keptTreeIsReusedClean() async throws {
         let setup = try await setUp()
         defer { setup.role.send(SIGKILL) }
         try "*.out\n".write(toFile: setup.repository + "/.git/info/exclude", atomically: true, encoding: .utf8)
         let root = setup.bus.root
         // The first step leaves a committed file, an ignored one and an empty folder (which git
-        // does not track), and ends only once the second build is waiting.
+        // does not track), and ends only once the other builds are waiting.
         let first = try build(
             setup, task: "t1", attempt: 1,
             step: "pwd > '\(root)/first.pwd'; echo one > one.txt; echo cache > cache.out; mkdir empty; "
                 + "while [ ! -e '\(root)/go' ]; do sleep 0.05; done")
         #expect(await eventually { FileManager.default.fileExists(atPath: root + "/first.pwd") })
-        let second = try build(
-            setup, task: "t2", attempt: 1,
-            step: "pwd > '\(root)/second.pwd'; test ! -e one.txt && test ! -e cache.out && test ! -e empty "
-                + "&& echo two > two.txt")
+        // The second starts while the first is committed: in the builder's other tree.
+        let second = try build(setup, task: "t2", attempt: 1, step: "pwd > '\(root)/second.pwd'; echo two > two.txt")
+        // The third, once the first is done, in the first's tree, reset and cleaned.
+        let third = try build(
+            setup, task: "t3", attempt: 1,
+            step: "pwd > '\(root)/third.pwd'; test ! -e one.txt && test ! -e cache.out && test ! -e empty "
+                + "&& test ! -e two.txt && echo three > three.txt")
         #expect(FileManager.default.createFile(atPath: root + "/go", contents: Data()))
-        #expect(await eventually { built(setup, causedBy: second) != nil })
+        #expect(await eventually { built(setup, causedBy: third) != nil && built(setup, causedBy: second) != nil })
         #expect(built(setup, causedBy: first)?.body["diff"]?["paths"] == .array(["one.txt"]))
-        let body = try #require(built(setup, causedBy: second)).body
+        #expect(built(setup, causedBy: second)?.body["diff"]?["paths"] == .array(["two.txt"]))
+        let body = try #require(built(setup, causedBy: third)).body
         #expect(body["step_exit"] == 0)
-        #expect(body["diff"]?["paths"] == .array(["two.txt"]))
-        #expect(try await setup.git.run(["rev-parse", "planbus/r1/t2/1^"]) == setup.base)
-        // Both builds ran in the same tree, the builder's own.
+        #expect(body["diff"]?["paths"] == .array(["three.txt"]))
+        #expect(try await setup.git.run(["rev-parse", "planbus/r1/t3/1^"]) == setup.base)
+        // The first and third builds ran in the builder's first tree, the second in its other one.
         let firstTree = lines(of: root + "/first.pwd")
-        #expect(firstTree == lines(of: root + "/second.pwd"))
+        #expect(firstTree == lines(of: root + "/third.pwd"))
         let tree = try #require(firstTree.first)
         #expect(tree.hasPrefix(setup.bus.bus.layout.run("r1") + "/trees/@builder."))
-        let logs = ["t1", "t2"].map { lines(of: setup.bus.bus.layout.run("r1") + "/\($0)/1/builder.log") }
+        #expect(lines(of: root + "/second.pwd") == [tree + "~2"])
+        let logs = ["t1", "t2", "t3"].map { lines(of: setup.bus.bus.layout.run("r1") + "/\($0)/1/builder.log") }
         #expect(logs[0].contains { $0.hasSuffix("work tree \(tree): added at the base") })
+        #expect(logs[1].contains { $0.hasSuffix("work tree \(tree)~2: added at the base") })
         #expect(
-            logs[1].contains {
+            logs[2].contains {
                 $0.hasSuffix("work tree \(tree): kept from this builder's last build, reset to the base and cleaned")
             })
-        // The queue empty, the tree goes.
+        // The queue empty, the trees go.
         #expect(await eventually { workTreeRecords(of: setup.repository).isEmpty })
         #expect(!FileManager.default.fileExists(atPath: tree))
+        #expect(!FileManager.default.fileExists(atPath: tree + "~2"))
         #expect(setup.role.exitStatus == nil)
     }
 

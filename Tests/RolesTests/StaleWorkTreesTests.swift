@@ -75,15 +75,23 @@ struct StaleWorkTreesTests {
         let live = trees + "/" + BuilderTrees.name(of: liveBuilder)
         let remote = trees + "/" + BuilderTrees.name(of: remoteBuilder)
         let dead = trees + "/" + BuilderTrees.name(of: deadBuilder)
-        for tree in [live, remote, dead] { try await git.run(["worktree", "add", "--force", "--detach", tree, base]) }
+        // And each one's second tree.
+        #expect(BuilderTrees.names(of: deadBuilder) == [BuilderTrees.name(of: deadBuilder), "@\(deadBuilder)~2"])
+        let (live2, remote2, dead2) = (live + "~2", remote + "~2", dead + "~2")
+        for tree in [live, remote, dead, live2, remote2, dead2] {
+            try await git.run(["worktree", "add", "--force", "--detach", tree, base])
+        }
 
         let result = try await planbus("janitor", "--bus", temporary.path, "--json")
         #expect(result.code == 0, "\(result.stderr)")
         let removed = try JSONValue.parse(result.stdout)["stale_work_trees_removed"]?.arrayValue ?? []
-        #expect(Set(removed.compactMap(\.stringValue)) == [stale, bare, recorded, killed, dead])
+        #expect(Set(removed.compactMap(\.stringValue)) == [stale, bare, recorded, killed, dead, dead2])
         #expect(FileManager.default.fileExists(atPath: live + "/a.txt"))
         #expect(FileManager.default.fileExists(atPath: remote + "/a.txt"))
+        #expect(FileManager.default.fileExists(atPath: live2 + "/a.txt"))
+        #expect(FileManager.default.fileExists(atPath: remote2 + "/a.txt"))
         #expect(!FileManager.default.fileExists(atPath: dead))
+        #expect(!FileManager.default.fileExists(atPath: dead2))
         #expect(!FileManager.default.fileExists(atPath: killed))
         #expect(!FileManager.default.fileExists(atPath: root + "/.git/worktrees/t4.1.1.e1"))
         #expect(FileManager.default.fileExists(atPath: owned + "/a.txt"))

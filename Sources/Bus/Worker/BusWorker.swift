@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// A `Service`: run it in a `ServiceGroup`. On graceful shutdown (SIGTERM), or when a stop file
 /// names it in `ctl/` (``StopFiles``), it stops claiming, marks its heartbeat `stopping`, lets the
-/// envelope in hand finish within ``Options/stopGrace`` (else releases it for another worker),
+/// envelopes in hand finish within ``Options/stopGrace`` (else releases them for other workers),
 /// marks its heartbeat `stopped`, and returns.
 ///
 /// Progress: the worker bumps its heartbeat's `progress` on every claim and settle and on every
@@ -22,11 +22,25 @@ public struct BusWorker: Service {
         /// After a stop request, how long the handler in progress may go on before it is cancelled
         /// and its envelope released to another worker.
         public var stopGrace: Duration
+        /// Whether a handler may let the worker claim its next envelope before it is done with the
+        /// one it holds, by calling ``BusWorker/allowNextClaim()``: for a role whose handling ends
+        /// with work that need not hold up the next envelope (a builder's commit and report, once
+        /// its step has run). At most two envelopes are then in hand: the one finishing, and the
+        /// next, which may not in turn let a third be claimed before the first is settled.
+        public var overlap: Bool
 
-        public init(envelopeTimeout: Duration? = nil, stopGrace: Duration = .seconds(10)) {
+        public init(envelopeTimeout: Duration? = nil, stopGrace: Duration = .seconds(10), overlap: Bool = false) {
             self.envelopeTimeout = envelopeTimeout
             self.stopGrace = stopGrace
+            self.overlap = overlap
         }
+    }
+
+    /// Called by a handler of a worker with ``Options/overlap``: the worker may claim its next
+    /// envelope now, while this handler finishes the one it holds. Does nothing in a worker
+    /// without overlap, outside a handler, or when called again.
+    public static func allowNextClaim() {
+        NextClaimGate.current?.open()
     }
 
     /// The identity claims and journal lines are written under.
@@ -167,6 +181,8 @@ public struct BusWorker: Service {
         let newDirectory = bus.layout.new(queue.role)
         // Whether an envelope was handled since the idle hook last ran.
         var handled = false
+        // With overlap: the envelope whose handler let the next one be claimed, until it is settled.
+        var finishing: Task<Void, Never>?
         for await batch in wake {
             if stopping.isSet { break }
             observer?(batch)
@@ -210,7 +226,19 @@ public struct BusWorker: Service {
                 }
                 switch result {
                 case .claimed(let claim):
-                    await process(claim, stopping: stopping)
+                    if options.overlap {
+                        let gate = NextClaimGate()
+                        let work = Task {
+                            await NextClaimGate.$current.withValue(gate) { await process(claim, stopping: stopping) }
+                            gate.open()
+                        }
+                        await gate.wait()
+                        // Two in hand at most: the one before is settled before another is claimed.
+                        await finishing?.value
+                        finishing = work
+                    } else {
+                        await process(claim, stopping: stopping)
+                    }
                     handled = true
                 case .deadLettered(let reason):
                     logger.warning("dead-lettered", metadata: ["name": "\(name)", "reason": "\(reason)"])
@@ -218,12 +246,16 @@ public struct BusWorker: Service {
                     continue
                 }
             }
-            // A listing that fails says nothing is waiting: the hook only lets go of what was kept.
+            // A listing that fails says nothing is waiting: the hook only lets go of what was kept,
+            // once nothing is in hand.
             if handled, let idle, stopping.isSet || (try? queue.pendingNames().isEmpty) ?? true {
+                await finishing?.value
+                finishing = nil
                 await idle()
                 handled = false
             }
         }
+        await finishing?.value
         if handled, let idle { await idle() }
     }
 

@@ -24,8 +24,9 @@ import Processes
 ///    instead (``BuilderAgentStep``): its transcript streamed to the same log, its final text kept
 ///    as the attempt's `step-report.md`; while every agent it may use is rate-limited, the work tree
 ///    is removed and the envelope deferred until the earliest reset;
-/// 3. commits every change with the trailers `Planbus-Run`, `Planbus-Task`, `Planbus-Attempt`
-///    (and `Planbus-Candidate`); the branch keeps the commit, and the work tree is kept for the
+/// 3. lets the worker claim the next build, which starts in the other tree
+///    (`BusWorker.allowNextClaim()`: the role runs with ``overlap``), and commits every change
+///    with the trailers `Planbus-Run`, `Planbus-Task`, `Planbus-Attempt` (and `Planbus-Candidate`); the branch keeps the commit, and the work tree is kept for the
 ///    next build (also after a question), removed once the builder's queue is empty
 ///    (``idle(context:)``), or at once when the build fails or is deferred;
 /// 4. acks with a `built` envelope to the verifier: the commit (or none), the step's exit, the
@@ -41,6 +42,9 @@ public struct BuilderRole: Role {
     public init() {}
 
     public var kinds: Set<String> { ["build"] }
+
+    /// A build's commit and report overlap the next build (``commit(_:tree:git:log:claim:context:step:)``).
+    public var overlap: Bool { true }
 
     /// Removes the work trees kept from the last builds: the queue is empty, or the role stops.
     public func idle(context: RoleContext) async {
@@ -64,8 +68,8 @@ public struct BuilderRole: Role {
         let layout = context.bus.layout
         let trees = layout.run(request.run) + "/trees"
         let name = "\(request.task).\(request.attempt).\(request.candidate)"
-        let own = trees + "/" + BuilderTrees.name(of: context.worker)
-        let use = self.trees.take(own, repository: request.repository)
+        let (own, use) = self.trees.take(
+            BuilderTrees.names(of: context.worker).map { trees + "/" + $0 }, repository: request.repository)
         let tree = use == .busy ? trees + "/\(name).e\(claim.epoch)" : own
         let folder = request.attemptDirectory(in: layout)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -302,6 +306,9 @@ public struct BuilderRole: Role {
         _ request: BuildRequest, tree: BuildTree, git: Git, log: String, claim: Claim, context: RoleContext,
         step fields: [String: JSONValue]
     ) async throws -> Disposition {
+        // The step is over: the next build may start (in this builder's other tree) while this
+        // one is committed and reported.
+        BusWorker.allowNextClaim()
         var trailers = [
             ("Planbus-Run", request.run), ("Planbus-Task", request.task), ("Planbus-Attempt", "\(request.attempt)"),
         ]

@@ -4,16 +4,18 @@ import Synchronization
 
 /// The work trees one builder process keeps from one build to the next.
 ///
-/// A builder builds in its own work tree of each run, `runs/<run>/trees/@<worker>`
-/// (``name(of:)``): added for its first build there, then, for each later build while the builder
-/// has more work waiting, reset to the next attempt's base (`git checkout --force -B`) and cleaned
-/// (`git clean -ffdx`, ignored files too) instead of removed and added again. A tree reset and
-/// cleaned holds what a fresh checkout of the base would, while git writes only the files that
-/// differ. The tree is owned by the live builder that named it: by its claim while a build runs in
-/// it, and between builds by the builder alone, which removes it as soon as its queue is empty
-/// (``releaseIdle()``, from ``BuilderRole/idle(context:)``) and when it stops. The tree of a builder
-/// that died is removed by the builder that takes its build over (the tree is on the attempt's
-/// branch) or by `planbus janitor` (``StaleWorkTrees``), which judges the builder it names dead.
+/// A builder builds in its own work trees of each run, `runs/<run>/trees/@<worker>` and
+/// `@<worker>~2` (``names(of:)``): the second for a build that starts while the builder still
+/// commits the one before in the first (``BusWorker/allowNextClaim()``). Each is added for its
+/// first build there, then, for each later build while the builder has more work waiting, reset to
+/// the next attempt's base (`git checkout --force -B`) and cleaned (`git clean -ffdx`, ignored
+/// files too) instead of removed and added again. A tree reset and cleaned holds what a fresh
+/// checkout of the base would, while git writes only the files that differ. A tree is owned by the
+/// live builder that named it: by its claim while a build runs in it, and between builds by the
+/// builder alone, which removes its trees as soon as its queue is empty (``releaseIdle()``, from
+/// ``BuilderRole/idle(context:)``) and when it stops. The trees of a builder that died are removed
+/// by the builder that takes its build over (the tree is on the attempt's branch) or by
+/// `planbus janitor` (``StaleWorkTrees``), which judges the builder they name dead.
 public final class BuilderTrees: Sendable {
     /// What a build may do with the tree at a path.
     public enum Use: Sendable, Equatable {
@@ -21,8 +23,8 @@ public final class BuilderTrees: Sendable {
         case add
         /// Reset and clean the tree this process kept there.
         case reuse
-        /// Another build of this process still runs there (its handler outlived its time limit):
-        /// build in a tree of the claim's own.
+        /// Builds of this process still run in every tree it may keep (a handler outlived its time
+        /// limit): build in a tree of the claim's own.
         case busy
     }
 
@@ -36,30 +38,42 @@ public final class BuilderTrees: Sendable {
 
     public init() {}
 
-    /// The name of `worker`'s work tree in a run's `trees/` folder: `@` and the worker id, which
-    /// no claim's tree name (`<task>.<attempt>.<candidate>.e<epoch>`, a task id starting with a
-    /// letter or digit) can be.
+    /// The name of `worker`'s first work tree in a run's `trees/` folder: `@` and the worker id,
+    /// which no claim's tree name (`<task>.<attempt>.<candidate>.e<epoch>`, a task id starting
+    /// with a letter or digit) can be.
     public static func name(of worker: WorkerID) -> String { "@" + worker.description }
 
-    /// The worker a tree name of ``name(of:)`` names; `nil` for any other name.
+    /// The names of the work trees `worker` may keep in a run's `trees/` folder: ``name(of:)``,
+    /// then the same with `~2`.
+    public static func names(of worker: WorkerID) -> [String] { [name(of: worker), name(of: worker) + "~2"] }
+
+    /// The worker a tree name of ``names(of:)`` names; `nil` for any other name.
     public static func worker(named name: String) -> WorkerID? {
         guard name.hasPrefix("@") else { return nil }
-        return try? WorkerID(parsing: String(name.dropFirst()))
+        var id = name.dropFirst()
+        if id.hasSuffix("~2") { id = id.dropLast(2) }
+        return try? WorkerID(parsing: String(id))
     }
 
-    /// Takes the tree at `path` for a build in `repository`: marks it in use and says whether to
-    /// add it or reuse it; ``Use/busy`` when a build of this process still runs there.
-    public func take(_ path: String, repository: String) -> Use {
+    /// Takes one of the trees at `paths` (this process's, ``names(of:)``) for a build in
+    /// `repository`, marks it in use, and says whether to add it or reuse it: a tree kept from an
+    /// earlier build in `repository` first, else the first one not in use; ``Use/busy`` (with the
+    /// first path) when builds of this process still run in all of them.
+    public func take(_ paths: [String], repository: String) -> (path: String, use: Use) {
         kept.withLock { trees in
-            if let tree = trees[path] {
-                if tree.busy { return .busy }
-                if tree.repository == repository, FileManager.default.fileExists(atPath: path + "/.git") {
+            for path in paths {
+                if let tree = trees[path], !tree.busy, tree.repository == repository,
+                    FileManager.default.fileExists(atPath: path + "/.git")
+                {
                     trees[path]?.busy = true
-                    return .reuse
+                    return (path, .reuse)
                 }
             }
-            trees[path] = Kept(repository: repository, busy: true)
-            return .add
+            for path in paths where trees[path]?.busy != true {
+                trees[path] = Kept(repository: repository, busy: true)
+                return (path, .add)
+            }
+            return (paths.first ?? "", .busy)
         }
     }
 

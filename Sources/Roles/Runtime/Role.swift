@@ -19,10 +19,16 @@ public protocol Role: Sendable {
     /// tree). The runtime calls it between envelopes, once the role has handled one and then finds
     /// its queue empty, and when the role stops. The default does nothing.
     func idle(context: RoleContext) async
+
+    /// Whether ``handle(_:context:)`` may let the next envelope be claimed before it returns, by
+    /// calling `BusWorker.allowNextClaim()` (``BusWorker/Options/overlap``). The default is false.
+    var overlap: Bool { get }
 }
 
 extension Role {
     public func idle(context: RoleContext) async {}
+
+    public var overlap: Bool { false }
 }
 
 /// What a role's handler may use: the bus, its identity, its settings, its heartbeat.

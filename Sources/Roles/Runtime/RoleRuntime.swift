@@ -24,7 +24,8 @@ public struct RoleRuntime: Sendable {
         self.logger = logger
         var handlerLogger = logger
         handlerLogger[metadataKey: "worker"] = "\(worker)"
-        let options = BusWorker.Options(envelopeTimeout: settings.envelopeTimeout, stopGrace: settings.stopGrace)
+        let options = BusWorker.Options(
+            envelopeTimeout: settings.envelopeTimeout, stopGrace: settings.stopGrace, overlap: role.overlap)
         let heartbeat = HeartbeatWriter(bus: bus, worker: worker)
         let context = RoleContext(
             bus: bus, worker: worker, settings: settings, heartbeat: heartbeat, logger: handlerLogger)
