@@ -12,8 +12,9 @@ import Processes
 ///    (`runs/<run>/verify/<task>.<attempt>[.c<k>].e<epoch>`), and diffs it against the base itself;
 /// 3. rejects a failed step or an empty change, then runs the checks: every gate (fail closed,
 ///    logs under the attempt's `gates/` folder), scope, budget and secrets;
-/// 4. on approval of a task that needs neither the judge (`candidates` above 1) nor a person
-///    (`needs_approval`), merges the commit into the run's integration branch
+/// 4. lets the worker claim its next envelope (`BusWorker.allowNextClaim()`: the role runs with
+///    ``overlap``), and, on approval of a task that needs neither the judge (`candidates` above 1)
+///    nor a person (`needs_approval`), merges the commit into the run's integration branch
 ///    (``integrate(_:task:attempt:run:git:layout:)``); otherwise the verdict says what it is
 ///    `pending` on, and the planner later sends `integrate` for the chosen commit;
 /// 5. answers the planner with a `verdict`: approved or not, the findings, the feedback for the
@@ -26,6 +27,9 @@ public struct VerifierRole: Role {
     public var kinds: Set<String> {
         [RunMessages.built, RunMessages.integrate, RunMessages.check, RunMessages.judgment]
     }
+
+    /// A verification's integration overlaps the next envelope's verification.
+    public var overlap: Bool { true }
 
     public func handle(_ claim: Claim, context: RoleContext) async throws -> Disposition {
         let envelope = claim.envelope
@@ -126,6 +130,8 @@ public struct VerifierRole: Role {
                     }
                     context.heartbeat.progressed()
                 }
+                // The checks are done: the next envelope may be verified while this one is integrated.
+                BusWorker.allowNextClaim()
                 if pending == nil, Verification(gates: gates, findings: findings).approved {
                     switch try await Self.integrate(
                         commit, task: task, attempt: attempt, run: built.run, git: git, again: claim.epoch > 1)
