@@ -17,7 +17,8 @@ extension RunReport {
             lines += SessionReport.table(overview(samples), indent: "  ")
             lines.append(
                 "build phase (goal acked → last builder ack) against rounds × step floor; per build: builder "
-                    + "claim → ack, the step alone (builder.log), the rest, and the hand-off gap (ready → claim)")
+                    + "claim → ack, the step alone (builder.log), the rest, and the hand-off gap (ready → claim; "
+                    + "negative when a builder took a build before it acked its last, still committing it)")
             lines += SessionReport.table(buildTable(samples), indent: "  ")
             lines.append(
                 "after the build, per queue and envelope kind: published → claimed (wait) and claimed → acked "

@@ -10,7 +10,8 @@ import Roles
 ///   parsed, the integration branch made, every build released);
 /// - each build: its builder's claim → ack (wall) against the step alone; and the hand-off gap,
 ///   from when the build could have been taken (its publish, or its builder's previous ack, the
-///   later) to its claim;
+///   later) to its claim: negative when the builder took it before it acked its previous build,
+///   whose commit and report then overlapped it (`BusWorker.allowNextClaim()`);
 /// - every queue and envelope kind (``stages``): published → claimed (wait), claimed → acked
 ///   (handling). The verifier's `built` is verification and integration in one handler; the
 ///   planner's inputs after the goal (verdicts, and the docs role's `documented` answers) each

@@ -255,7 +255,8 @@ extension BenchCommand {
                 claim → ack in the run's journal. The report gives makespan / ideal per builder count \
                 (target: at most 1.15 with 8 builders), and from the journal where the rest went: the \
                 start, the build phase against the floor (builder claim → ack against the step in \
-                builder.log, hand-off gaps), verification, and the tail after the last build. Then \
+                builder.log, hand-off gaps, negative when a builder took its next build while it \
+                still committed the last), verification, and the tail after the last build. Then \
                 the large plan (--big tasks whose step only writes its file, --big-builders) shows \
                 how the cost per task, and the planner's handling of one verdict, grow with the plan.
 
