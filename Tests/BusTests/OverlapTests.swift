@@ -4,6 +4,10 @@ import Foundation
 import Processes
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite("A handler that lets its worker claim the next envelope early", .serialized, .timeLimit(.minutes(3)))
 struct OverlapTests {
     /// The `claimed <id> <handlers running>` lines of a worker, in order.
@@ -50,6 +54,28 @@ struct OverlapTests {
         #expect(first < third, "\(worker.report)")
         #expect(Set(worker.processed.map(\.id)) == Set(ids))
         #expect(bus.doneNames().sorted() == ids.map { $0 + ".e1.json" }.sorted())
+    }
+
+    @Test("a stop with two envelopes in hand finishes and settles both, and claims nothing more")
+    func stopWithTwoInHand() async throws {
+        let bus = try TemporaryBus()
+        let gate = bus.root + "/gate"
+        try FileManager.default.createDirectory(atPath: gate, withIntermediateDirectories: true)
+        let worker = try WorkerFixture(bus: bus, name: "w", gate: gate, allowNext: true, overlap: true)
+        #expect(await worker.started())
+        let ids = try bus.publish(3)
+        #expect(await eventually { claims(worker).count == 2 && worker.report.contains("allowed \(ids[1])") })
+        let started = try #require(worker.report.first { $0.hasPrefix("started ") })
+        let id = try WorkerID(parsing: String(started.dropFirst("started ".count)))
+        worker.process.send(SIGTERM)
+        #expect(await eventually { Heartbeat.read(id, layout: bus.bus.layout)?.state == .stopping })
+        open(gate, ids[0])
+        open(gate, ids[1])
+        #expect(await worker.process.wait(timeout: testProcessTimeout).exit == .exited(0))
+        #expect(Set(worker.processed.map(\.id)) == [ids[0], ids[1]])
+        #expect(bus.doneNames().sorted() == [ids[0], ids[1]].map { $0 + ".e1.json" }.sorted())
+        #expect(claims(worker).map(\.id) == [ids[0], ids[1]])
+        #expect(bus.names("new").count == 1)
     }
 
     @Test("without overlap, a handler's call to allow the next claim changes nothing: one envelope in hand")

@@ -65,6 +65,9 @@ struct AgentCallerTests {
         // A line with other characters than ASCII goes through every pattern.
         #expect(redactor.redact("café API_TOKEN=\"s3cr3t-value\"") == "café API_TOKEN=\"[redacted]\"")
         #expect(redactor.redact(#"{"clé": "x", "apiKey": "abcd1234"}"#) == #"{"clé": "x", "apiKey": "[redacted]"}"#)
+        // Matching ignores case by folding: ſ (long s) is an s, though the line lowercased holds no
+        // "password".
+        #expect(redactor.redact("DB_PAſſWORD=hunter22") == "DB_PAſſWORD=[redacted]")
         for line in ["make test", "éè ok", "token count: 12", "the key is on the desk"] {
             #expect(redactor.redact(line) == line)
         }

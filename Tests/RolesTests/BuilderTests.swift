@@ -92,29 +92,37 @@ struct BuilderTests {
     }
 
     @Test(
-        "back-to-back builds take turns in the builder's two work trees, reused reset and cleaned; they go once the queue is empty"
+        "a build starts in the builder's other work tree while the last is committed; a kept tree is reused reset and cleaned; they go once the queue is empty"
     )
     func keptTreeIsReusedClean() async throws {
         let setup = try await setUp()
         defer { setup.role.send(SIGKILL) }
         try "*.out\n".write(toFile: setup.repository + "/.git/info/exclude", atomically: true, encoding: .utf8)
         let root = setup.bus.root
+        // The commit of t1 (`git commit` runs the post-commit hook) holds until the test lets it go.
+        let hook = setup.repository + "/.git/hooks/post-commit"
+        try
+            "#!/bin/sh\ncase \"$(git log -1 --format=%s)\" in t1:*) while [ ! -e '\(root)/commit-t1' ]; do sleep 0.05; done;; esac\n"
+            .write(toFile: hook, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
         // The first step leaves a committed file, an ignored one and an empty folder (which git
-        // does not track), and ends only once the other builds are waiting.
+        // does not track).
         let first = try build(
             setup, task: "t1", attempt: 1,
-            step: "pwd > '\(root)/first.pwd'; echo one > one.txt; echo cache > cache.out; mkdir empty; "
-                + "while [ ! -e '\(root)/go' ]; do sleep 0.05; done")
+            step: "pwd > '\(root)/first.pwd'; echo one > one.txt; echo cache > cache.out; mkdir empty")
         #expect(await eventually { FileManager.default.fileExists(atPath: root + "/first.pwd") })
-        // The second starts while the first is committed: in the builder's other tree.
+        // While the first is being committed, the second builds in the builder's other tree.
         let second = try build(setup, task: "t2", attempt: 1, step: "pwd > '\(root)/second.pwd'; echo two > two.txt")
-        // The third, once the first is done, in the first's tree, reset and cleaned.
+        #expect(await eventually { built(setup, causedBy: second) != nil })
+        #expect(built(setup, causedBy: first) == nil)
+        // The third waits for the first to be settled (two in hand at most), then builds in its
+        // tree, kept, reset and cleaned.
         let third = try build(
             setup, task: "t3", attempt: 1,
             step: "pwd > '\(root)/third.pwd'; test ! -e one.txt && test ! -e cache.out && test ! -e empty "
                 + "&& test ! -e two.txt && echo three > three.txt")
-        #expect(FileManager.default.createFile(atPath: root + "/go", contents: Data()))
-        #expect(await eventually { built(setup, causedBy: third) != nil && built(setup, causedBy: second) != nil })
+        #expect(FileManager.default.createFile(atPath: root + "/commit-t1", contents: Data()))
+        #expect(await eventually { built(setup, causedBy: first) != nil && built(setup, causedBy: third) != nil })
         #expect(built(setup, causedBy: first)?.body["diff"]?["paths"] == .array(["one.txt"]))
         #expect(built(setup, causedBy: second)?.body["diff"]?["paths"] == .array(["two.txt"]))
         let body = try #require(built(setup, causedBy: third)).body

@@ -38,7 +38,9 @@ public struct BusWorker: Service {
 
     /// Called by a handler of a worker with ``Options/overlap``: the worker may claim its next
     /// envelope now, while this handler finishes the one it holds. Does nothing in a worker
-    /// without overlap, outside a handler, or when called again.
+    /// without overlap, outside a handler, or when called again. Call it only once the envelope
+    /// will not be deferred (``Disposition/defer(until:reason:)``): the next envelope is claimed
+    /// at once, before the backoff a deferral sets.
     public static func allowNextClaim() {
         NextClaimGate.current?.open()
     }
@@ -182,7 +184,7 @@ public struct BusWorker: Service {
         // Whether an envelope was handled since the idle hook last ran.
         var handled = false
         // With overlap: the envelope whose handler let the next one be claimed, until it is settled.
-        var finishing: Task<Void, Never>?
+        var finishing: (work: Task<Void, Never>, gate: NextClaimGate)?
         for await batch in wake {
             if stopping.isSet { break }
             observer?(batch)
@@ -230,12 +232,12 @@ public struct BusWorker: Service {
                         let gate = NextClaimGate()
                         let work = Task {
                             await NextClaimGate.$current.withValue(gate) { await process(claim, stopping: stopping) }
-                            gate.open()
+                            gate.settle()
                         }
                         await gate.wait()
                         // Two in hand at most: the one before is settled before another is claimed.
-                        await finishing?.value
-                        finishing = work
+                        await finishing?.work.value
+                        finishing = (work, gate)
                     } else {
                         await process(claim, stopping: stopping)
                     }
@@ -247,15 +249,23 @@ public struct BusWorker: Service {
                 }
             }
             // A listing that fails says nothing is waiting: the hook only lets go of what was kept,
-            // once nothing is in hand.
+            // once nothing is in hand. While an envelope is still finishing, the worker goes on
+            // waiting for wake-ups (a new envelope is claimed at once); the envelope's settling
+            // asks for a rescan, after which the queue is looked at again.
             if handled, let idle, stopping.isSet || (try? queue.pendingNames().isEmpty) ?? true {
-                await finishing?.value
+                let wake = self.wake
+                if !stopping.isSet, let finishing,
+                    finishing.gate.whenSettled({ wake.requestRescan("settled") })
+                {
+                    continue
+                }
+                await finishing?.work.value
                 finishing = nil
                 await idle()
                 handled = false
             }
         }
-        await finishing?.value
+        await finishing?.work.value
         if handled, let idle { await idle() }
     }
 

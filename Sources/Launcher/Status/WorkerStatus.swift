@@ -74,7 +74,7 @@ public struct WorkerStatus: Sendable, Equatable {
                 var row = WorkerStatus(
                     role: w.role, instance: hb.info["instance"]?.intValue ?? sup?.1.instance, host: w.host, pid: w.pid,
                     worker: w.description, state: hb.state.rawValue, agent: hb.info["agent"]?.stringValue,
-                    model: hb.info["model"]?.stringValue, envelope: hb.claims.first?.id,
+                    model: hb.info["model"]?.stringValue, envelope: hb.claims.last?.id,
                     heartbeatAgeMs: Int(now.milliseconds - hb.updated.milliseconds), restarts: sup?.1.restarts,
                     mark: nil)
                 row.backoffUntil = hb.backoffUntil?.description

@@ -530,7 +530,7 @@ struct SupervisorState {
             StatusTable.Row(
                 role: slot.role, instance: slot.instance, pid: slot.child?.pid,
                 state: failedRoles.contains(slot.role) && !slot.hasProcess ? "failed" : slot.phase.name,
-                worker: slot.heartbeat?.stateText, envelope: slot.heartbeat?.claims.first?.id,
+                worker: slot.heartbeat?.stateText, envelope: slot.heartbeat?.claims.last?.id,
                 heartbeatAge: slot.heartbeat == nil ? nil : now - slot.seqChangedAt, restarts: slot.restarts)
         }
     }

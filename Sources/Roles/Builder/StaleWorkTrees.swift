@@ -4,10 +4,11 @@ import Foundation
 /// The builders' work trees that no live builder or claim owns any more, found and removed by
 /// `planbus janitor`.
 ///
-/// A builder builds in its own tree of the run, `runs/<run>/trees/@<worker>` (``BuilderTrees``),
-/// which it keeps between builds and removes once its queue is empty; a tree of a builder that
-/// died is left behind, unless a builder that took its build over removed it. In the rare case
-/// that a build of a process still runs in that tree, a build makes one owned by its claim,
+/// A builder builds in its own trees of the run, `runs/<run>/trees/@<worker>` and `@<worker>~2`
+/// (``BuilderTrees``), which it keeps between builds and removes once its queue is empty; a tree
+/// of a builder that died is left behind, unless a builder that took its build over removed it.
+/// In the rare case that builds of a process still run in both, a build makes one owned by its
+/// claim,
 /// `runs/<run>/trees/<task>.<attempt>.<candidate>.e<epoch>`, and removes it when it ends; the
 /// builder that takes an envelope over removes the trees of earlier epochs before and after its
 /// build, but a tree that a killed holder's git went on making past both is left behind. This

@@ -11,8 +11,10 @@ extension Git {
     ///
     /// Unlike ``run(_:)``, whose output is cut at 1 MiB, nothing is cut here: a large diff or
     /// status is read in full, in chunks, without holding it all in memory. Like ``run(_:)``, git
-    /// runs in a process group of its own, killed whole when git ends (git waits for the helpers
-    /// it starts, so a session of its own, swept through `/proc` at every end, would buy nothing).
+    /// runs in a process group of its own, killed whole when git ends (not in a session of its own
+    /// swept through `/proc` at every end, which cost about 2 ms a run: git waits for the helpers
+    /// it runs, and what it leaves running on purpose, such as an fsmonitor daemon, is not the
+    /// verifier's to end).
     /// - Throws: ``RoleError`` `git` when git cannot start, times out or fails.
     func withOutput<R>(
         _ arguments: [String], _ body: (inout ChunkedReader) throws(RoleError) -> R
