@@ -23,17 +23,23 @@ struct OverlapTests {
         worker.report.firstIndex(of: line)
     }
 
+    /// A bus, a gate folder, and a started test worker whose handlers allow the next claim.
+    private func start(overlap: Bool) async throws -> (TemporaryBus, String, WorkerFixture) {
+        let bus = try TemporaryBus()
+        let gate = bus.root + "/gate"
+        try FileManager.default.createDirectory(atPath: gate, withIntermediateDirectories: true)
+        let worker = try WorkerFixture(bus: bus, name: "w", gate: gate, allowNext: true, overlap: overlap)
+        #expect(await worker.started())
+        return (bus, gate, worker)
+    }
+
     private func open(_ gate: String, _ id: String) {
         #expect(FileManager.default.createFile(atPath: gate + "/" + id, contents: nil))
     }
 
     @Test("with overlap, the next envelope is claimed while the handler finishes; never more than two in hand")
     func overlapping() async throws {
-        let bus = try TemporaryBus()
-        let gate = bus.root + "/gate"
-        try FileManager.default.createDirectory(atPath: gate, withIntermediateDirectories: true)
-        let worker = try WorkerFixture(bus: bus, name: "w", gate: gate, allowNext: true, overlap: true)
-        #expect(await worker.started())
+        let (bus, gate, worker) = try await start(overlap: true)
         let ids = try bus.publish(3)
         // The first handler waits at its gate; having allowed the next claim, the second runs beside it.
         #expect(await eventually { claims(worker).count == 2 && worker.report.contains("allowed \(ids[1])") })
@@ -58,11 +64,7 @@ struct OverlapTests {
 
     @Test("a stop with two envelopes in hand finishes and settles both, and claims nothing more")
     func stopWithTwoInHand() async throws {
-        let bus = try TemporaryBus()
-        let gate = bus.root + "/gate"
-        try FileManager.default.createDirectory(atPath: gate, withIntermediateDirectories: true)
-        let worker = try WorkerFixture(bus: bus, name: "w", gate: gate, allowNext: true, overlap: true)
-        #expect(await worker.started())
+        let (bus, gate, worker) = try await start(overlap: true)
         let ids = try bus.publish(3)
         #expect(await eventually { claims(worker).count == 2 && worker.report.contains("allowed \(ids[1])") })
         let started = try #require(worker.report.first { $0.hasPrefix("started ") })
@@ -80,11 +82,7 @@ struct OverlapTests {
 
     @Test("without overlap, a handler's call to allow the next claim changes nothing: one envelope in hand")
     func withoutOverlap() async throws {
-        let bus = try TemporaryBus()
-        let gate = bus.root + "/gate"
-        try FileManager.default.createDirectory(atPath: gate, withIntermediateDirectories: true)
-        let worker = try WorkerFixture(bus: bus, name: "w", gate: gate, allowNext: true)
-        #expect(await worker.started())
+        let (bus, gate, worker) = try await start(overlap: false)
         let ids = try bus.publish(2)
         #expect(await eventually { worker.report.contains("allowed \(ids[0])") })
         open(gate, ids[0])

@@ -35,24 +35,16 @@ struct VerifierOverlapTests {
         """.write(toFile: hook, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
         let plan = root + "/plan.yaml"
-        try """
-        version: 1
-        name: overlap
-        goal: two independent changes
-        risk: low
-        repository: repo
-        tasks:
-          - id: a
-            title: write a.txt
-            prompt: write a.txt
-            scope: [a.txt]
-            run: echo a > a.txt
-          - id: b
-            title: write b.txt
-            prompt: write b.txt
-            scope: [b.txt]
-            run: echo b > b.txt
-        """.write(toFile: plan, atomically: true, encoding: .utf8)
+        // Two independent tasks, each writing its own file.
+        let tasks = ["a", "b"].map { id in
+            "  - {id: \(id), title: write \(id).txt, prompt: write \(id).txt, scope: [\(id).txt], run: echo \(id) > \(id).txt}"
+        }
+        try
+            ([
+                "version: 1", "name: overlap", "goal: two independent changes", "risk: low", "repository: repo",
+                "tasks:",
+            ]
+            + tasks).joined(separator: "\n").write(toFile: plan, atomically: true, encoding: .utf8)
         let up = try session.up()
         defer { up.send(SIGTERM) }
         let submitted = try await session.planbus("submit", plan, "--json", "--run", "ov1")
