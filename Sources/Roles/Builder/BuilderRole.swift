@@ -10,12 +10,13 @@ import Processes
 ///
 /// For a `build` envelope (``BuildRequest``) it:
 /// 1. removes the work trees earlier holders of the same envelope left, if any (their claims are
-///    dead: this one holds it now, at a higher epoch), and takes its own work tree of the run,
-///    `runs/<run>/trees/@<worker>` (``BuilderTrees``): added for its first build, or kept from its
-///    previous one, reset and cleaned; the tree's branch is ``BuildRequest/branch``, reset to the
-///    base commit (in the rare case that a handler of this process that outlived its time limit
-///    still builds there, the build makes a tree owned by its claim instead,
-///    `runs/<run>/trees/<task>.<attempt>.<candidate>.e<epoch>`, and removes it when done);
+///    dead: this one holds it now, at a higher epoch), and takes one of its own two work trees of
+///    the run, `runs/<run>/trees/@<worker>` or `@<worker>~2` (``BuilderTrees``): added for its
+///    first build, or kept from an earlier one, reset and cleaned; the tree's branch is
+///    ``BuildRequest/branch``, reset to the base commit (in the rare case that both are in use,
+///    one by a handler of this process that outlived its time limit, the build makes a tree owned
+///    by its claim instead, `runs/<run>/trees/<task>.<attempt>.<candidate>.e<epoch>`, and removes
+///    it when done);
 /// 2. runs the step with `/bin/sh -c` in it, with `PLANBUS_RUN`, `PLANBUS_TASK`,
 ///    `PLANBUS_ATTEMPT`, `PLANBUS_CANDIDATE` and `PLANBUS_FEEDBACK` (a file holding the previous
 ///    verdict's reasons, empty on the first attempt) in its environment, its output streamed to
@@ -26,8 +27,9 @@ import Processes
 ///    is removed and the envelope deferred until the earliest reset;
 /// 3. lets the worker claim the next build, which starts in the other tree
 ///    (`BusWorker.allowNextClaim()`: the role runs with ``overlap``), and commits every change
-///    with the trailers `Planbus-Run`, `Planbus-Task`, `Planbus-Attempt` (and `Planbus-Candidate`); the branch keeps the commit, and the work tree is kept for the
-///    next build (also after a question), removed once the builder's queue is empty
+///    with the trailers `Planbus-Run`, `Planbus-Task`, `Planbus-Attempt` (and
+///    `Planbus-Candidate`); the branch keeps the commit, and the work tree is kept for the next
+///    build (also after a question), removed once the builder's queue is empty
 ///    (``idle(context:)``), or at once when the build fails or is deferred;
 /// 4. acks with a `built` envelope to the verifier: the commit (or none), the step's exit, the
 ///    diff's files and lines, the log; with an agent also `usage`, `agent` (`name`, `model`,
@@ -43,7 +45,8 @@ public struct BuilderRole: Role {
 
     public var kinds: Set<String> { ["build"] }
 
-    /// A build's commit and report overlap the next build (``commit(_:tree:git:log:claim:context:step:)``).
+    /// A build's commit and report overlap the next build
+    /// (``commit(_:tree:git:log:claim:context:step:)``).
     public var overlap: Bool { true }
 
     /// Removes the work trees kept from the last builds: the queue is empty, or the role stops.
