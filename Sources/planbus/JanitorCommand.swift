@@ -11,7 +11,7 @@ struct JanitorCommand: AsyncParsableCommand {
             Holders on this host whose process is gone are found at once. Other holders can only be \
             judged dead after watching their heartbeat not change for a lease: --watch does that. \
             Then it removes the builders' work trees (runs/<run>/trees/) that no live builder or \
-            claim owns any more: the tree a builder keeps between builds, once that builder is judged \
+            claim owns any more: the trees a builder keeps between builds, once that builder is judged \
             dead (on another host: with --watch), and those a killed builder's git went on making \
             after the envelope was taken over.
             """

@@ -8,10 +8,9 @@ import Foundation
 /// (``BuilderTrees``), which it keeps between builds and removes once its queue is empty; a tree
 /// of a builder that died is left behind, unless a builder that took its build over removed it.
 /// In the rare case that builds of a process still run in both, a build makes one owned by its
-/// claim,
-/// `runs/<run>/trees/<task>.<attempt>.<candidate>.e<epoch>`, and removes it when it ends; the
-/// builder that takes an envelope over removes the trees of earlier epochs before and after its
-/// build, but a tree that a killed holder's git went on making past both is left behind. This
+/// claim, `runs/<run>/trees/<task>.<attempt>.<candidate>.e<epoch>`, and removes it when it ends;
+/// the builder that takes an envelope over removes the trees of earlier epochs before and after
+/// its build, but a tree that a killed holder's git went on making past both is left behind. This
 /// sweep removes every tree of the trees folders whose builder is dead (``LivenessTracker``) or
 /// whose claim is no longer in `q/builder/cur/`. The folders are listed before the claims: a tree
 /// listed was made by a claim made before, which, if it is still held, the claims listed after
