@@ -148,10 +148,15 @@ struct SubmitCommand: AsyncParsableCommand {
                     "\(path): base_branch \(loaded.baseBranch) is not a branch of \(loaded.repository)", code: 3)
             }
             let worker = try WorkerID.current(role: "cli")
-            let goal = RunSubmission.goal(
-                planFile: path, text: text, plan: loaded, run: runID, worker: worker,
-                scope: scope.isEmpty ? nil : scope,
-                allowModelScope: allowModelScope, keys: agents.keyVariables)
+            let goal: Envelope
+            do throws(RoleError) {
+                goal = try RunSubmission.goal(
+                    planFile: path, text: text, plan: loaded, run: runID, worker: worker,
+                    scope: scope.isEmpty ? nil : scope,
+                    allowModelScope: allowModelScope, keys: agents.keyVariables)
+            } catch {
+                throw CLIFailure(error.message, code: 3)
+            }
             try Publisher(bus: bus, worker: worker).publish(goal)
             if json {
                 emit(JSONValue.object(["run": .string(runID), "goal": .string(goal.id)]).serialized())

@@ -180,7 +180,8 @@ public struct DemoDriver: Sendable {
             let stamp = Timestamp.now().description.prefix(19).filter(\.isNumber)
             let run = "demo-" + stamp.prefix(8) + "-" + stamp.dropFirst(8)
             let worker = try WorkerID.current(role: "cli")
-            let goal = RunSubmission.goal(planFile: project.planFile, text: text, plan: plan, run: run, worker: worker)
+            let goal = try RunSubmission.goal(
+                planFile: project.planFile, text: text, plan: plan, run: run, worker: worker)
             try Publisher(bus: bus, worker: worker).publish(goal)
             return (run, plan)
         } catch let error as LauncherError {

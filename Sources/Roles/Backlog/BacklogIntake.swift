@@ -64,8 +64,14 @@ struct BacklogIntake: Sendable {
                 ticket,
                 "\(file): this plan cannot be run yet:\n" + unsupported.map { "  - " + $0 }.joined(separator: "\n"))
         }
-        let goal = RunSubmission.goal(
-            planFile: file, text: text, plan: plan, run: run, worker: publisher.worker, id: id, created: ticket.takenAt)
+        let goal: Envelope
+        do {
+            goal = try RunSubmission.goal(
+                planFile: file, text: text, plan: plan, run: run, worker: publisher.worker, id: id,
+                created: ticket.takenAt)
+        } catch {
+            return try refuse(ticket, error.message)
+        }
         do {
             try publisher.publish(goal)
         } catch {

@@ -232,13 +232,22 @@ public struct DocsRole: Role {
         return notes + answers
     }
 
-    /// The last verdict of each task of the run, by task id.
+    /// The last verdict of each task of the run, by task id: of its last attempt, the one that
+    /// integrated when there is one (a competition's winner), else any.
     static func lastVerdicts(run: String, layout: BusLayout) -> [String: JSONValue] {
-        var out: [String: (attempt: Int, body: JSONValue)] = [:]
+        var out: [String: (attempt: Int, integrated: Bool, body: JSONValue)] = [:]
         for envelope in RunMessages.taken(by: "planner", run: run, kinds: [RunMessages.verdict], layout: layout) {
             guard let task = envelope.task else { continue }
             let attempt = envelope.body["attempt"]?.intValue ?? 0
-            if (out[task]?.attempt ?? -1) < attempt { out[task] = (attempt, .object(envelope.body)) }
+            // Of one attempt's verdicts (one per candidate, then the winner's integration), the
+            // one that integrated speaks for the task.
+            let integrated = envelope.body["integrated"]?.stringValue != nil
+            if let kept = out[task],
+                kept.attempt > attempt || (kept.attempt == attempt && (kept.integrated || !integrated))
+            {
+                continue
+            }
+            out[task] = (attempt, integrated, .object(envelope.body))
         }
         return out.mapValues(\.body)
     }

@@ -25,12 +25,27 @@ public enum RunSubmission {
     ///   - keys: The variables holding API keys (``AgentSettings/keyVariables``), whose values are
     ///     redacted from the plan's text whatever their names.
     /// - Returns: The envelope, not yet published.
+    /// - Throws: ``RoleError`` `invalidRequest` when the plan holds something that looks like a
+    ///   credential and, with it redacted, no longer loads (a private key or a secret assignment
+    ///   inside a quoted `run` step): the roles could not read the plan the goal carries.
     public static func goal(
         planFile: String, text: String, plan: Plan, run: String, worker: WorkerID, id: String? = nil,
         created: Timestamp? = nil, scope: [String]? = nil, allowModelScope: Bool = false, keys: [String] = []
-    ) -> Envelope {
+    ) throws(RoleError) -> Envelope {
+        let redacted = redactedPlan(text, keys: keys)
+        if redacted != text {
+            do {
+                _ = try PlanLoader.parse(redacted, file: planFile)
+            } catch {
+                throw RoleError(
+                    .invalidRequest,
+                    "\(planFile): the plan holds what looks like a credential, which is kept off the bus, and "
+                        + "without it the plan no longer reads (\(error.message)); have the step read the "
+                        + "credential from its environment or a file instead")
+            }
+        }
         var body: [String: JSONValue] = [
-            "plan_file": .string(planFile), "plan_text": .string(redactedPlan(text, keys: keys)),
+            "plan_file": .string(planFile), "plan_text": .string(redacted),
             "summary": .string("plan \(plan.name)"),
         ]
         if let scope, !scope.isEmpty { body["scope"] = .array(scope.map(JSONValue.string)) }
