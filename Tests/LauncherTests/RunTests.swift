@@ -127,7 +127,7 @@ struct RunTests {
         #expect(await eventually { FileManager.default.fileExists(atPath: folder + "/HANDOFF.html") })
         let handoff = try String(contentsOfFile: folder + "/HANDOFF.md", encoding: .utf8)
         #expect(handoff.contains("### plain: write a.txt"))
-        #expect(handoff.contains("1 files, +1 -0"))
+        #expect(handoff.contains("1 file, +1 -0"))
         #expect(handoff.contains("gate `good`: exit 0"))
         #expect(handoff.contains("### sprawl: writes outside its scope (failed)"))
         #expect(handoff.contains("outside.txt"))

@@ -331,7 +331,7 @@ public struct BuilderRole: Role {
             "summary": .string(
                 commit == nil
                     ? "attempt \(request.attempt) of \(request.task): no change"
-                    : "attempt \(request.attempt) of \(request.task): \(diff?.files.count ?? 0) files, +\(diff?.insertions ?? 0) -\(diff?.deletions ?? 0)"
+                    : "attempt \(request.attempt) of \(request.task): \(CheckText.count(diff?.files.count ?? 0, "file")), +\(diff?.insertions ?? 0) -\(diff?.deletions ?? 0)"
             ),
         ]
         body.merge(fields) { _, new in new }

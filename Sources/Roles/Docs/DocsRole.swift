@@ -74,7 +74,8 @@ public struct DocsRole: Role {
             guard let merge = reportsWithDiff[index].commit,
                 let diff = try? await git.diff(from: merge + "^1", to: merge)
             else { continue }
-            reportsWithDiff[index].diff = "\(diff.files.count) files, +\(diff.insertions) -\(diff.deletions)"
+            reportsWithDiff[index].diff =
+                "\(CheckText.count(diff.files.count, "file")), +\(diff.insertions) -\(diff.deletions)"
         }
         var handoff = Handoff(
             run: run, plan: plan, halted: status["halted"]?.stringValue, tasks: reportsWithDiff, nextPlan: nil,
