@@ -131,6 +131,9 @@ struct RunTests {
         #expect(handoff.contains("gate `good`: exit 0"))
         #expect(handoff.contains("### sprawl: writes outside its scope (failed)"))
         #expect(handoff.contains("outside.txt"))
+        // The next prompt gives the first finding with the count.
+        #expect(
+            handoff.contains("- sprawl (writes outside its scope), failed: Rejected: 1 problem. scope: "), "\(handoff)")
         #expect(handoff.contains("Blocked: it depends on sprawl"))
         #expect(handoff.contains("| retry | integrated | 2 |"))
         #expect(handoff.contains("Usage and cost"))

@@ -62,15 +62,22 @@ struct Handoff {
         var text = "Continue plan \"\(plan.name)\" (goal: \(plan.goal)). Run \(run) integrated "
         text += "\(shipped.count) of \(tasks.count) tasks on \(RunMessages.integrationBranch(run)). Still to do:\n"
         for t in unfinished {
-            let why = t.reason.map { ": \(Self.firstLine($0))" } ?? t.blockedBy.map { ": blocked by \($0)" } ?? ""
+            let why = t.reason.map { ": \(Self.gist($0))" } ?? t.blockedBy.map { ": blocked by \($0)" } ?? ""
             text += "- \(t.task.id) (\(t.task.title)), \(t.state)\(why)\n"
         }
         if let nextPlanFile { text += "The plan for the rest is \(nextPlanFile); submit it with planbus submit.\n" }
         return text
     }
 
-    static func firstLine(_ text: String) -> String {
-        text.split(separator: "\n").first { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.map(String.init) ?? text
+    /// A reason in one line: its first line, with the first finding when that line only counts
+    /// them (`Rejected: 1 problem.` then `- scope: …`).
+    static func gist(_ text: String) -> String {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard let first = lines.first else { return text }
+        if first.hasPrefix("Rejected:"), lines.count > 1, lines[1].hasPrefix("- ") {
+            return first + " " + lines[1].dropFirst(2)
+        }
+        return first
     }
 
     static func format(_ d: Duration?) -> String {
